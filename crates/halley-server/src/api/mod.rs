@@ -1,0 +1,62 @@
+//! Endpoint handlers, one module per area, and the table that says which
+//! endpoint is built. Endpoints absent from [`handler_for`] answer "not
+//! implemented" and are listed as not built in the README.
+
+mod account;
+mod meta;
+mod user_web;
+mod users;
+
+use halley_api::endpoints::ENDPOINTS;
+
+use crate::http::{handler, Handler};
+
+pub fn handler_for(endpoint: &str) -> Option<Handler> {
+    Some(match endpoint {
+        // Accounts
+        "AdminAddUser" => handler(users::add_user),
+        "AdminAddUserFromProfile" => handler(users::add_user_from_profile),
+        "AdminListUsers" => handler(users::list_users),
+        "AdminListUsersFull" => handler(users::list_users_full),
+        "AdminGetUserProfile" => handler(users::get_user_profile),
+        "AdminGetUserProfileHash" => handler(users::get_user_profile_hash),
+        "AdminGetUserProfileAndHash" => handler(users::get_user_profile_and_hash),
+        "AdminSetUserProfile" => handler(users::set_user_profile),
+        "AdminSetUserProfileHash" => handler(users::set_user_profile_hash),
+        "AdminDeleteUser" => handler(users::delete_user),
+        "AdminResetUserPassword" => handler(users::reset_user_password),
+        "AdminDisableUserTotp" => handler(users::disable_user_totp),
+        // The administrator's own account and sessions
+        "AdminAddFirstAdminUser" => handler(account::add_first_admin_user),
+        "AdminAccountProperties" => handler(account::properties),
+        "AdminAccountSetProperties" => handler(account::set_properties),
+        "AdminAccountRegenerateTotp" => handler(account::regenerate_totp),
+        "AdminAccountValidateTotp" => handler(account::validate_totp),
+        "AdminAccountSessionStart" => handler(account::session_start),
+        "AdminAccountSessionStartAsUser" => handler(account::session_start_as_user),
+        "AdminAccountSessionRevoke" => handler(account::session_revoke),
+        "AdminAccountSessionUpgrade" => handler(account::session_upgrade),
+        "HybridSessionStart" => handler(account::hybrid_session_start),
+        // Server facts
+        "AdminMetaVersion" => handler(meta::version),
+        "BrandingProps" => handler(meta::branding_props),
+        // End users
+        "UserWebSessionStart" => handler(user_web::session_start),
+        "UserWebSessionRevoke" => handler(user_web::session_revoke),
+        "UserWebGetUserProfileAndHash" => handler(user_web::get_profile_and_hash),
+        "UserWebSetProfileHash" => handler(user_web::set_profile_hash),
+        "UserWebAccountResetPassword" => handler(user_web::reset_password),
+        "UserWebAccountRegenerateTotp" => handler(user_web::regenerate_totp),
+        "UserWebAccountValidateTotp" => handler(user_web::validate_totp),
+        _ => return None,
+    })
+}
+
+/// Names of the endpoints this server builds, in API order.
+pub fn built_endpoints() -> Vec<&'static str> {
+    ENDPOINTS
+        .iter()
+        .filter(|e| handler_for(e.name).is_some())
+        .map(|e| e.name)
+        .collect()
+}

@@ -1,0 +1,211 @@
+//! Administrators managing end-user accounts: `/api/v1/admin/*user*`.
+
+use std::collections::BTreeMap;
+
+use halley_api::types::{
+    AdminOptions, GetProfileAndHashResponseMessage, GetProfileHashResponseMessage, UninstallConfig,
+    UserProfileConfig,
+};
+
+use crate::auth::password;
+use crate::http::{ApiError, ApiResult, Call, Reply};
+use crate::service::users::{self as service, load_for_admin};
+
+/// The tenant a new account goes to: the caller's, or for a top-level
+/// administrator the `TargetOrganization` it names.
+fn target_organization(call: &Call) -> ApiResult<String> {
+    let admin = call.admin()?;
+    match call.params.opt_str("TargetOrganization") {
+        Some(org) if !org.is_empty() => {
+            if !admin.organization_id.is_empty() && org != admin.organization_id {
+                return Err(ApiError::forbidden(
+                    "TargetOrganization may only be used by top-level administrators",
+                ));
+            }
+            let config = call.state.config.get();
+            if !config.organizations.contains_key(org) {
+                return Err(ApiError::invalid_param(
+                    "TargetOrganization",
+                    format!("no tenant has the ID '{org}'"),
+                ));
+            }
+            Ok(org.to_string())
+        }
+        _ => Ok(admin.organization_id.clone()),
+    }
+}
+
+/// The organisation filter for list calls: none for top-level administrators.
+fn list_scope(call: &Call) -> ApiResult<Option<String>> {
+    let admin = call.admin()?;
+    Ok((!admin.organization_id.is_empty()).then(|| admin.organization_id.clone()))
+}
+
+pub async fn add_user(call: Call) -> ApiResult<Reply> {
+    let params = &call.params;
+    let username = params.str("TargetUser")?;
+    let password = params.str("TargetPassword")?;
+    service::validate_username(username)?;
+    service::validate_password("TargetPassword", password)?;
+    let organization = target_organization(&call)?;
+    let store_recovery = params.opt_int("StoreRecoveryCode")?.unwrap_or(0) != 0;
+    let require_change = params.opt_int("RequirePasswordChange")?.unwrap_or(0) != 0;
+    let mut profile = service::new_profile(username, &organization, password);
+    if store_recovery {
+        profile.password_recovery = service::new_recovery_code();
+    }
+    profile.require_password_change = require_change;
+    service::create(&call.state, &profile, &call.admin()?.actor()).await?;
+    Ok(Reply::ok())
+}
+
+pub async fn add_user_from_profile(call: Call) -> ApiResult<Reply> {
+    let username = call.params.str("TargetUser")?;
+    service::validate_username(username)?;
+    let mut profile: UserProfileConfig = call.params.json("ProfileData")?;
+    if !profile.username.is_empty() && profile.username != username {
+        return Err(ApiError::invalid_param(
+            "ProfileData",
+            format!(
+                "its Username '{}' differs from TargetUser '{username}'",
+                profile.username
+            ),
+        ));
+    }
+    profile.username = username.to_string();
+    profile.organization_id = target_organization(&call)?;
+    if profile.create_time == 0 {
+        profile.create_time = crate::util::now_unix();
+    }
+    if profile.creation_guid.is_empty() {
+        profile.creation_guid = uuid::Uuid::new_v4().to_string();
+    }
+    service::create(&call.state, &profile, &call.admin()?.actor()).await?;
+    Ok(Reply::ok())
+}
+
+pub async fn list_users(call: Call) -> ApiResult<Reply> {
+    let scope = list_scope(&call)?;
+    let names = call.state.store.user_list(scope.as_deref()).await?;
+    Ok(Reply::json(&names))
+}
+
+pub async fn list_users_full(call: Call) -> ApiResult<Reply> {
+    let scope = list_scope(&call)?;
+    let records = call.state.store.user_list_full(scope.as_deref()).await?;
+    let mut profiles = BTreeMap::new();
+    for record in &records {
+        profiles.insert(record.username.clone(), service::parse_record(record)?);
+    }
+    Ok(Reply::json(&profiles))
+}
+
+pub async fn get_user_profile(call: Call) -> ApiResult<Reply> {
+    let (profile, _) =
+        load_for_admin(&call.state, call.admin()?, call.params.str("TargetUser")?).await?;
+    Ok(Reply::json(&profile))
+}
+
+pub async fn get_user_profile_hash(call: Call) -> ApiResult<Reply> {
+    let (_, record) =
+        load_for_admin(&call.state, call.admin()?, call.params.str("TargetUser")?).await?;
+    Ok(Reply::json(&GetProfileHashResponseMessage {
+        status: 200,
+        message: "OK".into(),
+        profile_hash: record.profile_hash,
+        ..Default::default()
+    }))
+}
+
+pub async fn get_user_profile_and_hash(call: Call) -> ApiResult<Reply> {
+    let (profile, record) =
+        load_for_admin(&call.state, call.admin()?, call.params.str("TargetUser")?).await?;
+    Ok(profile_and_hash(profile, record.profile_hash))
+}
+
+pub fn profile_and_hash(profile: UserProfileConfig, hash: String) -> Reply {
+    Reply::json(&GetProfileAndHashResponseMessage {
+        status: 200,
+        message: "OK".into(),
+        profile_hash: hash,
+        profile,
+        ..Default::default()
+    })
+}
+
+pub async fn set_user_profile(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?;
+    let (stored, _) = load_for_admin(&call.state, admin, call.params.str("TargetUser")?).await?;
+    let incoming: UserProfileConfig = call.params.json("ProfileData")?;
+    let profile = service::merge_edit(&stored, incoming)?;
+    service::save(&call.state, &profile, None, &admin.actor()).await?;
+    Ok(Reply::ok())
+}
+
+pub async fn set_user_profile_hash(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?;
+    let (stored, _) = load_for_admin(&call.state, admin, call.params.str("TargetUser")?).await?;
+    let incoming: UserProfileConfig = call.params.json("ProfileData")?;
+    let require_hash = call.params.str("RequireHash")?;
+    // Policy-sourced item deletions are parsed now so a malformed value is refused.
+    let _options: Option<AdminOptions> = call.params.opt_json("AdminOptions")?;
+    let profile = service::merge_edit(&stored, incoming)?;
+    let hash = service::save(&call.state, &profile, Some(require_hash), &admin.actor()).await?;
+    Ok(profile_and_hash(profile, hash))
+}
+
+pub async fn delete_user(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?;
+    let username = call.params.str("TargetUser")?;
+    let _uninstall: Option<UninstallConfig> = call.params.opt_json("UninstallConfig")?;
+    let (profile, _) = load_for_admin(&call.state, admin, username).await?;
+    service::delete(
+        &call.state,
+        username,
+        &profile.organization_id,
+        &admin.actor(),
+    )
+    .await?;
+    Ok(Reply::ok())
+}
+
+/// Without `OldPassword` a reset needs the recovery code kept by
+/// `StoreRecoveryCode`; with it, the old password must be right.
+pub async fn reset_user_password(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?;
+    let username = call.params.str("TargetUser")?;
+    let new_password = call.params.str("NewPassword")?;
+    service::validate_password("NewPassword", new_password)?;
+    let (profile, _) = load_for_admin(&call.state, admin, username).await?;
+    match call.params.opt_str("OldPassword").filter(|p| !p.is_empty()) {
+        Some(old)
+            if !password::verify_password(profile.password_format, &profile.password_hash, old) =>
+        {
+            return Err(ApiError::invalid_param(
+                "OldPassword",
+                "it is not the account's current password",
+            ));
+        }
+        None if profile.password_recovery.is_empty() => {
+            return Err(ApiError::bad_request(
+                "This account keeps no recovery code (it was created without StoreRecoveryCode); supply OldPassword to reset its password",
+            ))
+        }
+        _ => {}
+    }
+    service::set_password(&call.state, username, new_password, true).await?;
+    service::end_sessions(&call.state, username).await?;
+    Ok(Reply::ok())
+}
+
+pub async fn disable_user_totp(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?;
+    let (mut profile, _) =
+        load_for_admin(&call.state, admin, call.params.str("TargetUser")?).await?;
+    profile.totp_key.clear();
+    profile.totp_key_encryption_format = 0;
+    profile.allow_password_and_totp_login = false;
+    profile.allow_password_login = true;
+    service::save(&call.state, &profile, None, &admin.actor()).await?;
+    Ok(Reply::ok())
+}

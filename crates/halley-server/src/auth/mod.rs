@@ -1,0 +1,405 @@
+//! Who is calling. Every request carries its credentials (`Username`,
+//! `AuthType`, then `Password`, `SessionKey`, `TOTP`); this module turns them
+//! into a [`Principal`] or an error that says nothing about whether the
+//! account exists.
+
+pub mod password;
+pub mod sessions;
+pub mod throttle;
+pub mod totp;
+
+use halley_api::constants::{
+    SEVT_ACCOUNT_ADMIN_LOGIN, SEVT_ACCOUNT_ADMIN_LOGIN_FAILED, SEVT_ACCOUNT_LOGIN,
+    SEVT_ACCOUNT_LOGIN_FAILED,
+};
+use halley_api::types::UserProfileConfig;
+
+use crate::http::{ApiError, ApiResult, Params};
+use crate::state::AppState;
+use crate::store::SessionKind;
+
+#[derive(Debug, Clone)]
+pub struct AdminPrincipal {
+    pub username: String,
+    pub organization_id: String,
+    /// The session this call came with, when it came with one.
+    pub session_key_hash: Option<String>,
+}
+
+impl AdminPrincipal {
+    pub fn actor(&self) -> String {
+        format!("admin:{}", self.username)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UserPrincipal {
+    pub username: String,
+    pub organization_id: String,
+    pub session_key_hash: Option<String>,
+}
+
+impl UserPrincipal {
+    pub fn actor(&self) -> String {
+        format!("user:{}", self.username)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Anonymous,
+    Admin(AdminPrincipal),
+    User(UserPrincipal),
+}
+
+/// Where a request came from, for throttling, allowlists and login events.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub client_ip: String,
+    pub path: String,
+}
+
+enum Method<'a> {
+    Session(&'a str),
+    Password {
+        password: &'a str,
+        totp: Option<&'a str>,
+    },
+}
+
+struct Credentials<'a> {
+    username: &'a str,
+    method: Method<'a>,
+}
+
+fn credentials(params: &Params) -> ApiResult<Credentials<'_>> {
+    let username = params.opt_str("Username").unwrap_or("");
+    if username.is_empty() {
+        return Err(ApiError::unauthorised());
+    }
+    let password = params.opt_str("Password").unwrap_or("");
+    let method = match params.opt_str("AuthType").unwrap_or("Password") {
+        "SessionKey" => Method::Session(params.opt_str("SessionKey").unwrap_or("")),
+        "Password" | "" => Method::Password {
+            password,
+            totp: None,
+        },
+        "PasswordTOTP" | "TOTP" => Method::Password {
+            password,
+            totp: Some(params.opt_str("TOTP").unwrap_or("")),
+        },
+        "PasswordU2F" | "PasswordWebAuthn" => {
+            return Err(ApiError::bad_request(
+                "AuthType PasswordU2F and PasswordWebAuthn are not supported by this server yet; use Password, PasswordTOTP or SessionKey",
+            ))
+        }
+        other => {
+            return Err(ApiError::invalid_param(
+                "AuthType",
+                format!("unknown authentication type '{other}'"),
+            ))
+        }
+    };
+    Ok(Credentials { username, method })
+}
+
+/// The login switches shared by administrators and end users.
+struct LoginPolicy<'a> {
+    allow_password: bool,
+    allow_password_and_totp: bool,
+    totp_key: &'a str,
+}
+
+impl LoginPolicy<'_> {
+    /// An account that enables no login method at all (as a hand-written
+    /// `cometd.cfg` entry often does) keeps plain password login.
+    fn password_alone_suffices(&self) -> bool {
+        self.allow_password || !self.allow_password_and_totp
+    }
+
+    /// Decides the second factor once the password is known to be right.
+    fn second_factor(
+        &self,
+        state: &AppState,
+        account: &str,
+        totp: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let totp_ready = self.allow_password_and_totp && !self.totp_key.is_empty();
+        match totp {
+            Some(code) if totp_ready => {
+                if state.totp.check(account, self.totp_key, code) {
+                    Ok(())
+                } else {
+                    Err(ApiError::unauthorised())
+                }
+            }
+            _ if self.password_alone_suffices() => Ok(()),
+            _ if totp_ready => Err(ApiError::TotpRequired),
+            _ => Err(ApiError::unauthorised()),
+        }
+    }
+}
+
+fn throttled(seconds: u64) -> ApiError {
+    ApiError::new(
+        429,
+        format!("Too many failed login attempts; try again in {seconds} seconds"),
+    )
+}
+
+/// Authenticates an administrator.
+pub async fn admin(
+    state: &AppState,
+    params: &Params,
+    origin: &Origin,
+) -> ApiResult<AdminPrincipal> {
+    let creds = credentials(params)?;
+    match creds.method {
+        Method::Session(key) => {
+            let session = sessions::resolve(state, key, SessionKind::Admin, creds.username)
+                .await?
+                .ok_or_else(ApiError::unauthorised)?;
+            let config = state.config.get();
+            // A session outlives nothing: a deleted administrator's keys stop working.
+            if !config
+                .admin_users
+                .iter()
+                .any(|a| a.username == creds.username)
+            {
+                return Err(ApiError::unauthorised());
+            }
+            Ok(AdminPrincipal {
+                username: session.username,
+                organization_id: session.organization_id,
+                session_key_hash: Some(session.key_hash),
+            })
+        }
+        Method::Password { password, totp } => {
+            admin_password(state, creds.username, password, totp, origin).await
+        }
+    }
+}
+
+async fn admin_password(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    totp: Option<&str>,
+    origin: &Origin,
+) -> ApiResult<AdminPrincipal> {
+    let config = state.config.get();
+    let account_key = format!("admin:{username}");
+    let keys = [format!("ip:{}", origin.client_ip), account_key.clone()];
+    state
+        .throttle
+        .check(&keys, &config.login_protection)
+        .map_err(throttled)?;
+    let Some(admin) = config.admin_users.iter().find(|a| a.username == username) else {
+        password::burn_verification(password);
+        state
+            .throttle
+            .record_failure(&keys, &config.login_protection);
+        return Err(ApiError::unauthorised());
+    };
+    let fail = |err: ApiError| {
+        state
+            .throttle
+            .record_failure(&keys, &config.login_protection);
+        state.events.emit(
+            SEVT_ACCOUNT_ADMIN_LOGIN_FAILED,
+            &format!("admin:{username}"),
+            &admin.organization_id,
+            &origin.path,
+            None,
+        );
+        err
+    };
+    if !state.verified.verify(
+        &account_key,
+        admin.password_format,
+        &admin.password,
+        password,
+    ) {
+        return Err(fail(ApiError::unauthorised()));
+    }
+    if !ip_allowed(&admin.ip_whitelist, &origin.client_ip) {
+        return Err(fail(ApiError::forbidden(
+            "Unauthorised: this address is not allowed for this account",
+        )));
+    }
+    let policy = LoginPolicy {
+        allow_password: admin.allow_password_login,
+        allow_password_and_totp: admin.allow_password_and_totp_login,
+        totp_key: &admin.totp_key,
+    };
+    match policy.second_factor(state, &account_key, totp) {
+        Ok(()) => {}
+        Err(ApiError::TotpRequired) => return Err(ApiError::TotpRequired),
+        Err(err) => return Err(fail(err)),
+    }
+    state.throttle.record_success(&account_key);
+    if admin.password_format == halley_api::constants::PASSWORD_FORMAT_PLAINTEXT {
+        upgrade_plaintext_admin_password(state, username, password).await?;
+    }
+    state.events.emit(
+        SEVT_ACCOUNT_ADMIN_LOGIN,
+        &format!("admin:{username}"),
+        &admin.organization_id,
+        &origin.path,
+        None,
+    );
+    Ok(AdminPrincipal {
+        username: username.to_string(),
+        organization_id: admin.organization_id.clone(),
+        session_key_hash: None,
+    })
+}
+
+/// A plaintext password typed into `cometd.cfg` is replaced by its hash at the
+/// first successful login.
+async fn upgrade_plaintext_admin_password(
+    state: &AppState,
+    username: &str,
+    password: &str,
+) -> ApiResult<()> {
+    let hash = password::hash_password(password);
+    state
+        .config
+        .update(|config| -> ApiResult<()> {
+            if let Some(admin) = config.admin_users.iter_mut().find(|a| {
+                a.username == username
+                    && a.password_format == halley_api::constants::PASSWORD_FORMAT_PLAINTEXT
+            }) {
+                admin.password = hash;
+                admin.password_format = password::PASSWORD_FORMAT_ARGON2ID;
+            }
+            Ok(())
+        })
+        .await
+}
+
+/// `IPWhitelist` is a regular expression matched against the client address;
+/// empty allows every address, and an invalid one allows none.
+fn ip_allowed(whitelist: &str, client_ip: &str) -> bool {
+    if whitelist.is_empty() {
+        return true;
+    }
+    regex::Regex::new(whitelist).is_ok_and(|re| re.is_match(client_ip))
+}
+
+/// Authenticates an end user; returns the principal and the stored profile.
+pub async fn user(state: &AppState, params: &Params, origin: &Origin) -> ApiResult<UserPrincipal> {
+    let creds = credentials(params)?;
+    match creds.method {
+        Method::Session(key) => {
+            let session = sessions::resolve(state, key, SessionKind::User, creds.username)
+                .await?
+                .ok_or_else(ApiError::unauthorised)?;
+            Ok(UserPrincipal {
+                username: session.username,
+                organization_id: session.organization_id,
+                session_key_hash: Some(session.key_hash),
+            })
+        }
+        Method::Password { password, totp } => {
+            user_password(state, creds.username, password, totp, origin).await
+        }
+    }
+}
+
+async fn user_password(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    totp: Option<&str>,
+    origin: &Origin,
+) -> ApiResult<UserPrincipal> {
+    let config = state.config.get();
+    let account_key = format!("user:{username}");
+    let keys = [format!("ip:{}", origin.client_ip), account_key.clone()];
+    state
+        .throttle
+        .check(&keys, &config.login_protection)
+        .map_err(throttled)?;
+    let record = state.store.user_get(username).await?;
+    let profile: Option<UserProfileConfig> = record
+        .as_ref()
+        .and_then(|r| serde_json::from_str(&r.profile_json).ok());
+    let Some(profile) = profile else {
+        password::burn_verification(password);
+        state
+            .throttle
+            .record_failure(&keys, &config.login_protection);
+        return Err(ApiError::unauthorised());
+    };
+    let fail = |err: ApiError| {
+        state
+            .throttle
+            .record_failure(&keys, &config.login_protection);
+        state.events.emit(
+            SEVT_ACCOUNT_LOGIN_FAILED,
+            &format!("user:{username}"),
+            &profile.organization_id,
+            &origin.path,
+            None,
+        );
+        err
+    };
+    if !state.verified.verify(
+        &account_key,
+        profile.password_format,
+        &profile.password_hash,
+        password,
+    ) {
+        return Err(fail(ApiError::unauthorised()));
+    }
+    let policy = LoginPolicy {
+        allow_password: profile.allow_password_login,
+        allow_password_and_totp: profile.allow_password_and_totp_login,
+        totp_key: &profile.totp_key,
+    };
+    match policy.second_factor(state, &account_key, totp) {
+        Ok(()) => {}
+        Err(ApiError::TotpRequired) => return Err(ApiError::TotpRequired),
+        Err(err) => return Err(fail(err)),
+    }
+    if profile.is_suspended {
+        return Err(ApiError::forbidden("This account is suspended"));
+    }
+    state.throttle.record_success(&account_key);
+    if profile.password_format == halley_api::constants::PASSWORD_FORMAT_PLAINTEXT {
+        crate::service::users::set_password(state, username, password, false).await?;
+    }
+    state.events.emit(
+        SEVT_ACCOUNT_LOGIN,
+        &format!("user:{username}"),
+        &profile.organization_id,
+        &origin.path,
+        None,
+    );
+    Ok(UserPrincipal {
+        username: username.to_string(),
+        organization_id: profile.organization_id,
+        session_key_hash: None,
+    })
+}
+
+/// `HybridSessionStart`: administrator credentials when the name is an
+/// administrator's and they check out, end-user credentials otherwise.
+pub async fn hybrid(state: &AppState, params: &Params, origin: &Origin) -> ApiResult<Principal> {
+    let creds = credentials(params)?;
+    let admin_named = state
+        .config
+        .get()
+        .admin_users
+        .iter()
+        .any(|a| a.username == creds.username);
+    if admin_named {
+        match admin(state, params, origin).await {
+            Ok(admin) => return Ok(Principal::Admin(admin)),
+            Err(ApiError::TotpRequired) => return Err(ApiError::TotpRequired),
+            Err(_) => {}
+        }
+    }
+    user(state, params, origin).await.map(Principal::User)
+}

@@ -1,0 +1,98 @@
+//! Application errors and how they reach the wire: a `CometAPIResponseMessage`
+//! with an integer `Status` of 400 or more inside an HTTP 200 answer, except the
+//! second-factor request, which is HTTP 449 with `X-Comet-TOTP-Requested: 1`.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use halley_api::types::CometAPIResponseMessage;
+
+use super::reply::json_response;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// An error reported in the body; `status` is the CARM `Status`.
+    Message { status: i64, message: String },
+    /// The password was right but a second factor is required.
+    TotpRequired,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: i64, message: impl Into<String>) -> Self {
+        ApiError::Message {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, message)
+    }
+
+    pub fn missing_param(name: &str) -> Self {
+        Self::bad_request(format!("Missing required parameter '{name}'"))
+    }
+
+    pub fn invalid_param(name: &str, why: impl std::fmt::Display) -> Self {
+        Self::bad_request(format!("Invalid value for parameter '{name}': {why}"))
+    }
+
+    /// Wrong credentials; deliberately the same whether or not the account exists.
+    pub fn unauthorised() -> Self {
+        Self::new(403, "Unauthorised")
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, message)
+    }
+
+    pub fn user_not_found() -> Self {
+        Self::bad_request("User not found")
+    }
+
+    pub fn not_implemented(endpoint: &str) -> Self {
+        Self::new(
+            501,
+            format!("{endpoint} is not implemented by this server yet"),
+        )
+    }
+
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        tracing::error!("internal error: {err}");
+        Self::new(500, "Internal server error")
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        ApiError::internal(err)
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> Self {
+        ApiError::internal(err)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Message { status, message } => json_response(
+                StatusCode::OK,
+                &CometAPIResponseMessage::new(status, message),
+            ),
+            ApiError::TotpRequired => {
+                let mut response = json_response(
+                    StatusCode::from_u16(449).unwrap_or(StatusCode::FORBIDDEN),
+                    &CometAPIResponseMessage::new(449, "A TOTP code is required"),
+                );
+                response
+                    .headers_mut()
+                    .insert("X-Comet-TOTP-Requested", HeaderValue::from_static("1"));
+                response
+            }
+        }
+    }
+}

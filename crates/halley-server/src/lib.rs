@@ -1,0 +1,13 @@
+//! halleyd, the Halley server: serves the Comet Server API over HTTP from an
+//! embedded SQLite store and a `cometd.cfg` configuration file.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod events;
+pub mod http;
+pub mod server;
+pub mod service;
+pub mod state;
+pub mod store;
+pub mod util;

@@ -1,0 +1,195 @@
+//! Start-up: data directory, configuration, store, the first administrator,
+//! listeners, background tasks.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use halley_api::constants::SEVT_ACCOUNT_ADMIN_NEW;
+use tokio::net::TcpListener;
+
+use crate::config::{ConfigStore, DEFAULT_LISTEN};
+use crate::service::admins::new_admin;
+use crate::state::AppState;
+use crate::store::SqliteStore;
+
+/// Name of the SQLite database inside the data directory.
+pub const DATABASE_FILE: &str = "halley.db";
+
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "halleyd",
+    version,
+    about = "Halley: a backup management server speaking the Comet Server API"
+)]
+pub struct Options {
+    /// Directory holding the database and, by default, cometd.cfg.
+    #[arg(long, env = "HALLEY_DATA_DIR", default_value = "./halley-data")]
+    pub data_dir: PathBuf,
+    /// Address to listen on, as ADDR:PORT; may repeat (comma-separated in the
+    /// environment). Default: the configuration's ListenAddresses, else 127.0.0.1:8060.
+    #[arg(long = "listen", env = "HALLEY_LISTEN", value_delimiter = ',')]
+    pub listen: Vec<String>,
+    /// The configuration file. Default: DATA_DIR/cometd.cfg.
+    #[arg(long, env = "HALLEY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Password of the `admin` account created at first start when no
+    /// administrator exists.
+    #[arg(long, env = "HALLEY_INITIAL_ADMIN_PASSWORD", hide_env_values = true)]
+    pub initial_admin_password: Option<String>,
+}
+
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&options.data_dir)
+        .with_context(|| format!("creating data directory {}", options.data_dir.display()))?;
+    let config_path = options
+        .config
+        .clone()
+        .unwrap_or_else(|| options.data_dir.join("cometd.cfg"));
+    let config = ConfigStore::load_or_create(&config_path)?;
+    let store = SqliteStore::open(&options.data_dir.join(DATABASE_FILE))
+        .await
+        .context("opening the database")?;
+    let addresses = listen_addresses(&options, &config)?;
+    let state = Arc::new(AppState::new(config, Arc::new(store)));
+    bootstrap_admin(
+        &state,
+        &addresses,
+        options.initial_admin_password.as_deref(),
+    )
+    .await?;
+
+    let app = crate::http::router(state.clone());
+    let mut servers = tokio::task::JoinSet::new();
+    for address in &addresses {
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("listening on {address}"))?;
+        let bound = listener.local_addr()?;
+        println!("halleyd listening on http://{bound}");
+        tracing::info!("listening on http://{bound}");
+        let app = app
+            .clone()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        servers.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+        });
+    }
+    spawn_session_expiry(state.clone());
+    while let Some(result) = servers.join_next().await {
+        result??;
+    }
+    Ok(())
+}
+
+fn listen_addresses(options: &Options, config: &ConfigStore) -> anyhow::Result<Vec<SocketAddr>> {
+    let mut texts: Vec<String> = options
+        .listen
+        .iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect();
+    if texts.is_empty() {
+        texts = config
+            .get()
+            .listen_addresses
+            .iter()
+            .map(|l| l.listen_address.clone())
+            .filter(|s| !s.is_empty())
+            .collect();
+    }
+    if texts.is_empty() {
+        texts.push(DEFAULT_LISTEN.to_string());
+    }
+    texts
+        .iter()
+        .map(|text| {
+            text.parse::<SocketAddr>()
+                .with_context(|| format!("'{text}' is not a listen address (use ADDR:PORT, e.g. 127.0.0.1:8060 or [::1]:8060)"))
+        })
+        .collect()
+}
+
+/// On a server with no administrator: loopback-only servers get `admin` /
+/// `admin` so the documented examples work as written; a server reachable from
+/// outside gets an administrator only with an explicit initial password.
+async fn bootstrap_admin(
+    state: &AppState,
+    addresses: &[SocketAddr],
+    initial_password: Option<&str>,
+) -> anyhow::Result<()> {
+    if !state.config.get().admin_users.is_empty() {
+        return Ok(());
+    }
+    let loopback_only = addresses.iter().all(|a| a.ip().is_loopback());
+    let password = match initial_password {
+        Some(password) if !password.is_empty() => password.to_string(),
+        _ if loopback_only => {
+            tracing::warn!("==================================================================");
+            tracing::warn!("No administrator existed: created 'admin' with password 'admin'.");
+            tracing::warn!("CHANGE THIS PASSWORD before exposing the server to any network.");
+            tracing::warn!("==================================================================");
+            "admin".to_string()
+        }
+        _ => {
+            tracing::warn!(
+                "No administrator exists and the server listens beyond loopback: none was created. \
+                 Restart with --initial-admin-password, or call /api/v1/admin/add-first-admin-user."
+            );
+            return Ok(());
+        }
+    };
+    let created = state
+        .config
+        .update(|config| -> anyhow::Result<bool> {
+            if !config.admin_users.is_empty() {
+                return Ok(false);
+            }
+            config.admin_users.push(new_admin("admin", &password, ""));
+            Ok(true)
+        })
+        .await?;
+    if created {
+        state
+            .events
+            .emit(SEVT_ACCOUNT_ADMIN_NEW, "system", "", "admin", None);
+    }
+    Ok(())
+}
+
+fn spawn_session_expiry(state: Arc<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(err) = crate::auth::sessions::expire_idle(&state).await {
+                tracing::warn!("expiring sessions: {err:?}");
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

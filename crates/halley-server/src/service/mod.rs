@@ -1,0 +1,5 @@
+//! The rules of the server, free of HTTP: what a valid account is, how a
+//! profile may change, how hashes are formed.
+
+pub mod admins;
+pub mod users;

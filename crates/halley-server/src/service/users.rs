@@ -1,0 +1,293 @@
+//! End-user accounts: naming rules, profile defaults, the protected fields a
+//! profile edit cannot touch, and the profile hash used for atomic edits.
+
+use halley_api::constants::{
+    DEFAULT_LANGUAGE, SEVT_ACCOUNT_NEW, SEVT_ACCOUNT_REMOVED, SEVT_ACCOUNT_UPDATED,
+};
+use halley_api::types::UserProfileConfig;
+
+use crate::auth::password::{hash_password, PASSWORD_FORMAT_ARGON2ID};
+use crate::auth::AdminPrincipal;
+use crate::http::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::{ReplaceOutcome, SessionKind, StoreError, UserRecord};
+use crate::util::{now_unix, random_hex};
+
+pub const DEFAULT_TIMEZONE: &str = "Etc/UTC";
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Usernames: at least one of `A-Z a-z 0-9 _ . @ -`; case-sensitive.
+pub fn validate_username(name: &str) -> ApiResult<()> {
+    if name.is_empty() {
+        return Err(ApiError::invalid_param(
+            "TargetUser",
+            "the username must not be empty",
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '@' | '-')))
+    {
+        return Err(ApiError::invalid_param(
+            "TargetUser",
+            format!("the username may only hold letters, digits and _ . @ - (found {bad:?})"),
+        ));
+    }
+    Ok(())
+}
+
+/// Passwords: eight characters or more, on one line.
+pub fn validate_password(param: &str, password: &str) -> ApiResult<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(ApiError::invalid_param(
+            param,
+            format!("the password must be at least {MIN_PASSWORD_CHARS} characters long"),
+        ));
+    }
+    if password.contains(['\r', '\n']) {
+        return Err(ApiError::invalid_param(
+            param,
+            "the password must be on one line",
+        ));
+    }
+    Ok(())
+}
+
+/// A hash of the stored profile document: it changes with every modification.
+pub fn profile_hash(profile_json: &str) -> String {
+    blake3::hash(profile_json.as_bytes()).to_hex()[..40].to_string()
+}
+
+pub fn to_record(profile: &UserProfileConfig) -> ApiResult<UserRecord> {
+    let profile_json = serde_json::to_string(profile).map_err(ApiError::internal)?;
+    Ok(UserRecord {
+        username: profile.username.clone(),
+        organization_id: profile.organization_id.clone(),
+        profile_hash: profile_hash(&profile_json),
+        profile_json,
+    })
+}
+
+pub fn parse_record(record: &UserRecord) -> ApiResult<UserProfileConfig> {
+    serde_json::from_str(&record.profile_json).map_err(ApiError::internal)
+}
+
+/// The profile of a new account.
+pub fn new_profile(username: &str, organization_id: &str, password: &str) -> UserProfileConfig {
+    let mut profile = UserProfileConfig {
+        username: username.to_string(),
+        organization_id: organization_id.to_string(),
+        local_timezone: DEFAULT_TIMEZONE.to_string(),
+        language_code: DEFAULT_LANGUAGE.to_string(),
+        allow_password_login: true,
+        create_time: now_unix(),
+        creation_guid: uuid::Uuid::new_v4().to_string(),
+        ..Default::default()
+    };
+    profile.password_format = PASSWORD_FORMAT_ARGON2ID;
+    profile.password_hash = hash_password(password);
+    profile
+}
+
+/// A fresh password-recovery code. Halley keeps it so that an administrator
+/// may reset the password; it is opaque to clients.
+pub fn new_recovery_code() -> String {
+    random_hex(32)
+}
+
+/// Whether `admin` may see and manage the account `record`: top-level
+/// administrators see every tenant, a tenant's administrators only their own.
+pub fn visible_to(admin: &AdminPrincipal, organization_id: &str) -> bool {
+    admin.organization_id.is_empty() || admin.organization_id == organization_id
+}
+
+/// Loads an account the administrator may manage; anything else is "not found".
+pub async fn load_for_admin(
+    state: &AppState,
+    admin: &AdminPrincipal,
+    username: &str,
+) -> ApiResult<(UserProfileConfig, UserRecord)> {
+    let record = state
+        .store
+        .user_get(username)
+        .await?
+        .filter(|r| visible_to(admin, &r.organization_id))
+        .ok_or_else(ApiError::user_not_found)?;
+    Ok((parse_record(&record)?, record))
+}
+
+pub async fn load(state: &AppState, username: &str) -> ApiResult<(UserProfileConfig, UserRecord)> {
+    let record = state
+        .store
+        .user_get(username)
+        .await?
+        .ok_or_else(ApiError::user_not_found)?;
+    Ok((parse_record(&record)?, record))
+}
+
+/// Stores a new account; a taken username is a clear error.
+pub async fn create(state: &AppState, profile: &UserProfileConfig, actor: &str) -> ApiResult<()> {
+    let record = to_record(profile)?;
+    match state.store.user_create(&record).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => {
+            return Err(ApiError::bad_request(format!(
+                "A user named '{}' already exists",
+                profile.username
+            )))
+        }
+        Err(err) => return Err(err.into()),
+    }
+    emit_profile(state, SEVT_ACCOUNT_NEW, actor, profile);
+    Ok(())
+}
+
+/// Merges an edited profile into the stored one. The username is immutable and
+/// the secrets (password hash and format, recovery code, TOTP key) only change
+/// through their own endpoints, so a client echoing back stale or blank values
+/// cannot corrupt them.
+pub fn merge_edit(
+    stored: &UserProfileConfig,
+    mut incoming: UserProfileConfig,
+) -> ApiResult<UserProfileConfig> {
+    if incoming.username.is_empty() {
+        incoming.username = stored.username.clone();
+    } else if incoming.username != stored.username {
+        return Err(ApiError::invalid_param(
+            "ProfileData",
+            format!(
+                "the Username '{}' does not match the account '{}'; usernames cannot be changed",
+                incoming.username, stored.username
+            ),
+        ));
+    }
+    incoming.organization_id = stored.organization_id.clone();
+    incoming.password_format = stored.password_format;
+    incoming.password_hash = stored.password_hash.clone();
+    incoming.password_recovery = stored.password_recovery.clone();
+    incoming.totp_key = stored.totp_key.clone();
+    incoming.totp_key_encryption_format = stored.totp_key_encryption_format;
+    if incoming.create_time == 0 {
+        incoming.create_time = stored.create_time;
+    }
+    if incoming.creation_guid.is_empty() {
+        incoming.creation_guid = stored.creation_guid.clone();
+    }
+    if incoming.allow_password_and_totp_login && incoming.totp_key.is_empty() {
+        incoming.allow_password_and_totp_login = false;
+    }
+    Ok(incoming)
+}
+
+/// Saves a profile; with `expected_hash` only if nobody changed it meanwhile.
+/// Returns the new hash.
+pub async fn save(
+    state: &AppState,
+    profile: &UserProfileConfig,
+    expected_hash: Option<&str>,
+    actor: &str,
+) -> ApiResult<String> {
+    let record = to_record(profile)?;
+    match state.store.user_replace(&record, expected_hash).await? {
+        ReplaceOutcome::Replaced => {}
+        ReplaceOutcome::NotFound => return Err(ApiError::user_not_found()),
+        ReplaceOutcome::HashMismatch => {
+            return Err(ApiError::new(
+                409,
+                "The profile was changed since it was read (ProfileHash mismatch); read it again and retry",
+            ))
+        }
+    }
+    emit_profile(state, SEVT_ACCOUNT_UPDATED, actor, profile);
+    Ok(record.profile_hash)
+}
+
+pub async fn delete(
+    state: &AppState,
+    username: &str,
+    organization_id: &str,
+    actor: &str,
+) -> ApiResult<()> {
+    if !state.store.user_delete(username).await? {
+        return Err(ApiError::user_not_found());
+    }
+    state
+        .events
+        .emit(SEVT_ACCOUNT_REMOVED, actor, organization_id, username, None);
+    Ok(())
+}
+
+/// Sets a new password (hashed), optionally with a fresh recovery code, and
+/// ends the account's sessions.
+pub async fn set_password(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    refresh_recovery: bool,
+) -> ApiResult<()> {
+    let (mut profile, _) = load(state, username).await?;
+    profile.password_format = PASSWORD_FORMAT_ARGON2ID;
+    profile.password_hash = hash_password(password);
+    if refresh_recovery && !profile.password_recovery.is_empty() {
+        profile.password_recovery = new_recovery_code();
+    }
+    save(state, &profile, None, "system").await?;
+    Ok(())
+}
+
+/// Ends every session of an end user (after a password change, say).
+pub async fn end_sessions(state: &AppState, username: &str) -> ApiResult<()> {
+    state
+        .store
+        .sessions_delete_for(SessionKind::User, username)
+        .await?;
+    Ok(())
+}
+
+fn emit_profile(state: &AppState, event: i64, actor: &str, profile: &UserProfileConfig) {
+    let data = serde_json::to_value(profile).ok();
+    state.events.emit(
+        event,
+        actor,
+        &profile.organization_id,
+        &profile.username,
+        data,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_the_documented_charset() {
+        for good in ["a", "user.name@example.com", "A_b-9"] {
+            assert!(validate_username(good).is_ok(), "{good}");
+        }
+        for bad in ["", "has space", "ünï", "semi;colon"] {
+            assert!(validate_username(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_need_eight_chars_on_one_line() {
+        assert!(validate_password("P", "12345678").is_ok());
+        assert!(validate_password("P", "1234567").is_err());
+        assert!(validate_password("P", "1234\n5678").is_err());
+    }
+
+    #[test]
+    fn an_edit_cannot_touch_secrets_or_rename() {
+        let stored = new_profile("alice", "", "password1");
+        let mut incoming = stored.clone();
+        incoming.password_hash = "forged".into();
+        incoming.totp_key = "forged".into();
+        incoming.account_name = "Alice".into();
+        let merged = merge_edit(&stored, incoming.clone()).unwrap();
+        assert_eq!(merged.password_hash, stored.password_hash);
+        assert_eq!(merged.totp_key, stored.totp_key);
+        assert_eq!(merged.account_name, "Alice");
+        incoming.username = "bob".into();
+        assert!(merge_edit(&stored, incoming).is_err());
+    }
+}

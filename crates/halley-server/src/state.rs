@@ -1,0 +1,38 @@
+//! The state every request handler shares.
+
+use std::sync::Arc;
+
+use crate::auth::password::VerifiedCache;
+use crate::auth::throttle::Throttle;
+use crate::auth::totp::TotpGuard;
+use crate::config::ConfigStore;
+use crate::events::EventBus;
+use crate::store::Store;
+
+pub struct AppState {
+    pub config: ConfigStore,
+    pub store: Arc<dyn Store>,
+    pub events: EventBus,
+    pub throttle: Throttle,
+    pub verified: VerifiedCache,
+    pub totp: TotpGuard,
+    /// When this process started, and a value unique to this start, so that
+    /// clients can tell a restart happened (`meta/version`).
+    pub start_time: i64,
+    pub start_hash: String,
+}
+
+impl AppState {
+    pub fn new(config: ConfigStore, store: Arc<dyn Store>) -> Self {
+        AppState {
+            config,
+            store,
+            events: EventBus::default(),
+            throttle: Throttle::default(),
+            verified: VerifiedCache::default(),
+            totp: TotpGuard::default(),
+            start_time: crate::util::now_unix(),
+            start_hash: crate::util::random_hex(16),
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Persistence behind one trait. SQLite is the embedded default; another engine
+//! (PostgreSQL) joins by implementing [`Store`] and passing the same tests.
+//!
+//! The store deals in whole JSON documents plus the few indexed columns that
+//! queries need; the rules about what a document may contain live in `service/`.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("already exists")]
+    Conflict,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One end-user account: its profile document and that document's hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    pub username: String,
+    pub organization_id: String,
+    pub profile_json: String,
+    pub profile_hash: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    Admin,
+    User,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Admin => "admin",
+            SessionKind::User => "user",
+        }
+    }
+}
+
+/// A login session. Only a hash of the key is stored, so a copy of the
+/// database does not hand out working keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub key_hash: String,
+    pub kind: SessionKind,
+    pub username: String,
+    pub organization_id: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+}
+
+/// How a conditional replace of a user profile ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplaceOutcome {
+    Replaced,
+    NotFound,
+    HashMismatch,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Fails with [`StoreError::Conflict`] when the username is taken.
+    async fn user_create(&self, user: &UserRecord) -> StoreResult<()>;
+    async fn user_get(&self, username: &str) -> StoreResult<Option<UserRecord>>;
+    /// Usernames, sorted; `organization` limits the list to one tenant.
+    async fn user_list(&self, organization: Option<&str>) -> StoreResult<Vec<String>>;
+    async fn user_list_full(&self, organization: Option<&str>) -> StoreResult<Vec<UserRecord>>;
+    /// Replaces the profile; with `expected_hash`, only if the stored hash still
+    /// equals it (atomically, so of two racing writers exactly one wins).
+    async fn user_replace(
+        &self,
+        user: &UserRecord,
+        expected_hash: Option<&str>,
+    ) -> StoreResult<ReplaceOutcome>;
+    /// Deletes the account and its sessions. False when there was none.
+    async fn user_delete(&self, username: &str) -> StoreResult<bool>;
+
+    async fn session_create(&self, session: &SessionRecord) -> StoreResult<()>;
+    async fn session_get(&self, key_hash: &str) -> StoreResult<Option<SessionRecord>>;
+    async fn session_touch(&self, key_hash: &str, now: i64) -> StoreResult<()>;
+    async fn session_delete(&self, key_hash: &str) -> StoreResult<bool>;
+    async fn sessions_delete_for(&self, kind: SessionKind, username: &str) -> StoreResult<u64>;
+    /// Removes sessions idle since before `idle_before`; returns them.
+    async fn sessions_expire(&self, idle_before: i64) -> StoreResult<Vec<SessionRecord>>;
+}

@@ -1,0 +1,239 @@
+//! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so an
+//! acknowledged write survives a crash of the process or of the machine.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use super::*;
+
+/// Schema steps, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_users_sessions.sql")];
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        let store = SqliteStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let applied: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&mut *tx)
+            .await?;
+        for (index, script) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+            sqlx::raw_sql(script).execute(&mut *tx).await?;
+            sqlx::raw_sql(&format!("PRAGMA user_version = {}", index + 1))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> UserRecord {
+    UserRecord {
+        username: row.get("username"),
+        organization_id: row.get("organization_id"),
+        profile_json: row.get("profile_json"),
+        profile_hash: row.get("profile_hash"),
+    }
+}
+
+fn session_from_row(row: &sqlx::sqlite::SqliteRow) -> SessionRecord {
+    let kind: String = row.get("kind");
+    SessionRecord {
+        key_hash: row.get("key_hash"),
+        kind: if kind == "admin" {
+            SessionKind::Admin
+        } else {
+            SessionKind::User
+        },
+        username: row.get("username"),
+        organization_id: row.get("organization_id"),
+        created_at: row.get("created_at"),
+        last_used_at: row.get("last_used_at"),
+    }
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn user_create(&self, user: &UserRecord) -> StoreResult<()> {
+        let result = sqlx::query(
+            "INSERT INTO users (username, organization_id, profile_json, profile_hash) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&user.username)
+        .bind(&user.organization_id)
+        .bind(&user.profile_json)
+        .bind(&user.profile_hash)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn user_get(&self, username: &str) -> StoreResult<Option<UserRecord>> {
+        let row = sqlx::query("SELECT * FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(user_from_row))
+    }
+
+    async fn user_list(&self, organization: Option<&str>) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query_scalar(
+            "SELECT username FROM users WHERE ?1 IS NULL OR organization_id = ?1 ORDER BY username",
+        )
+        .bind(organization)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    async fn user_list_full(&self, organization: Option<&str>) -> StoreResult<Vec<UserRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM users WHERE ?1 IS NULL OR organization_id = ?1 ORDER BY username",
+        )
+        .bind(organization)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(user_from_row).collect())
+    }
+
+    async fn user_replace(
+        &self,
+        user: &UserRecord,
+        expected_hash: Option<&str>,
+    ) -> StoreResult<ReplaceOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE users SET organization_id = ?, profile_json = ?, profile_hash = ?
+             WHERE username = ? AND (?5 IS NULL OR profile_hash = ?5)",
+        )
+        .bind(&user.organization_id)
+        .bind(&user.profile_json)
+        .bind(&user.profile_hash)
+        .bind(&user.username)
+        .bind(expected_hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 1 {
+            tx.commit().await?;
+            return Ok(ReplaceOutcome::Replaced);
+        }
+        let exists = sqlx::query("SELECT 1 FROM users WHERE username = ?")
+            .bind(&user.username)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        Ok(if exists {
+            ReplaceOutcome::HashMismatch
+        } else {
+            ReplaceOutcome::NotFound
+        })
+    }
+
+    async fn user_delete(&self, username: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query("DELETE FROM users WHERE username = ?")
+            .bind(username)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM sessions WHERE kind = 'user' AND username = ?")
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(deleted == 1)
+    }
+
+    async fn session_create(&self, session: &SessionRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions (key_hash, kind, username, organization_id, created_at, last_used_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&session.key_hash)
+        .bind(session.kind.as_str())
+        .bind(&session.username)
+        .bind(&session.organization_id)
+        .bind(session.created_at)
+        .bind(session.last_used_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session_get(&self, key_hash: &str) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE key_hash = ?")
+            .bind(key_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(session_from_row))
+    }
+
+    async fn session_touch(&self, key_hash: &str, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET last_used_at = ? WHERE key_hash = ?")
+            .bind(now)
+            .bind(key_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn session_delete(&self, key_hash: &str) -> StoreResult<bool> {
+        let deleted = sqlx::query("DELETE FROM sessions WHERE key_hash = ?")
+            .bind(key_hash)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted == 1)
+    }
+
+    async fn sessions_delete_for(&self, kind: SessionKind, username: &str) -> StoreResult<u64> {
+        let deleted = sqlx::query("DELETE FROM sessions WHERE kind = ? AND username = ?")
+            .bind(kind.as_str())
+            .bind(username)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted)
+    }
+
+    async fn sessions_expire(&self, idle_before: i64) -> StoreResult<Vec<SessionRecord>> {
+        let rows = sqlx::query("DELETE FROM sessions WHERE last_used_at < ? RETURNING *")
+            .bind(idle_before)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(session_from_row).collect())
+    }
+}

@@ -1,0 +1,205 @@
+//! Test harness: a real `halleyd` process on an ephemeral loopback port with
+//! its own temporary data directory, and helpers to talk to it over HTTP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use halley_client::{Auth, Client};
+
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+pub struct Launch {
+    pub listen: Vec<String>,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// Written as `cometd.cfg` before the first start.
+    pub config: Option<serde_json::Value>,
+}
+
+impl Default for Launch {
+    fn default() -> Self {
+        Launch {
+            listen: vec!["127.0.0.1:0".into()],
+            args: vec![],
+            env: vec![],
+            config: None,
+        }
+    }
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::launch(Launch::default())
+    }
+
+    pub fn launch(launch: Launch) -> Server {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let data_dir = temp.path().to_path_buf();
+        if let Some(config) = &launch.config {
+            std::fs::write(
+                data_dir.join("cometd.cfg"),
+                serde_json::to_vec_pretty(config).unwrap(),
+            )
+            .unwrap();
+        }
+        let mut server = Server::spawn_in(&data_dir, &launch);
+        server._temp = Some(temp);
+        server
+    }
+
+    /// Starts `halleyd` on an existing data directory (after a restart, say).
+    pub fn spawn_in(data_dir: &Path, launch: &Launch) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_halleyd"));
+        command.arg("--data-dir").arg(data_dir);
+        for listen in &launch.listen {
+            command.arg("--listen").arg(listen);
+        }
+        command
+            .args(&launch.args)
+            .env_remove("HALLEY_LISTEN")
+            .env_remove("HALLEY_DATA_DIR")
+            .env_remove("HALLEY_INITIAL_ADMIN_PASSWORD")
+            .env("HALLEY_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (key, value) in &launch.env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("halleyd starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("halleyd listening on ") {
+                    let _ = sender.send(url.to_string());
+                }
+            }
+        });
+        let url = receiver
+            .recv_timeout(Duration::from_secs(30))
+            .expect("halleyd prints the address it listens on");
+        Server {
+            child,
+            url,
+            data_dir: data_dir.to_path_buf(),
+            _temp: None,
+        }
+    }
+
+    pub fn client(&self, auth: Auth) -> Client {
+        Client::new(&self.url, auth)
+    }
+
+    /// The administrator created at first start on loopback.
+    pub fn admin(&self) -> Client {
+        self.client(Auth::password("admin", "admin"))
+    }
+
+    pub fn anonymous(&self) -> Client {
+        self.client(Auth::None)
+    }
+
+    /// Ends the process at once, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Takes the data directory away from this handle so it outlives the process.
+    pub fn keep_data_dir(&mut self) -> Option<tempfile::TempDir> {
+        self._temp.take()
+    }
+
+    pub fn config(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.data_dir.join("cometd.cfg")).unwrap()).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// An HTTP answer as a client sees it.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The CARM `Status` of the body.
+    pub fn api_status(&self) -> i64 {
+        self.json()["Status"].as_i64().expect("an integer Status")
+    }
+
+    pub fn message(&self) -> String {
+        self.json()["Message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// POSTs a form, exactly as the seed's examples do.
+pub async fn post_form(url: &str, path: &str, fields: &[(&str, &str)]) -> Answer {
+    let response = reqwest::Client::new()
+        .post(format!("{url}{path}"))
+        .form(fields)
+        .send()
+        .await
+        .expect("request");
+    Answer {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: response.bytes().await.expect("body").to_vec(),
+    }
+}
+
+/// POSTs a form with the `admin` / `admin` credentials added.
+pub async fn admin_post(url: &str, path: &str, fields: &[(&str, &str)]) -> Answer {
+    let mut all = vec![
+        ("Username", "admin"),
+        ("AuthType", "Password"),
+        ("Password", "admin"),
+    ];
+    all.extend_from_slice(fields);
+    post_form(url, path, &all).await
+}
+
+/// The current TOTP code of a base32 secret, `steps` 30-second steps from now.
+pub fn totp_code(secret: &str, steps: i64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_string())
+        .to_bytes()
+        .unwrap();
+    let totp =
+        totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, "t".into()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    totp.generate((now + steps * 30) as u64)
+}
+
+/// Reads the secret out of an `otpauth://` URL.
+pub fn secret_from_url(url: &str) -> String {
+    url.split(['?', '&'])
+        .find_map(|part| part.strip_prefix("secret="))
+        .expect("secret in otpauth URL")
+        .to_string()
+}
