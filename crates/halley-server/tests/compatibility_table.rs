@@ -11,8 +11,15 @@ fn expected_table() -> String {
     let built = built_endpoints();
     let mut table = String::from("| Endpoint | Path | State |\n| --- | --- | --- |\n");
     for endpoint in ENDPOINTS {
-        let state = if built.contains(&endpoint.name) { "built" } else { "not built" };
-        table.push_str(&format!("| {} | `{}` | {} |\n", endpoint.name, endpoint.path, state));
+        let state = if built.contains(&endpoint.name) {
+            "built"
+        } else {
+            "not built"
+        };
+        table.push_str(&format!(
+            "| {} | `{}` | {} |\n",
+            endpoint.name, endpoint.path, state
+        ));
     }
     table
 }
