@@ -1,1 +1,239 @@
-fn main() {}
+//! Throughput and latency of the account endpoints on a server holding 10,000
+//! users, beside a trivial route of the same server measured in the same run.
+//!
+//! `cargo bench -p halley-server --bench users` (optionally `-- USERS REQUESTS CONCURRENCY`).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use halley_api::types::UserProfileConfig;
+use halley_client::{Auth, Client};
+
+struct Measurement {
+    name: &'static str,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn start_server(data_dir: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_halleyd"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("HALLEY_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("halleyd starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().expect("halleyd prints its address").unwrap();
+        if let Some(url) = line.strip_prefix("halleyd listening on ") {
+            break url.to_string();
+        }
+    };
+    (child, url)
+}
+
+/// Runs `requests` calls of `call` on `concurrency` workers; each worker gets
+/// its index, and its own state from `setup`.
+async fn measure<S, F, Fut>(
+    name: &'static str,
+    requests: usize,
+    concurrency: usize,
+    setup: impl Fn(usize) -> S,
+    call: F,
+) -> Measurement
+where
+    S: Send + 'static,
+    F: Fn(S) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = S> + Send,
+{
+    let call = Arc::new(call);
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for worker in 0..concurrency {
+        let call = call.clone();
+        let mut state = setup(worker);
+        let count = requests / concurrency;
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(count);
+            for _ in 0..count {
+                let t = Instant::now();
+                state = call(state).await;
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    Measurement {
+        name,
+        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: latencies[latencies.len() / 2],
+        p99: latencies[latencies.len() * 99 / 100],
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let users = args.first().copied().unwrap_or(10_000);
+    let requests = args.get(1).copied().unwrap_or(4_000);
+    let concurrency = args.get(2).copied().unwrap_or(16);
+
+    let data_dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = start_server(data_dir.path());
+    let admin = Client::new(&url, Auth::password("admin", "admin"));
+
+    let loading = Instant::now();
+    let mut loaders = Vec::new();
+    for worker in 0..16 {
+        let admin = admin.clone();
+        loaders.push(tokio::spawn(async move {
+            for n in (worker..users).step_by(16) {
+                let profile = UserProfileConfig {
+                    account_name: format!("Customer {n}"),
+                    emails: vec![format!("user{n}@example.com")],
+                    ..Default::default()
+                };
+                admin
+                    .admin_add_user_from_profile(&format!("user{n:05}"), &profile)
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for loader in loaders {
+        loader.await.unwrap();
+    }
+    println!("loaded {users} users in {:.1?} ({concurrency} concurrent clients, {requests} requests per endpoint)", loading.elapsed());
+
+    let http = reqwest::Client::new();
+    let trivial = {
+        let http = http.clone();
+        let url = url.clone();
+        measure(
+            "GET /gen/branding.props (trivial)",
+            requests,
+            concurrency,
+            |_| (),
+            move |()| {
+                let request = http.get(format!("{url}/gen/branding.props"));
+                async move {
+                    request.send().await.unwrap().bytes().await.unwrap();
+                }
+            },
+        )
+        .await
+    };
+    let version = {
+        let admin = admin.clone();
+        measure(
+            "meta/version (auth only)",
+            requests,
+            concurrency,
+            |_| (),
+            move |()| {
+                let admin = admin.clone();
+                async move {
+                    admin.admin_meta_version().await.unwrap();
+                }
+            },
+        )
+        .await
+    };
+    let list = {
+        let admin = admin.clone();
+        measure(
+            "list-users",
+            requests / 4,
+            concurrency,
+            |_| (),
+            move |()| {
+                let admin = admin.clone();
+                async move {
+                    assert_eq!(admin.admin_list_users().await.unwrap().len(), users);
+                }
+            },
+        )
+        .await
+    };
+    let get = {
+        let admin = admin.clone();
+        measure(
+            "get-user-profile",
+            requests,
+            concurrency,
+            |w| w,
+            move |w| {
+                let admin = admin.clone();
+                async move {
+                    admin
+                        .admin_get_user_profile(&format!("user{:05}", (w * 7919) % users))
+                        .await
+                        .unwrap();
+                    w + concurrency
+                }
+            },
+        )
+        .await
+    };
+    let mut hashes = Vec::new();
+    for worker in 0..concurrency {
+        let got = admin
+            .admin_get_user_profile_and_hash(&format!("user{worker:05}"))
+            .await
+            .unwrap();
+        hashes.push((worker, got.profile, got.profile_hash));
+    }
+    let set = {
+        let admin = admin.clone();
+        measure(
+            "set-user-profile-hash",
+            requests,
+            concurrency,
+            move |w| hashes[w].clone(),
+            move |(worker, mut profile, hash)| {
+                let admin = admin.clone();
+                async move {
+                    profile.account_name.push('.');
+                    let saved = admin
+                        .admin_set_user_profile_hash(&format!("user{worker:05}"), &profile, &hash)
+                        .await
+                        .unwrap();
+                    (worker, saved.profile, saved.profile_hash)
+                }
+            },
+        )
+        .await
+    };
+    let _ = child.kill();
+
+    println!();
+    println!(
+        "{:<36} {:>10} {:>10} {:>10} {:>14}",
+        "endpoint", "req/s", "p50", "p99", "vs trivial"
+    );
+    for m in [&trivial, &version, &list, &get, &set] {
+        println!(
+            "{:<36} {:>10.0} {:>10.2?} {:>10.2?} {:>13.2}x",
+            m.name,
+            m.per_second,
+            m.p50,
+            m.p99,
+            m.per_second / trivial.per_second
+        );
+    }
+}

@@ -1,7 +1,5 @@
 //! Administrators managing end-user accounts: `/api/v1/admin/*user*`.
 
-use std::collections::BTreeMap;
-
 use halley_api::types::{
     AdminOptions, GetProfileAndHashResponseMessage, GetProfileHashResponseMessage, UninstallConfig,
     UserProfileConfig,
@@ -90,14 +88,23 @@ pub async fn list_users(call: Call) -> ApiResult<Reply> {
     Ok(Reply::json(&names))
 }
 
+/// The stored documents are already our own serialisation of a profile, so
+/// the map is assembled from them as they are.
 pub async fn list_users_full(call: Call) -> ApiResult<Reply> {
     let scope = list_scope(&call)?;
     let records = call.state.store.user_list_full(scope.as_deref()).await?;
-    let mut profiles = BTreeMap::new();
-    for record in &records {
-        profiles.insert(record.username.clone(), service::parse_record(record)?);
+    let mut body = Vec::with_capacity(records.iter().map(|r| r.profile_json.len() + 32).sum());
+    body.push(b'{');
+    for (index, record) in records.iter().enumerate() {
+        if index > 0 {
+            body.push(b',');
+        }
+        serde_json::to_writer(&mut body, &record.username).map_err(ApiError::internal)?;
+        body.push(b':');
+        body.extend_from_slice(record.profile_json.as_bytes());
     }
-    Ok(Reply::json(&profiles))
+    body.push(b'}');
+    Ok(Reply::Json(body))
 }
 
 pub async fn get_user_profile(call: Call) -> ApiResult<Reply> {

@@ -108,24 +108,47 @@ impl Store for SqliteStore {
         Ok(row.as_ref().map(user_from_row))
     }
 
+    // Lists come back from SQLite as one aggregated JSON row: sqlx hands rows
+    // over one at a time through its worker thread, which dominates the cost
+    // of a 10,000-row listing.
     async fn user_list(&self, organization: Option<&str>) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query_scalar(
-            "SELECT username FROM users WHERE ?1 IS NULL OR organization_id = ?1 ORDER BY username",
-        )
-        .bind(organization)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows)
+        let sql = match organization {
+            None => "SELECT json_group_array(username) FROM (SELECT username FROM users ORDER BY username)",
+            Some(_) => "SELECT json_group_array(username) FROM (SELECT username FROM users WHERE organization_id = ? ORDER BY username)",
+        };
+        let mut query = sqlx::query_scalar(sql);
+        if let Some(organization) = organization {
+            query = query.bind(organization);
+        }
+        let json: String = query.fetch_one(&self.pool).await?;
+        Ok(serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?)
     }
 
     async fn user_list_full(&self, organization: Option<&str>) -> StoreResult<Vec<UserRecord>> {
-        let rows = sqlx::query(
-            "SELECT * FROM users WHERE ?1 IS NULL OR organization_id = ?1 ORDER BY username",
-        )
-        .bind(organization)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(user_from_row).collect())
+        let sql = match organization {
+            None => "SELECT json_group_array(json_array(username, organization_id, profile_json, profile_hash)) \
+                     FROM (SELECT * FROM users ORDER BY username)",
+            Some(_) => "SELECT json_group_array(json_array(username, organization_id, profile_json, profile_hash)) \
+                        FROM (SELECT * FROM users WHERE organization_id = ? ORDER BY username)",
+        };
+        let mut query = sqlx::query_scalar(sql);
+        if let Some(organization) = organization {
+            query = query.bind(organization);
+        }
+        let json: String = query.fetch_one(&self.pool).await?;
+        let rows: Vec<(String, String, String, String)> =
+            serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(username, organization_id, profile_json, profile_hash)| UserRecord {
+                    username,
+                    organization_id,
+                    profile_json,
+                    profile_hash,
+                },
+            )
+            .collect())
     }
 
     async fn user_replace(
