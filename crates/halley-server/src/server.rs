@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use halley_api::constants::SEVT_ACCOUNT_ADMIN_NEW;
+use halley_api::constants::{SEVT_ACCOUNT_ADMIN_NEW, SEVT_SERVER_SHUTDOWN, SEVT_SERVER_STARTED};
 use tokio::net::TcpListener;
 
 use crate::config::{ConfigStore, DEFAULT_LISTEN};
+use crate::events::{sinks, webhooks, DEFAULT_QUEUE_LIMIT};
 use crate::service::admins::new_admin;
 use crate::state::AppState;
 use crate::store::SqliteStore;
@@ -39,6 +40,10 @@ pub struct Options {
     /// administrator exists.
     #[arg(long, env = "HALLEY_INITIAL_ADMIN_PASSWORD", hide_env_values = true)]
     pub initial_admin_password: Option<String>,
+    /// Events queued for one websocket subscriber of /api/v1/events/stream
+    /// before it is disconnected for not keeping up.
+    #[arg(long, env = "HALLEY_EVENT_QUEUE_LIMIT", default_value_t = DEFAULT_QUEUE_LIMIT)]
+    pub event_queue_limit: usize,
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
@@ -53,7 +58,19 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         .await
         .context("opening the database")?;
     let addresses = listen_addresses(&options, &config)?;
-    let state = Arc::new(AppState::new(config, Arc::new(store)));
+    let state = Arc::new(AppState::new(
+        config,
+        Arc::new(store),
+        options.data_dir.clone(),
+        options.event_queue_limit,
+    ));
+    let sink_task = sinks::spawn(state.clone());
+    // Every hook is greeted at start: its queue is being flushed anew.
+    let all_hooks: Vec<String> = webhooks::configured_hooks(&state.config.get())
+        .into_iter()
+        .map(|hook| hook.key)
+        .collect();
+    webhooks::reconcile(&state, &all_hooks).await?;
     bootstrap_admin(
         &state,
         &addresses,
@@ -80,9 +97,19 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         });
     }
     spawn_session_expiry(state.clone());
+    state
+        .events
+        .emit(SEVT_SERVER_STARTED, "system", "", "", None);
     while let Some(result) = servers.join_next().await {
         result??;
     }
+    state
+        .events
+        .emit(SEVT_SERVER_SHUTDOWN, "system", "", "", None);
+    // Let the sinks write what they hold before the process ends.
+    state.events.detach_sinks();
+    let _ = tokio::time::timeout(Duration::from_secs(10), sink_task).await;
+    state.deliveries.stop_all();
     Ok(())
 }
 

@@ -1,11 +1,14 @@
 //! The state every request handler shares.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::auth::password::VerifiedCache;
 use crate::auth::throttle::Throttle;
 use crate::auth::totp::TotpGuard;
 use crate::config::ConfigStore;
+use crate::events::audit::AuditFiles;
+use crate::events::webhooks::Deliveries;
 use crate::events::EventBus;
 use crate::store::Store;
 
@@ -13,6 +16,9 @@ pub struct AppState {
     pub config: ConfigStore,
     pub store: Arc<dyn Store>,
     pub events: EventBus,
+    pub deliveries: Deliveries,
+    pub audit: AuditFiles,
+    pub data_dir: PathBuf,
     pub throttle: Throttle,
     pub verified: VerifiedCache,
     pub totp: TotpGuard,
@@ -23,11 +29,19 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: ConfigStore, store: Arc<dyn Store>) -> Self {
+    pub fn new(
+        config: ConfigStore,
+        store: Arc<dyn Store>,
+        data_dir: PathBuf,
+        event_queue_limit: usize,
+    ) -> Self {
         AppState {
             config,
             store,
-            events: EventBus::default(),
+            events: EventBus::new(event_queue_limit),
+            deliveries: Deliveries::default(),
+            audit: AuditFiles::new(data_dir.join("logs")),
+            data_dir,
             throttle: Throttle::default(),
             verified: VerifiedCache::default(),
             totp: TotpGuard::default(),

@@ -1,32 +1,13 @@
 //! Facts about the server itself: `meta/version` and `/gen/branding.props`.
 
-use halley_api::constants::APPLICATION_VERSION;
-use halley_api::types::{ServerMetaBrandingProperties, ServerMetaVersionInfo};
+use halley_api::types::ServerMetaBrandingProperties;
 
 use crate::config::DEFAULT_SESSION_SECONDS;
 use crate::http::{ApiResult, Call, Reply};
-use crate::util::now_unix;
+use crate::service::server_info;
 
-/// `Version` is the Comet API version Halley serves, as `MAJOR.MINOR.PATCH`:
-/// integrations compare it with client versions and pick code paths by it.
-/// Halley's own version goes in `VersionCodename`.
 pub async fn version(call: Call) -> ApiResult<Reply> {
-    let config = call.state.config.get();
-    Ok(Reply::json(&ServerMetaVersionInfo {
-        version: APPLICATION_VERSION.to_string(),
-        version_codename: format!("Halley {}", env!("CARGO_PKG_VERSION")),
-        authentication_role: config.authentication_role.role_enabled,
-        storage_role: config.storage_role.role_enabled,
-        software_build_role: config.software_build_role.role_enabled,
-        constellation_role: config.constellation_role.role_enabled,
-        overseer_role: config.constellation_role.role_enabled,
-        experimental_options: config.experimental_options.clone(),
-        server_start_time: call.state.start_time,
-        server_start_hash: call.state.start_hash.clone(),
-        current_time: now_unix(),
-        server_license_features_all: true,
-        ..Default::default()
-    }))
+    Ok(Reply::json(&server_info::version_info(&call.state)))
 }
 
 pub async fn branding_props(call: Call) -> ApiResult<Reply> {

@@ -6,6 +6,7 @@ mod account;
 mod meta;
 mod user_web;
 mod users;
+mod webhooks;
 
 use halley_api::endpoints::ENDPOINTS;
 
@@ -40,6 +41,9 @@ pub fn handler_for(endpoint: &str) -> Option<Handler> {
         // Server facts
         "AdminMetaVersion" => handler(meta::version),
         "BrandingProps" => handler(meta::branding_props),
+        // Live events
+        "AdminMetaWebhookOptionsGet" => handler(webhooks::get),
+        "AdminMetaWebhookOptionsSet" => handler(webhooks::set),
         // End users
         "UserWebSessionStart" => handler(user_web::session_start),
         "UserWebSessionRevoke" => handler(user_web::session_revoke),

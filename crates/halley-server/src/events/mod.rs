@@ -1,41 +1,40 @@
 //! The event bus: every state change is published once as a `StreamableEvent`
-//! and fanned out to whoever listens (the websocket stream, webhooks, audit
-//! files). With no listener an event costs one allocation.
+//! and fanned out to the websocket subscribers (each with its own bounded
+//! queue) and to the durable sinks (webhook outbox, audit files), which never
+//! drop an event.
 
-use std::sync::Arc;
+pub mod audit;
+pub mod sinks;
+pub mod webhooks;
+pub mod websocket;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use halley_api::constants::sevt_name;
 use halley_api::types::StreamableEvent;
-use tokio::sync::broadcast;
+use tokio::sync::{mpsc, Notify};
 
 use crate::util::now_unix;
 
-/// Events buffered per slow listener before it starts missing some.
-pub const BUS_CAPACITY: usize = 4096;
+/// Events queued for one websocket subscriber before it is dropped.
+pub const DEFAULT_QUEUE_LIMIT: usize = 10_000;
 
-pub struct EventBus {
-    sender: broadcast::Sender<Arc<StreamableEvent>>,
+/// An event and its JSON, serialised once for every subscriber.
+#[derive(Debug)]
+pub struct Event {
+    pub event: StreamableEvent,
+    pub json: String,
 }
 
-impl Default for EventBus {
-    fn default() -> Self {
-        let (sender, _) = broadcast::channel(BUS_CAPACITY);
-        EventBus { sender }
-    }
-}
-
-impl EventBus {
-    pub fn emit(
-        &self,
+impl Event {
+    pub fn new(
         event_type: i64,
         actor: &str,
         organization_id: &str,
         resource_id: &str,
         data: Option<serde_json::Value>,
-    ) {
-        if self.sender.receiver_count() == 0 {
-            return;
-        }
+    ) -> Self {
         let event = StreamableEvent {
             actor: actor.to_string(),
             owner_organization_id: organization_id.to_string(),
@@ -46,10 +45,167 @@ impl EventBus {
             data: data.unwrap_or(serde_json::Value::Null),
             ..Default::default()
         };
-        let _ = self.sender.send(Arc::new(event));
+        let json = serde_json::to_string(&event).unwrap_or_default();
+        Event { event, json }
+    }
+}
+
+struct Subscriber {
+    id: u64,
+    /// Only this organisation's events; `None` for every event.
+    organization: Option<String>,
+    sender: mpsc::Sender<Arc<Event>>,
+    dropped: Arc<Notify>,
+}
+
+/// A live subscription. When its queue overflows, the bus forgets it and
+/// signals `dropped`.
+pub struct Subscription {
+    pub id: u64,
+    pub receiver: mpsc::Receiver<Arc<Event>>,
+    pub dropped: Arc<Notify>,
+}
+
+pub struct EventBus {
+    subscribers: Mutex<Vec<Subscriber>>,
+    queue_limit: usize,
+    sinks: Mutex<Option<mpsc::UnboundedSender<Arc<Event>>>>,
+    next_id: AtomicU64,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        EventBus::new(DEFAULT_QUEUE_LIMIT)
+    }
+}
+
+impl EventBus {
+    pub fn new(queue_limit: usize) -> Self {
+        EventBus {
+            subscribers: Mutex::new(Vec::new()),
+            queue_limit: queue_limit.max(1),
+            sinks: Mutex::new(None),
+            next_id: AtomicU64::new(1),
+        }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<StreamableEvent>> {
-        self.sender.subscribe()
+    pub fn emit(
+        &self,
+        event_type: i64,
+        actor: &str,
+        organization_id: &str,
+        resource_id: &str,
+        data: Option<serde_json::Value>,
+    ) {
+        let sinks = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
+        let mut subscribers = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        if sinks.is_none() && subscribers.is_empty() {
+            return;
+        }
+        let event = Arc::new(Event::new(
+            event_type,
+            actor,
+            organization_id,
+            resource_id,
+            data,
+        ));
+        if let Some(sinks) = sinks.as_ref() {
+            let _ = sinks.send(event.clone());
+        }
+        subscribers.retain(|subscriber| {
+            if subscriber
+                .organization
+                .as_ref()
+                .is_some_and(|org| *org != event.event.owner_organization_id)
+            {
+                return true;
+            }
+            match subscriber.sender.try_send(event.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!(
+                        "event stream subscriber {} fell {} events behind and was dropped",
+                        subscriber.id,
+                        self.queue_limit
+                    );
+                    subscriber.dropped.notify_one();
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
+        });
+    }
+
+    pub fn subscribe(&self, organization: Option<String>) -> Subscription {
+        let (sender, receiver) = mpsc::channel(self.queue_limit);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let dropped = Arc::new(Notify::new());
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Subscriber {
+                id,
+                organization,
+                sender,
+                dropped: dropped.clone(),
+            });
+        Subscription {
+            id,
+            receiver,
+            dropped,
+        }
+    }
+
+    pub fn unsubscribe(&self, id: u64) {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|s| s.id != id);
+    }
+
+    /// Connects the durable sinks; every event from now on reaches them.
+    pub fn attach_sinks(&self) -> mpsc::UnboundedReceiver<Arc<Event>> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        *self.sinks.lock().unwrap_or_else(|p| p.into_inner()) = Some(sender);
+        receiver
+    }
+
+    /// Disconnects the sinks so their task can drain and finish.
+    pub fn detach_sinks(&self) {
+        self.sinks.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_queue_drops_only_that_subscriber() {
+        let bus = EventBus::new(2);
+        let mut slow = bus.subscribe(None);
+        let mut other = bus.subscribe(None);
+        for n in 0..3 {
+            bus.emit(4100, "system", "", &n.to_string(), None);
+            other.receiver.recv().await.unwrap();
+        }
+        slow.dropped.notified().await;
+        assert_eq!(slow.receiver.recv().await.unwrap().event.resource_id, "0");
+        assert_eq!(slow.receiver.recv().await.unwrap().event.resource_id, "1");
+        assert!(
+            slow.receiver.recv().await.is_none(),
+            "closed after the overflow"
+        );
+        bus.emit(4100, "system", "", "3", None);
+        assert_eq!(other.receiver.recv().await.unwrap().event.resource_id, "3");
+    }
+
+    #[tokio::test]
+    async fn tenant_subscribers_see_only_their_events() {
+        let bus = EventBus::new(8);
+        let mut tenant = bus.subscribe(Some("org-a".into()));
+        bus.emit(4100, "system", "org-b", "x", None);
+        bus.emit(4100, "system", "org-a", "y", None);
+        assert_eq!(tenant.receiver.recv().await.unwrap().event.resource_id, "y");
     }
 }

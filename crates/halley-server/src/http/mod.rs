@@ -14,10 +14,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get};
 use axum::Router;
 use futures::future::BoxFuture;
 use halley_api::endpoints::{AuthKind, Endpoint, ParamEncoding, ENDPOINTS};
@@ -80,6 +81,15 @@ pub fn router(state: Arc<AppState>) -> Router {
             ),
         );
     }
+    let stream_state = state.clone();
+    router = router.route(
+        crate::events::websocket::PATH,
+        get(
+            move |ConnectInfo(peer): ConnectInfo<SocketAddr>, upgrade: WebSocketUpgrade| async move {
+                crate::events::websocket::upgrade(stream_state, peer, upgrade)
+            },
+        ),
+    );
     router
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::max(params::MAX_BODY_BYTES))

@@ -2,4 +2,5 @@
 //! profile may change, how hashes are formed.
 
 pub mod admins;
+pub mod server_info;
 pub mod users;

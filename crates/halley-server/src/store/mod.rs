@@ -64,6 +64,15 @@ pub enum ReplaceOutcome {
     HashMismatch,
 }
 
+/// One pending webhook delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub hook: String,
+    pub payload: String,
+    pub attempts: i64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Fails with [`StoreError::Conflict`] when the username is taken.
@@ -89,4 +98,20 @@ pub trait Store: Send + Sync {
     async fn sessions_delete_for(&self, kind: SessionKind, username: &str) -> StoreResult<u64>;
     /// Removes sessions idle since before `idle_before`; returns them.
     async fn sessions_expire(&self, idle_before: i64) -> StoreResult<Vec<SessionRecord>>;
+
+    /// Queues `(hook, payload)` deliveries, all or none.
+    async fn outbox_insert(&self, rows: &[(String, String)]) -> StoreResult<()>;
+    /// Deliveries of `hook` due at `now`, oldest first.
+    async fn outbox_due(&self, hook: &str, now: i64, limit: i64) -> StoreResult<Vec<OutboxRow>>;
+    /// When the next delivery of `hook` falls due, if any is queued.
+    async fn outbox_next_due(&self, hook: &str) -> StoreResult<Option<i64>>;
+    async fn outbox_delete(&self, id: i64) -> StoreResult<()>;
+    async fn outbox_retry_later(
+        &self,
+        id: i64,
+        attempts: i64,
+        next_attempt_at: i64,
+    ) -> StoreResult<()>;
+    /// Drops the queues of every hook not in `keep`.
+    async fn outbox_forget_hooks_except(&self, keep: &[String]) -> StoreResult<u64>;
 }

@@ -12,7 +12,10 @@ use sqlx::{Row, SqlitePool};
 use super::*;
 
 /// Schema steps, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_users_sessions.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_users_sessions.sql"),
+    include_str!("migrations/0002_webhook_outbox.sql"),
+];
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -258,5 +261,83 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(session_from_row).collect())
+    }
+
+    async fn outbox_insert(&self, rows: &[(String, String)]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for (hook, payload) in rows {
+            sqlx::query("INSERT INTO webhook_outbox (hook, payload) VALUES (?, ?)")
+                .bind(hook)
+                .bind(payload)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn outbox_due(&self, hook: &str, now: i64, limit: i64) -> StoreResult<Vec<OutboxRow>> {
+        let rows = sqlx::query(
+            "SELECT id, hook, payload, attempts FROM webhook_outbox
+             WHERE hook = ? AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+        )
+        .bind(hook)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| OutboxRow {
+                id: row.get("id"),
+                hook: row.get("hook"),
+                payload: row.get("payload"),
+                attempts: row.get("attempts"),
+            })
+            .collect())
+    }
+
+    async fn outbox_next_due(&self, hook: &str) -> StoreResult<Option<i64>> {
+        let next =
+            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM webhook_outbox WHERE hook = ?")
+                .bind(hook)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(next)
+    }
+
+    async fn outbox_delete(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM webhook_outbox WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn outbox_retry_later(
+        &self,
+        id: i64,
+        attempts: i64,
+        next_attempt_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE webhook_outbox SET attempts = ?, next_attempt_at = ? WHERE id = ?")
+            .bind(attempts)
+            .bind(next_attempt_at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn outbox_forget_hooks_except(&self, keep: &[String]) -> StoreResult<u64> {
+        let keep = serde_json::to_string(keep).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let deleted = sqlx::query(
+            "DELETE FROM webhook_outbox WHERE hook NOT IN (SELECT value FROM json_each(?))",
+        )
+        .bind(keep)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(deleted)
     }
 }

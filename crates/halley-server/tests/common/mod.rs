@@ -203,3 +203,116 @@ pub fn secret_from_url(url: &str) -> String {
         .expect("secret in otpauth URL")
         .to_string()
 }
+
+/// One request a webhook receiver got.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub headers: axum::http::HeaderMap,
+    pub event: serde_json::Value,
+}
+
+/// A real HTTP server on loopback that records webhook deliveries; it answers
+/// 500 to the first `fail_first` requests, then 200.
+pub struct WebhookReceiver {
+    pub url: String,
+    pub deliveries: tokio::sync::mpsc::UnboundedReceiver<Delivery>,
+    pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl WebhookReceiver {
+    pub async fn start(fail_first: usize) -> WebhookReceiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        WebhookReceiver::serve(listener, fail_first)
+    }
+
+    pub fn serve(listener: tokio::net::TcpListener, fail_first: usize) -> WebhookReceiver {
+        use std::sync::atomic::Ordering;
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let (sender, deliveries) = tokio::sync::mpsc::unbounded_channel();
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = requests.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let sender = sender.clone();
+                    let counter = counter.clone();
+                    async move {
+                        if counter.fetch_add(1, Ordering::SeqCst) < fail_first {
+                            return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                        }
+                        let event = serde_json::from_slice(&body).expect("a JSON event");
+                        let _ = sender.send(Delivery { headers, event });
+                        axum::http::StatusCode::OK
+                    }
+                },
+            ),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        WebhookReceiver {
+            url,
+            deliveries,
+            requests,
+        }
+    }
+
+    /// The next delivery, within `seconds`.
+    pub async fn next(&mut self, seconds: u64) -> Delivery {
+        tokio::time::timeout(Duration::from_secs(seconds), self.deliveries.recv())
+            .await
+            .expect("a webhook delivery in time")
+            .expect("receiver open")
+    }
+
+    /// Deliveries until one of type `event_type` arrives; returns it.
+    pub async fn until_type(&mut self, event_type: i64, seconds: u64) -> Delivery {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let delivery = tokio::time::timeout(left, self.deliveries.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no event of type {event_type} in time"))
+                .unwrap();
+            if delivery.event["Type"] == event_type {
+                return delivery;
+            }
+        }
+    }
+}
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the event stream and sends the five credential frames.
+pub async fn open_stream(url: &str, frames: [&str; 5]) -> (Socket, String) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let ws_url = format!("{}/api/v1/events/stream", url.replacen("http", "ws", 1));
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .expect("websocket connects");
+    for frame in frames {
+        socket.send(Message::Text(frame.into())).await.unwrap();
+    }
+    let first = match socket.next().await {
+        Some(Ok(Message::Text(text))) => text.to_string(),
+        other => panic!("expected a text frame, got {other:?}"),
+    };
+    (socket, first)
+}
+
+/// The next event frame, as JSON.
+pub async fn next_event(socket: &mut Socket) -> serde_json::Value {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("an event in time")
+            .expect("stream open")
+            .expect("frame");
+        if let Message::Text(text) = frame {
+            return serde_json::from_str(&text).expect("JSON event");
+        }
+    }
+}

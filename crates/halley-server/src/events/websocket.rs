@@ -1,0 +1,103 @@
+//! `GET /api/v1/events/stream`: the live event websocket. The client sends
+//! five text frames (Username, AuthType, Password, SessionKey, TOTP; empty to
+//! skip); the server answers `403 Unauth` and closes, or `200 OK`, then
+//! `SEVT_META_HELLO` and one JSON frame per event, in order. A client that
+//! falls more than the queue limit behind is disconnected (and only it).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use halley_api::constants::SEVT_META_HELLO;
+
+use super::Event;
+use crate::auth::{self, Origin};
+use crate::http::Params;
+use crate::service::server_info::version_info;
+use crate::state::AppState;
+
+pub const PATH: &str = "/api/v1/events/stream";
+const CREDENTIAL_FRAMES: [&str; 5] = ["Username", "AuthType", "Password", "SessionKey", "TOTP"];
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn upgrade(state: Arc<AppState>, peer: SocketAddr, upgrade: WebSocketUpgrade) -> Response {
+    upgrade.on_upgrade(move |socket| serve(state, peer, socket))
+}
+
+async fn serve(state: Arc<AppState>, peer: SocketAddr, mut socket: WebSocket) {
+    let Ok(Some(params)) =
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, read_credentials(&mut socket)).await
+    else {
+        return;
+    };
+    let origin = Origin {
+        client_ip: peer.ip().to_string(),
+        path: PATH.to_string(),
+    };
+    let admin = match auth::admin(&state, &params, &origin).await {
+        Ok(admin) => admin,
+        Err(_) => {
+            let _ = socket.send(Message::Text("403 Unauth".into())).await;
+            let _ = socket.send(Message::Close(None)).await;
+            return;
+        }
+    };
+    let scope = (!admin.organization_id.is_empty()).then(|| admin.organization_id.clone());
+    // Subscribe before answering so that no event falls between the two.
+    let mut subscription = state.events.subscribe(scope);
+    let hello = Event::new(
+        SEVT_META_HELLO,
+        "system",
+        &admin.organization_id,
+        "",
+        serde_json::to_value(version_info(&state)).ok(),
+    );
+    let greeted = async {
+        socket.send(Message::Text("200 OK".into())).await?;
+        socket.send(Message::Text(hello.json.into())).await
+    }
+    .await;
+    if greeted.is_ok() {
+        loop {
+            tokio::select! {
+                event = subscription.receiver.recv() => {
+                    let Some(event) = event else { break };
+                    tokio::select! {
+                        sent = socket.send(Message::Text(event.json.clone().into())) => {
+                            if sent.is_err() { break; }
+                        }
+                        _ = subscription.dropped.notified() => break,
+                    }
+                }
+                incoming = socket.recv() => {
+                    match incoming {
+                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                        Some(Ok(_)) => {}
+                    }
+                }
+                _ = subscription.dropped.notified() => break,
+            }
+        }
+    }
+    state.events.unsubscribe(subscription.id);
+    let _ = socket.send(Message::Close(None)).await;
+}
+
+async fn read_credentials(socket: &mut WebSocket) -> Option<Params> {
+    let mut pairs = Vec::new();
+    for name in CREDENTIAL_FRAMES {
+        let text = loop {
+            match socket.recv().await? {
+                Ok(Message::Text(text)) => break text.to_string(),
+                Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                _ => return None,
+            }
+        };
+        if !text.is_empty() {
+            pairs.push((name, text));
+        }
+    }
+    Some(Params::from_pairs(pairs))
+}
