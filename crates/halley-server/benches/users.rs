@@ -3,8 +3,8 @@
 //!
 //! `cargo bench -p halley-server --bench users` (optionally `-- USERS REQUESTS CONCURRENCY`).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,26 +16,6 @@ struct Measurement {
     per_second: f64,
     p50: Duration,
     p99: Duration,
-}
-
-fn start_server(data_dir: &std::path::Path) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_halleyd"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("HALLEY_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("halleyd starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines.next().expect("halleyd prints its address").unwrap();
-        if let Some(url) = line.strip_prefix("halleyd listening on ") {
-            break url.to_string();
-        }
-    };
-    (child, url)
 }
 
 /// Runs `requests` calls of `call` on `concurrency` workers; each worker gets
@@ -94,7 +74,8 @@ async fn main() {
     let concurrency = args.get(2).copied().unwrap_or(16);
 
     let data_dir = tempfile::tempdir().unwrap();
-    let (mut child, url) = start_server(data_dir.path());
+    let server = support::Halleyd::start(data_dir.path(), &[]);
+    let url = server.url.clone();
     let admin = Client::new(&url, Auth::password("admin", "admin"));
 
     let loading = Instant::now();
@@ -219,7 +200,7 @@ async fn main() {
         )
         .await
     };
-    let _ = child.kill();
+    drop(server);
 
     println!();
     println!(

@@ -1,0 +1,43 @@
+//! Shared by the benchmarks: a release `halleyd` on an ephemeral port.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+pub struct Halleyd {
+    child: Child,
+    pub url: String,
+}
+
+impl Halleyd {
+    pub fn start(data_dir: &Path, extra_args: &[&str]) -> Halleyd {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_halleyd"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra_args)
+            .env("HALLEY_LOG", "error")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("halleyd starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("halleyd prints its address")
+                .expect("a line");
+            if let Some(url) = line.strip_prefix("halleyd listening on ") {
+                break url.to_string();
+            }
+        };
+        Halleyd { child, url }
+    }
+}
+
+impl Drop for Halleyd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
