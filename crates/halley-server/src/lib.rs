@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod events;
 pub mod http;
+pub mod licensing;
 pub mod server;
 pub mod service;
 pub mod state;

@@ -40,6 +40,18 @@ pub struct Options {
     /// administrator exists.
     #[arg(long, env = "HALLEY_INITIAL_ADMIN_PASSWORD", hide_env_values = true)]
     pub initial_admin_password: Option<String>,
+    /// Serial number to activate at start-up; the server refuses to run on a
+    /// serial that is unknown, archived or bound to another server.
+    #[arg(
+        long,
+        env = "HALLEY_SERIAL",
+        hide_env_values = true,
+        requires = "license_portal"
+    )]
+    pub serial: Option<String>,
+    /// Base URL of the licence portal (halley-account), e.g. https://portal.example.com
+    #[arg(long, env = "HALLEY_LICENSE_PORTAL", requires = "serial")]
+    pub license_portal: Option<String>,
     /// Events queued for one websocket subscriber of /api/v1/events/stream
     /// before it is disconnected for not keeping up.
     #[arg(long, env = "HALLEY_EVENT_QUEUE_LIMIT", default_value_t = DEFAULT_QUEUE_LIMIT)]
@@ -49,6 +61,12 @@ pub struct Options {
 pub async fn run(options: Options) -> anyhow::Result<()> {
     std::fs::create_dir_all(&options.data_dir)
         .with_context(|| format!("creating data directory {}", options.data_dir.display()))?;
+    if let (Some(serial), Some(portal)) = (&options.serial, &options.license_portal) {
+        let id = crate::licensing::activate_at_startup(&options.data_dir, portal, serial)
+            .await
+            .context("licence activation")?;
+        tracing::info!("licence activated for server {id}");
+    }
     let config_path = options
         .config
         .clone()
