@@ -1,7 +1,7 @@
 //! Who is calling: portal accounts authenticate with email + password
 //! (argon2id) or with an API token (random, stored as a BLAKE3 hash).
 //!
-//! The seed's tables name the token pair `authType=authToken` / `authToken`
+//! the API guide's tables name the token pair `authType=authToken` / `authToken`
 //! while its prose says `authType=apiToken` / `apiToken`; both are accepted, and
 //! so is `Authorization: Bearer <token>`.
 

@@ -91,7 +91,7 @@ impl Catalogue {
         inside.then(|| self.dir.join(relative))
     }
 
-    /// The seed's `Download` text: each available platform with its size.
+    /// the API guide's `Download` text: each available platform with its size.
     pub fn download_summary(&self, release: &Release) -> String {
         PLATFORMS
             .iter()

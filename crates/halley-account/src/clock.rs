@@ -7,7 +7,7 @@ pub fn now() -> i64 {
     Utc::now().timestamp()
 }
 
-/// `YYYY-MM-DD HH:MM:SS`, UTC, as in the seed's hosted-instance sample.
+/// `YYYY-MM-DD HH:MM:SS`, UTC, as in the API guide's hosted-instance sample.
 pub fn format_timestamp(seconds: i64) -> String {
     DateTime::<Utc>::from_timestamp(seconds, 0)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())

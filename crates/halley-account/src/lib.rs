@@ -1,4 +1,4 @@
-//! halley-account, the account portal service: the seed's
+//! halley-account, the account portal service: the API guide's
 //! "account.CometBackup.com API" for providers. It owns portal accounts and
 //! API tokens, server serial numbers (and their activation by `halleyd`), the
 //! daily billing of active services and its reports, the release catalogue

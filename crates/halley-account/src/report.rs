@@ -37,7 +37,7 @@ impl ReportFormat {
         }
     }
 
-    /// The content types of the seed's report tables.
+    /// The content types of the API guide's report tables.
     pub fn content_type(self) -> &'static str {
         match self {
             ReportFormat::Csv => "text/csv",

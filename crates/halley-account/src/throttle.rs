@@ -1,7 +1,7 @@
 //! Password guessing protection: after [`FAILURE_LIMIT`] wrong passwords for
 //! one email within [`WINDOW`], further password logins for that email are
 //! refused for the rest of the window without checking the password. The
-//! refusal is the ordinary 403 `Invalid credentials` (the seed's tables have no
+//! refusal is the ordinary 403 `Invalid credentials` (the API guide's tables have no
 //! other row for it), so it tells a guesser nothing. API tokens are not
 //! affected, which keeps automation running while someone hammers the
 //! password. In memory: a restart forgets the counts.

@@ -80,7 +80,7 @@ async fn latest_version_list_and_download() {
         })
     );
 
-    // The seed's example call: token, authType and format=json.
+    // the API guide's example call: token, authType and format=json.
     let list = portal
         .call("/api/v1/downloads/list", &[("format", "json")])
         .await;
@@ -98,7 +98,7 @@ async fn latest_version_list_and_download() {
         "Download for Linux (.deb) 3.00 MB Download for Linux (other) 0.00 MB"
     );
 
-    // The seed's wget example: email, password, platform, version_key.
+    // the API guide's wget example: email, password, platform, version_key.
     let got = portal
         .post(
             "/api/v1/downloads/get",

@@ -1,4 +1,4 @@
-//! The seed's 500 rows: when the store fails under the portal (here, tables
+//! the API guide's 500 rows: when the store fails under the portal (here, tables
 //! dropped behind its back), every call answers 500 `Internal error` in its
 //! own shape, text for most calls and `{"status": "error"}` for hosted ones,
 //! and the portal keeps serving.

@@ -1,5 +1,5 @@
 //! Serial numbers and authentication, over HTTP against a real portal: every
-//! row of the seed's licence tables, the legacy aliases, and the activation
+//! row of the API guide's licence tables, the legacy aliases, and the activation
 //! binding that `halleyd` relies on.
 
 mod common;

@@ -1,4 +1,4 @@
-//! The seed's quick-start clients, run as written against a real halleyd: the
+//! the API guide's quick-start clients, run as written against a real halleyd: the
 //! curl line, the Python 3 class, the PHP cURL script, and the three
 //! PowerShell workflows re-expressed as the same form posts.
 

@@ -1,5 +1,5 @@
 //! Licence activation, called by `halleyd` at start-up (Halley's own endpoint;
-//! the seed describes none). The serial is the credential: whoever holds it may
+//! the API guide describes none). The serial is the credential: whoever holds it may
 //! bind it, once, to one server identity. The same server may activate again
 //! (every start); another server is refused until the owner relaxes the serial.
 //!

@@ -1,5 +1,5 @@
 //! Hosted instances ("CometGo!"): create, status, terminate, list. Answers are
-//! JSON with a lower-case `status`, as in the seed; the work itself (start,
+//! JSON with a lower-case `status`, as in the API guide; the work itself (start,
 //! stop) happens in the [`Supervisor`](crate::hosted::Supervisor).
 
 use std::sync::Arc;
@@ -148,7 +148,7 @@ async fn owned_instance(
     }
 }
 
-/// The fields of the seed's sample status, plus `url` (where the instance's
+/// The fields of the API guide's sample status, plus `url` (where the instance's
 /// API answers; Halley's addition).
 fn instance_json(state: &AppState, instance: &HostedServer) -> Value {
     let live = instance.deleted_at.is_none();

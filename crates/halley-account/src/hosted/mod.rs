@@ -17,7 +17,7 @@ use rand::Rng;
 use crate::store::HostedServer;
 
 /// `install_status` / `aws_status` pairs an instance moves through. The
-/// `aws_status` values follow EC2's instance states, as the seed's sample does.
+/// `aws_status` values follow EC2's instance states, as the API guide's sample does.
 pub mod states {
     pub const QUEUED: (&str, &str) = ("Queued", "pending");
     pub const CREATING: (&str, &str) = ("Creating server...", "pending");

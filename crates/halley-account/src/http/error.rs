@@ -1,5 +1,5 @@
 //! Errors and their two wire shapes. The licence, report and download calls
-//! answer `text/plain` bodies with the seed's HTTP codes (400 invalid or
+//! answer `text/plain` bodies with the API guide's HTTP codes (400 invalid or
 //! missing parameter, 403 invalid credentials, 500 internal error); the
 //! hosted-instance calls answer JSON `{"status": "error"}` with the code.
 
@@ -23,7 +23,7 @@ impl ApiError {
         }
     }
 
-    /// The seed's 400 row; the parameter is named after its text.
+    /// the API guide's 400 row; the parameter is named after its text.
     pub fn invalid_param(name: &str, why: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
@@ -31,13 +31,13 @@ impl ApiError {
         )
     }
 
-    /// The seed's 403 row, the same whether the account is unknown or the
+    /// the API guide's 403 row, the same whether the account is unknown or the
     /// secret is wrong.
     pub fn invalid_credentials() -> Self {
         Self::new(StatusCode::FORBIDDEN, "Invalid credentials")
     }
 
-    /// The seed's 500 row. The cause goes to the log, not to the caller.
+    /// the API guide's 500 row. The cause goes to the log, not to the caller.
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {err:#}");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error")
@@ -63,7 +63,7 @@ impl IntoResponse for ApiError {
 }
 
 /// An [`ApiError`] in the hosted-instance calls' JSON shape. `message` is
-/// Halley's addition; clients of the seed read only `status`.
+/// Halley's addition; clients of the API guide read only `status`.
 #[derive(Debug)]
 pub struct HostedError(pub ApiError);
 

@@ -16,19 +16,19 @@ use axum::Router;
 use crate::api;
 use crate::state::AppState;
 
-/// Paths of the hosted-instance ("CometGo!") calls, which the seed leaves
+/// Paths of the hosted-instance ("CometGo!") calls, which the API guide leaves
 /// unnamed.
 pub const HOSTED_CREATE: &str = "/api/v1/hosted/create";
 pub const HOSTED_STATUS: &str = "/api/v1/hosted/status";
 pub const HOSTED_TERMINATE: &str = "/api/v1/hosted/terminate";
 pub const HOSTED_LIST: &str = "/api/v1/hosted/list";
-/// Where `halleyd` activates its serial (Halley's own; the seed has none).
+/// Where `halleyd` activates its serial (Halley's own; the API guide has none).
 pub const LICENSE_ACTIVATE: &str = "/api/v1/license/activate";
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/latestversion", get(api::downloads::latest_version))
-        // Licences, with the seed's legacy aliases on the same handlers.
+        // Licences, with the API guide's legacy aliases on the same handlers.
         .route("/api/v1/license/create", post(api::licenses::create))
         .route("/api/v1/create_license", post(api::licenses::create))
         .route("/api/v1/license/relax", post(api::licenses::relax))
@@ -61,7 +61,7 @@ async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, text("Not found")).into_response()
 }
 
-/// A `text/plain; charset=utf-8` body, the seed's content type for most answers.
+/// A `text/plain; charset=utf-8` body, the API guide's content type for most answers.
 pub fn text(body: impl Into<String>) -> impl IntoResponse {
     (
         [(

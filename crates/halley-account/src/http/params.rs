@@ -1,6 +1,6 @@
 //! Request parameters: the query string and an
 //! `application/x-www-form-urlencoded` body, merged (the body wins). Getters
-//! turn absent or malformed values into the seed's 400.
+//! turn absent or malformed values into the API guide's 400.
 
 use std::collections::HashMap;
 

@@ -211,7 +211,7 @@ impl Answer {
             .to_string()
     }
 
-    /// Asserts the seed's text/plain error row.
+    /// Asserts the API guide's text/plain error row.
     #[track_caller]
     pub fn assert_text_error(&self, status: u16, starts_with: &str) {
         assert_eq!(self.status, status, "body: {}", self.text());
@@ -228,7 +228,7 @@ impl Answer {
     }
 }
 
-/// POSTs a form, as the seed's curl examples do.
+/// POSTs a form, as the API guide's curl examples do.
 pub async fn post_form(url: &str, path: &str, fields: &[(&str, &str)]) -> Answer {
     let response = reqwest::Client::new()
         .post(format!("{url}{path}"))

@@ -156,7 +156,7 @@ impl Answer {
     }
 }
 
-/// POSTs a form, exactly as the seed's examples do.
+/// POSTs a form, exactly as the API guide's examples do.
 pub async fn post_form(url: &str, path: &str, fields: &[(&str, &str)]) -> Answer {
     let response = reqwest::Client::new()
         .post(format!("{url}{path}"))
