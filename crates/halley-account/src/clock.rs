@@ -1,5 +1,5 @@
 //! Time as the portal stores it (Unix seconds) and shows it (UTC text in the
-//! seed's `2020-04-20 15:02:10` shape).
+//! API guide's `2020-04-20 15:02:10` shape).
 
 use chrono::{DateTime, NaiveDate, Utc};
 

@@ -1,6 +1,6 @@
 //! Reports over HTTP: both reports in CSV, JSON and XLSX (the workbook read
 //! back with a spreadsheet reader), the billing model behind them, and the
-//! seed's error rows.
+//! API guide's error rows.
 
 mod common;
 

@@ -73,7 +73,7 @@ pub async fn create(
         .await?
         .ok_or_else(|| ApiError::internal("a new instance vanished"))?;
     state.hosted.supervise(instance);
-    // The seed answers only the status; the id saves a list call.
+    // The API guide answers only the status; the id saves a list call.
     Ok((
         StatusCode::CREATED,
         axum::Json(json!({"status": "OK", "hosted_server_id": id.to_string()})),
