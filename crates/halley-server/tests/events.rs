@@ -460,3 +460,63 @@ async fn audit_files_record_filtered_events() {
     assert_eq!(lines[0]["Type"], ACCOUNT_NEW);
     assert_eq!(lines[0]["ResourceID"], "gail");
 }
+
+/// A tenant administrator's webhooks live in its `Organization` and receive
+/// only that tenant's events.
+#[tokio::test]
+async fn tenant_webhooks_receive_only_their_events() {
+    let server = Server::launch(Launch {
+        config: Some(json!({
+            "Organizations": {"org-a": {"Name": "Tenant A"}},
+            "AdminUsers": [
+                {"Username": "admin", "PasswordFormat": 0, "Password": "admin", "AllowPasswordLogin": true},
+                {"Username": "tenant", "OrganizationID": "org-a", "PasswordFormat": 0, "Password": "tenantpw", "AllowPasswordLogin": true}
+            ]
+        })),
+        ..Default::default()
+    });
+    let mut receiver = WebhookReceiver::start(0).await;
+    let tenant = server.client(Auth::password("tenant", "tenantpw"));
+    let hooks =
+        json!({"tenant-hook": {"URL": receiver.url, "WhiteListedEventTypes": [ACCOUNT_NEW]}});
+    tenant
+        .call_ok(
+            "/api/v1/admin/meta/webhook-options/set",
+            &[("WebhookOptions", hooks.to_string())],
+        )
+        .await
+        .unwrap();
+    let config = server.config();
+    assert_eq!(
+        config["Organizations"]["org-a"]["WebhookOptions"]["tenant-hook"]["URL"],
+        receiver.url.as_str()
+    );
+    assert_eq!(
+        config["WebhookOptions"],
+        json!({}),
+        "the top level is untouched"
+    );
+    let top_view = admin_post(&server.url, "/api/v1/admin/meta/webhook-options/get", &[])
+        .await
+        .json();
+    assert_eq!(top_view, json!({}));
+
+    assert_eq!(receiver.next(10).await.event["Type"], HELLO);
+    server
+        .admin()
+        .admin_add_user("top-user", "password1", None, None)
+        .await
+        .unwrap();
+    tenant
+        .admin_add_user("tenant-user", "password1", None, None)
+        .await
+        .unwrap();
+    let delivery = receiver.next(10).await;
+    assert_eq!(delivery.event["ResourceID"], "tenant-user");
+    assert_eq!(delivery.event["OwnerOrganizationID"], "org-a");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        receiver.deliveries.try_recv().is_err(),
+        "no other tenant's event"
+    );
+}

@@ -135,3 +135,39 @@ fn safe_prefix(filename: &str) -> Option<String> {
     let prefix = prefix.trim_matches('.').to_string();
     (!prefix.is_empty()).then_some(prefix)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pruning_removes_only_old_files_of_its_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = AuditFiles::new(dir.path().to_path_buf());
+        let (y, m, d) = civil_date(now_unix());
+        let today = format!("audit.{y:04}-{m:02}-{d:02}.jsonl");
+        for name in [
+            "audit.2001-01-01.jsonl",
+            "other.2001-01-01.jsonl",
+            today.as_str(),
+        ] {
+            fs::write(dir.path().join(name), "{}\n").unwrap();
+        }
+        files.prune("audit", 7);
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, vec![today, "other.2001-01-01.jsonl".to_string()]);
+    }
+
+    #[test]
+    fn file_names_cannot_leave_the_log_directory() {
+        assert_eq!(
+            safe_prefix("../../etc/passwd").as_deref(),
+            Some("etcpasswd")
+        );
+        assert_eq!(safe_prefix("..").as_deref(), None);
+    }
+}
