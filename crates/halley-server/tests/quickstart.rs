@@ -206,10 +206,23 @@ echo json_encode($p);"#;
     assert_eq!(profile["Sources"], json!({}));
 }
 
+/// Creates a policy under a chosen ID, as billing modules do.
+async fn create_policy(server: &Server, id: &str) {
+    let policy = json!({"Description": "Standard", "Policy": {"PreventDeleteStorageVault": true}});
+    let answer = admin_post(
+        &server.url,
+        "/api/v1/admin/policies/set",
+        &[("PolicyID", id), ("Policy", &policy.to_string())],
+    )
+    .await;
+    assert_eq!(answer.api_status(), 200, "{}", answer.message());
+}
+
 /// "Modifying an account": get-user-profile, change PolicyID, set-user-profile.
 #[tokio::test]
 async fn powershell_modify_an_account() {
     let server = server_with_users(&["testuser"]).await;
+    create_policy(&server, "8876b0d8-8f26-4fab-9ac9-9274ae030cfc").await;
     let mut profile = admin_post(
         &server.url,
         "/api/v1/admin/get-user-profile",
@@ -234,6 +247,10 @@ async fn powershell_modify_an_account() {
     .await
     .json();
     assert_eq!(back["PolicyID"], "8876b0d8-8f26-4fab-9ac9-9274ae030cfc");
+    assert_eq!(
+        back["Policy"]["PreventDeleteStorageVault"], true,
+        "the policy is applied"
+    );
 }
 
 /// "Find all Comet-type Storage Vault URLs": list-users-full, then every
@@ -298,6 +315,7 @@ async fn powershell_list_comet_storage_vaults() {
 #[tokio::test]
 async fn powershell_set_policy_for_all_users() {
     let server = server_with_users(&["alice", "bob", "carol"]).await;
+    create_policy(&server, "00000000-0000-4a00-0000-000000000000").await;
     let all_users = admin_post(&server.url, "/api/v1/admin/list-users", &[])
         .await
         .json();

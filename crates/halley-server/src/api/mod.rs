@@ -4,6 +4,8 @@
 
 mod account;
 mod meta;
+mod policies;
+mod scope;
 mod user_web;
 mod users;
 mod webhooks;
@@ -27,6 +29,13 @@ pub fn handler_for(endpoint: &str) -> Option<Handler> {
         "AdminDeleteUser" => handler(users::delete_user),
         "AdminResetUserPassword" => handler(users::reset_user_password),
         "AdminDisableUserTotp" => handler(users::disable_user_totp),
+        // Policies
+        "AdminPoliciesNew" => handler(policies::new),
+        "AdminPoliciesGet" => handler(policies::get),
+        "AdminPoliciesList" => handler(policies::list),
+        "AdminPoliciesListFull" => handler(policies::list_full),
+        "AdminPoliciesSet" => handler(policies::set),
+        "AdminPoliciesDelete" => handler(policies::delete),
         // The administrator's own account and sessions
         "AdminAddFirstAdminUser" => handler(account::add_first_admin_user),
         "AdminAccountProperties" => handler(account::properties),

@@ -5,6 +5,7 @@ use halley_api::types::{TotpRegeneratedResponse, UserProfileConfig};
 
 use crate::auth::{password, sessions, totp};
 use crate::http::{ApiError, ApiResult, Call, Reply};
+use crate::service::policies;
 use crate::service::users::{self as service, load};
 use crate::store::SessionKind;
 
@@ -65,7 +66,8 @@ pub async fn set_profile_hash(call: Call) -> ApiResult<Reply> {
     let (stored, _) = load(&call.state, &user.username).await?;
     let incoming: UserProfileConfig = call.params.json("ProfileData")?;
     let expected = call.params.str("ProfileHash")?;
-    let profile = service::merge_edit(&stored, incoming)?;
+    let mut profile = service::merge_self_edit(&stored, incoming)?;
+    policies::enforce(&call.state, &mut profile).await?;
     let hash = service::save(&call.state, &profile, Some(expected), &user.actor()).await?;
     Ok(profile_and_hash(profile, hash))
 }

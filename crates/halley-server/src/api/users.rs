@@ -5,39 +5,11 @@ use halley_api::types::{
     UserProfileConfig,
 };
 
+use super::scope::{list_scope, target_organization};
 use crate::auth::password;
 use crate::http::{ApiError, ApiResult, Call, Reply};
+use crate::service::policies;
 use crate::service::users::{self as service, load_for_admin};
-
-/// The tenant a new account goes to: the caller's, or for a top-level
-/// administrator the `TargetOrganization` it names.
-fn target_organization(call: &Call) -> ApiResult<String> {
-    let admin = call.admin()?;
-    match call.params.opt_str("TargetOrganization") {
-        Some(org) if !org.is_empty() => {
-            if !admin.organization_id.is_empty() && org != admin.organization_id {
-                return Err(ApiError::forbidden(
-                    "TargetOrganization may only be used by top-level administrators",
-                ));
-            }
-            let config = call.state.config.get();
-            if !config.organizations.contains_key(org) {
-                return Err(ApiError::invalid_param(
-                    "TargetOrganization",
-                    format!("no tenant has the ID '{org}'"),
-                ));
-            }
-            Ok(org.to_string())
-        }
-        _ => Ok(admin.organization_id.clone()),
-    }
-}
-
-/// The organisation filter for list calls: none for top-level administrators.
-fn list_scope(call: &Call) -> ApiResult<Option<String>> {
-    let admin = call.admin()?;
-    Ok((!admin.organization_id.is_empty()).then(|| admin.organization_id.clone()))
-}
 
 pub async fn add_user(call: Call) -> ApiResult<Reply> {
     let params = &call.params;
@@ -53,6 +25,10 @@ pub async fn add_user(call: Call) -> ApiResult<Reply> {
         profile.password_recovery = service::new_recovery_code();
     }
     profile.require_password_change = require_change;
+    profile.policy_id = policies::default_for(&call.state, &organization)
+        .await?
+        .unwrap_or_default();
+    policies::enforce(&call.state, &mut profile).await?;
     service::create(&call.state, &profile, &call.admin()?.actor()).await?;
     Ok(Reply::ok())
 }
@@ -78,6 +54,12 @@ pub async fn add_user_from_profile(call: Call) -> ApiResult<Reply> {
     if profile.creation_guid.is_empty() {
         profile.creation_guid = uuid::Uuid::new_v4().to_string();
     }
+    if profile.policy_id.is_empty() {
+        profile.policy_id = policies::default_for(&call.state, &profile.organization_id)
+            .await?
+            .unwrap_or_default();
+    }
+    policies::enforce(&call.state, &mut profile).await?;
     service::create(&call.state, &profile, &call.admin()?.actor()).await?;
     Ok(Reply::ok())
 }
@@ -144,7 +126,8 @@ pub async fn set_user_profile(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let (stored, _) = load_for_admin(&call.state, admin, call.params.str("TargetUser")?).await?;
     let incoming: UserProfileConfig = call.params.json("ProfileData")?;
-    let profile = service::merge_edit(&stored, incoming)?;
+    let mut profile = service::merge_edit(&stored, incoming)?;
+    policies::enforce(&call.state, &mut profile).await?;
     service::save(&call.state, &profile, None, &admin.actor()).await?;
     Ok(Reply::ok())
 }
@@ -156,7 +139,8 @@ pub async fn set_user_profile_hash(call: Call) -> ApiResult<Reply> {
     let require_hash = call.params.str("RequireHash")?;
     // Policy-sourced item deletions are parsed now so a malformed value is refused.
     let _options: Option<AdminOptions> = call.params.opt_json("AdminOptions")?;
-    let profile = service::merge_edit(&stored, incoming)?;
+    let mut profile = service::merge_edit(&stored, incoming)?;
+    policies::enforce(&call.state, &mut profile).await?;
     let hash = service::save(&call.state, &profile, Some(require_hash), &admin.actor()).await?;
     Ok(profile_and_hash(profile, hash))
 }

@@ -2,5 +2,6 @@
 //! profile may change, how hashes are formed.
 
 pub mod admins;
+pub mod policies;
 pub mod server_info;
 pub mod users;

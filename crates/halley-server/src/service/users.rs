@@ -176,7 +176,36 @@ pub fn merge_edit(
     if incoming.allow_password_and_totp_login && incoming.totp_key.is_empty() {
         incoming.allow_password_and_totp_login = false;
     }
+    if incoming.is_suspended && !stored.is_suspended {
+        incoming.last_suspended = now_unix();
+    }
     Ok(incoming)
+}
+
+/// Merges an end user's edit of their own profile: on top of [`merge_edit`],
+/// what the administrator decides (policy, suspension, quotas, group, login
+/// switches) stays as stored.
+pub fn merge_self_edit(
+    stored: &UserProfileConfig,
+    incoming: UserProfileConfig,
+) -> ApiResult<UserProfileConfig> {
+    let mut profile = merge_edit(stored, incoming)?;
+    profile.policy_id = stored.policy_id.clone();
+    profile.policy = stored.policy.clone();
+    profile.group_id = stored.group_id.clone();
+    profile.is_suspended = stored.is_suspended;
+    profile.last_suspended = stored.last_suspended;
+    profile.all_protected_items_quota_enabled = stored.all_protected_items_quota_enabled;
+    profile.all_protected_items_quota_bytes = stored.all_protected_items_quota_bytes;
+    profile.maximum_devices = stored.maximum_devices;
+    profile.quota_office365_protected_accounts = stored.quota_office365_protected_accounts;
+    profile.quota_hyper_v_guests = stored.quota_hyper_v_guests;
+    profile.quota_v_mware_guests = stored.quota_v_mware_guests;
+    profile.server_config = stored.server_config.clone();
+    profile.allow_password_login = stored.allow_password_login;
+    profile.allow_password_and_totp_login = stored.allow_password_and_totp_login;
+    profile.require_password_change = stored.require_password_change;
+    Ok(profile)
 }
 
 /// Saves a profile; with `expected_hash` only if nobody changed it meanwhile.

@@ -64,6 +64,16 @@ pub enum ReplaceOutcome {
     HashMismatch,
 }
 
+/// A document the API exchanges whole (a policy, a user group).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentRecord {
+    pub kind: String,
+    pub id: String,
+    pub organization_id: String,
+    pub doc_json: String,
+    pub hash: String,
+}
+
 /// One pending webhook delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxRow {
@@ -114,4 +124,24 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<()>;
     /// Drops the queues of every hook not in `keep`.
     async fn outbox_forget_hooks_except(&self, keep: &[String]) -> StoreResult<u64>;
+
+    /// Accounts whose profile names this policy.
+    async fn users_with_policy(&self, policy_id: &str) -> StoreResult<Vec<UserRecord>>;
+    async fn users_in_organization(&self, organization_id: &str) -> StoreResult<Vec<String>>;
+
+    async fn document_get(&self, kind: &str, id: &str) -> StoreResult<Option<DocumentRecord>>;
+    /// Documents of a kind, by ID; `organization` limits them to one tenant.
+    async fn document_list(
+        &self,
+        kind: &str,
+        organization: Option<&str>,
+    ) -> StoreResult<Vec<DocumentRecord>>;
+    /// Creates or replaces a document; with `expected_hash`, only an existing
+    /// one whose hash still equals it.
+    async fn document_put(
+        &self,
+        document: &DocumentRecord,
+        expected_hash: Option<&str>,
+    ) -> StoreResult<ReplaceOutcome>;
+    async fn document_delete(&self, kind: &str, id: &str) -> StoreResult<bool>;
 }

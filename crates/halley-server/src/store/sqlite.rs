@@ -15,6 +15,7 @@ use super::*;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_users_sessions.sql"),
     include_str!("migrations/0002_webhook_outbox.sql"),
+    include_str!("migrations/0003_documents.sql"),
 ];
 
 pub struct SqliteStore {
@@ -339,5 +340,103 @@ impl Store for SqliteStore {
         .await?
         .rows_affected();
         Ok(deleted)
+    }
+
+    async fn users_with_policy(&self, policy_id: &str) -> StoreResult<Vec<UserRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM users WHERE json_extract(profile_json, '$.PolicyID') = ? ORDER BY username",
+        )
+        .bind(policy_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(user_from_row).collect())
+    }
+
+    async fn users_in_organization(&self, organization_id: &str) -> StoreResult<Vec<String>> {
+        self.user_list(Some(organization_id)).await
+    }
+
+    async fn document_get(&self, kind: &str, id: &str) -> StoreResult<Option<DocumentRecord>> {
+        let row = sqlx::query("SELECT * FROM documents WHERE kind = ? AND id = ?")
+            .bind(kind)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(document_from_row))
+    }
+
+    async fn document_list(
+        &self,
+        kind: &str,
+        organization: Option<&str>,
+    ) -> StoreResult<Vec<DocumentRecord>> {
+        let rows = match organization {
+            None => sqlx::query("SELECT * FROM documents WHERE kind = ? ORDER BY id").bind(kind),
+            Some(organization) => sqlx::query(
+                "SELECT * FROM documents WHERE kind = ? AND organization_id = ? ORDER BY id",
+            )
+            .bind(kind)
+            .bind(organization),
+        }
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(document_from_row).collect())
+    }
+
+    async fn document_put(
+        &self,
+        document: &DocumentRecord,
+        expected_hash: Option<&str>,
+    ) -> StoreResult<ReplaceOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let current: Option<String> =
+            sqlx::query_scalar("SELECT hash FROM documents WHERE kind = ? AND id = ?")
+                .bind(&document.kind)
+                .bind(&document.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(expected) = expected_hash {
+            if current.as_deref() != Some(expected) {
+                return Ok(if current.is_some() {
+                    ReplaceOutcome::HashMismatch
+                } else {
+                    ReplaceOutcome::NotFound
+                });
+            }
+        }
+        sqlx::query(
+            "INSERT INTO documents (kind, id, organization_id, doc_json, hash) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (kind, id) DO UPDATE SET organization_id = excluded.organization_id,
+                 doc_json = excluded.doc_json, hash = excluded.hash",
+        )
+        .bind(&document.kind)
+        .bind(&document.id)
+        .bind(&document.organization_id)
+        .bind(&document.doc_json)
+        .bind(&document.hash)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ReplaceOutcome::Replaced)
+    }
+
+    async fn document_delete(&self, kind: &str, id: &str) -> StoreResult<bool> {
+        let deleted = sqlx::query("DELETE FROM documents WHERE kind = ? AND id = ?")
+            .bind(kind)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted == 1)
+    }
+}
+
+fn document_from_row(row: &sqlx::sqlite::SqliteRow) -> DocumentRecord {
+    DocumentRecord {
+        kind: row.get("kind"),
+        id: row.get("id"),
+        organization_id: row.get("organization_id"),
+        doc_json: row.get("doc_json"),
+        hash: row.get("hash"),
     }
 }

@@ -1,0 +1,103 @@
+//! `/api/v1/admin/policies/*`.
+
+use std::collections::BTreeMap;
+
+use halley_api::types::{
+    CreateGroupPolicyResponse, GetGroupPolicyResponse, GroupPolicy, PolicyOptions,
+};
+
+use super::scope::{list_scope, target_organization};
+use crate::http::{ApiError, ApiResult, Call, Reply};
+use crate::service::policies;
+
+pub async fn new(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?;
+    let mut policy: GroupPolicy = call.params.json("Policy")?;
+    policy.organization_id = admin.organization_id.clone();
+    let id = uuid::Uuid::new_v4().to_string();
+    let hash = policies::save(&call.state, &id, policy, None, &admin.actor()).await?;
+    let mut response = CreateGroupPolicyResponse {
+        status: 200,
+        message: "OK".into(),
+        policy_hash: hash,
+        ..Default::default()
+    };
+    // Not in the published type, but a caller needs the new ID to use it.
+    response.extra.insert("PolicyID".into(), id.into());
+    Ok(Reply::json(&response))
+}
+
+pub async fn get(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?;
+    let (policy, hash) = policies::load(
+        &call.state,
+        &admin.organization_id,
+        call.params.str("PolicyID")?,
+    )
+    .await?;
+    Ok(Reply::json(&GetGroupPolicyResponse {
+        status: 200,
+        message: "OK".into(),
+        policy,
+        policy_hash: hash,
+        ..Default::default()
+    }))
+}
+
+pub async fn list(call: Call) -> ApiResult<Reply> {
+    let scope = list_scope(&call)?;
+    let names: BTreeMap<String, String> = policies::list(&call.state, scope.as_deref())
+        .await?
+        .into_iter()
+        .map(|(id, policy)| (id, policy.description))
+        .collect();
+    Ok(Reply::json(&names))
+}
+
+pub async fn list_full(call: Call) -> ApiResult<Reply> {
+    let scope = list_scope(&call)?;
+    let all: BTreeMap<String, GroupPolicy> = policies::list(&call.state, scope.as_deref())
+        .await?
+        .into_iter()
+        .collect();
+    Ok(Reply::json(&all))
+}
+
+/// Creates the policy when the ID is new (billing modules choose their own
+/// IDs); `CheckPolicyHash` makes the replacement conditional.
+pub async fn set(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?;
+    let id = call.params.non_empty("PolicyID")?;
+    let mut policy: GroupPolicy = call.params.json("Policy")?;
+    let _options: Option<PolicyOptions> = call.params.opt_json("Options")?;
+    let check = call
+        .params
+        .opt_str("CheckPolicyHash")
+        .filter(|h| !h.is_empty());
+    match call.state.store.document_get(policies::KIND, id).await? {
+        Some(existing)
+            if !admin.organization_id.is_empty()
+                && existing.organization_id != admin.organization_id =>
+        {
+            return Err(ApiError::bad_request(format!(
+                "No policy has the ID '{id}'"
+            )));
+        }
+        Some(_) => {}
+        None => policy.organization_id = target_organization(&call)?,
+    }
+    policies::save(&call.state, id, policy, check, &admin.actor()).await?;
+    Ok(Reply::ok())
+}
+
+pub async fn delete(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?;
+    policies::delete(
+        &call.state,
+        &admin.organization_id,
+        call.params.str("PolicyID")?,
+        &admin.actor(),
+    )
+    .await?;
+    Ok(Reply::ok())
+}

@@ -1,0 +1,198 @@
+//! Policies (`GroupPolicy`): stored documents that user profiles point to by
+//! `PolicyID`. A profile that names a policy carries a read-only copy of it in
+//! `Policy`, rewritten whenever the policy changes; a deleted policy leaves its
+//! users with their last copy and no `PolicyID`.
+
+use halley_api::constants::{SEVT_POLICY_NEW, SEVT_POLICY_REMOVED, SEVT_POLICY_UPDATED};
+use halley_api::types::{GroupPolicy, UserProfileConfig};
+
+use crate::http::{ApiError, ApiResult};
+use crate::service::users;
+use crate::state::AppState;
+use crate::store::{DocumentRecord, ReplaceOutcome};
+use crate::util::now_unix;
+
+pub const KIND: &str = "policy";
+
+pub fn hash(json: &str) -> String {
+    blake3::hash(json.as_bytes()).to_hex()[..40].to_string()
+}
+
+fn parse(record: &DocumentRecord) -> ApiResult<GroupPolicy> {
+    serde_json::from_str(&record.doc_json).map_err(ApiError::internal)
+}
+
+/// A policy the caller's organisation may use: its own, or any for the top level.
+pub async fn load(
+    state: &AppState,
+    caller_org: &str,
+    id: &str,
+) -> ApiResult<(GroupPolicy, String)> {
+    let record = state
+        .store
+        .document_get(KIND, id)
+        .await?
+        .filter(|r| caller_org.is_empty() || r.organization_id == caller_org)
+        .ok_or_else(|| ApiError::bad_request(format!("No policy has the ID '{id}'")))?;
+    Ok((parse(&record)?, record.hash))
+}
+
+pub async fn list(
+    state: &AppState,
+    organization: Option<&str>,
+) -> ApiResult<Vec<(String, GroupPolicy)>> {
+    let records = state.store.document_list(KIND, organization).await?;
+    records
+        .iter()
+        .map(|r| Ok((r.id.clone(), parse(r)?)))
+        .collect()
+}
+
+/// Creates or replaces a policy (`expected_hash`: only if unchanged since
+/// read), keeps a single default per organisation, and brings the copies in
+/// its users' profiles up to date. Returns the new hash.
+pub async fn save(
+    state: &AppState,
+    id: &str,
+    mut policy: GroupPolicy,
+    expected_hash: Option<&str>,
+    actor: &str,
+) -> ApiResult<String> {
+    let existing = state.store.document_get(KIND, id).await?;
+    let now = now_unix();
+    if let Some(existing) = &existing {
+        let previous = parse(existing)?;
+        policy.created_date = previous.created_date;
+        policy.organization_id = previous.organization_id;
+    } else {
+        policy.created_date = now;
+    }
+    policy.modified_date = now;
+    let doc_json = serde_json::to_string(&policy).map_err(ApiError::internal)?;
+    let record = DocumentRecord {
+        kind: KIND.into(),
+        id: id.to_string(),
+        organization_id: policy.organization_id.clone(),
+        hash: hash(&doc_json),
+        doc_json,
+    };
+    match state.store.document_put(&record, expected_hash).await? {
+        ReplaceOutcome::Replaced => {}
+        ReplaceOutcome::NotFound => return Err(ApiError::bad_request(format!("No policy has the ID '{id}'"))),
+        ReplaceOutcome::HashMismatch => {
+            return Err(ApiError::new(
+                409,
+                "The policy was changed since it was read (CheckPolicyHash mismatch); read it again and retry",
+            ))
+        }
+    }
+    if policy.default_user_policy {
+        clear_other_defaults(state, id, &policy.organization_id, actor).await?;
+    }
+    let event = if existing.is_some() {
+        SEVT_POLICY_UPDATED
+    } else {
+        SEVT_POLICY_NEW
+    };
+    state.events.emit(
+        event,
+        actor,
+        &policy.organization_id,
+        id,
+        serde_json::to_value(&policy).ok(),
+    );
+    propagate(state, id, Some(&policy), actor).await?;
+    Ok(record.hash)
+}
+
+/// Only one policy per organisation is the default for new users.
+async fn clear_other_defaults(
+    state: &AppState,
+    keep: &str,
+    organization: &str,
+    actor: &str,
+) -> ApiResult<()> {
+    for (id, mut other) in list(state, Some(organization)).await? {
+        if id != keep && other.default_user_policy {
+            other.default_user_policy = false;
+            Box::pin(save(state, &id, other, None, actor)).await?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn delete(state: &AppState, caller_org: &str, id: &str, actor: &str) -> ApiResult<()> {
+    let (policy, _) = load(state, caller_org, id).await?;
+    state.store.document_delete(KIND, id).await?;
+    state.events.emit(
+        SEVT_POLICY_REMOVED,
+        actor,
+        &policy.organization_id,
+        id,
+        None,
+    );
+    propagate(state, id, None, actor).await
+}
+
+/// Rewrites the policy copy of every profile naming `id`; with `None` (the
+/// policy is gone) the profiles keep their copy and lose the `PolicyID`.
+async fn propagate(
+    state: &AppState,
+    id: &str,
+    policy: Option<&GroupPolicy>,
+    actor: &str,
+) -> ApiResult<()> {
+    for record in state.store.users_with_policy(id).await? {
+        // A concurrent profile edit wins the race; re-read and apply again.
+        let mut current = record;
+        loop {
+            let mut profile = users::parse_record(&current)?;
+            match policy {
+                Some(policy) => profile.policy = policy.policy.clone(),
+                None => profile.policy_id.clear(),
+            }
+            match users::save(state, &profile, Some(&current.profile_hash), actor).await {
+                Ok(_) => break,
+                Err(ApiError::Message { status: 409, .. }) => {
+                    match state.store.user_get(&current.username).await? {
+                        Some(again) => current = again,
+                        None => break,
+                    }
+                }
+                Err(ApiError::Message { status: 400, .. }) => break,
+                Err(err) => return Err(err),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies the profile's policy: its `Policy` becomes the policy's copy. An
+/// unknown `PolicyID`, or another tenant's, is refused.
+pub async fn enforce(state: &AppState, profile: &mut UserProfileConfig) -> ApiResult<()> {
+    if profile.policy_id.is_empty() {
+        return Ok(());
+    }
+    let (policy, _) = load(state, &profile.organization_id, &profile.policy_id)
+        .await
+        .map_err(|_| {
+            ApiError::invalid_param(
+                "ProfileData",
+                format!(
+                    "PolicyID '{}' names no policy of this account's organization",
+                    profile.policy_id
+                ),
+            )
+        })?;
+    profile.policy = policy.policy;
+    Ok(())
+}
+
+/// The organisation's default policy for new accounts, if it has one.
+pub async fn default_for(state: &AppState, organization: &str) -> ApiResult<Option<String>> {
+    Ok(list(state, Some(organization))
+        .await?
+        .into_iter()
+        .find(|(_, p)| p.default_user_policy)
+        .map(|(id, _)| id))
+}

@@ -1,0 +1,301 @@
+//! Policies: CRUD, enforcement on profiles, propagation, defaults.
+
+mod common;
+
+use common::*;
+use halley_client::Auth;
+use serde_json::{json, Value};
+
+async fn call(server: &Server, path: &str, fields: &[(&str, &str)]) -> Value {
+    admin_post(
+        &server.url,
+        &format!("/api/v1/admin/policies/{path}"),
+        fields,
+    )
+    .await
+    .json()
+}
+
+/// The policy WHMCS creates, under its own ID.
+fn whmcs_policy() -> Value {
+    json!({"Description": "WHMCS_abc", "Policy": {"PreventChangeAccountPassword": true, "ModeAdminResetPassword": 3,
+        "PreventDeleteStorageVault": true, "PreventAddCustomStorageVault": true, "PreventRequestStorageVault": true,
+        "StorageVaultProviders": {"AllowedProvidersWhenRestricted": [1003], "ShouldRestrictProviderList": true},
+        "ProtectedItemEngineTypes": {"AllowedEngineTypeWhenRestricted": [], "ShouldRestrictEngineTypeList": false}}})
+}
+
+#[tokio::test]
+async fn set_creates_under_the_callers_id_then_get_list_delete() {
+    let server = Server::start();
+    let absent = call(&server, "get", &[("PolicyID", "WHMCS_abc")]).await;
+    assert!(absent["Status"].as_i64().unwrap() >= 400);
+    assert!(absent.get("PolicyHash").is_none());
+
+    let set = call(
+        &server,
+        "set",
+        &[
+            ("PolicyID", "WHMCS_abc"),
+            ("Policy", &whmcs_policy().to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(set, json!({"Status": 200, "Message": "OK"}));
+    let got = call(&server, "get", &[("PolicyID", "WHMCS_abc")]).await;
+    assert_eq!(got["Status"], 200);
+    assert!(!got["PolicyHash"].as_str().unwrap().is_empty());
+    assert_eq!(
+        got["Policy"]["Policy"]["StorageVaultProviders"]["AllowedProvidersWhenRestricted"],
+        json!([1003])
+    );
+    assert!(got["Policy"]["CreatedDate"].as_i64().unwrap() > 0);
+
+    let created = call(
+        &server,
+        "new",
+        &[("Policy", &json!({"Description": "Second"}).to_string())],
+    )
+    .await;
+    assert_eq!(created["Status"], 200);
+    let second_id = created["PolicyID"].as_str().unwrap().to_string();
+    let list = call(&server, "list", &[]).await;
+    assert_eq!(
+        list,
+        json!({"WHMCS_abc": "WHMCS_abc", second_id.clone(): "Second"})
+    );
+    let full = call(&server, "list-full", &[]).await;
+    assert_eq!(full[&second_id]["Description"], "Second");
+
+    assert_eq!(
+        call(&server, "delete", &[("PolicyID", &second_id)]).await["Status"],
+        200
+    );
+    assert_eq!(
+        call(&server, "list", &[]).await,
+        json!({"WHMCS_abc": "WHMCS_abc"})
+    );
+    assert!(
+        call(&server, "delete", &[("PolicyID", &second_id)]).await["Status"]
+            .as_i64()
+            .unwrap()
+            >= 400
+    );
+}
+
+#[tokio::test]
+async fn a_stale_policy_hash_is_refused() {
+    let server = Server::start();
+    call(
+        &server,
+        "set",
+        &[("PolicyID", "p1"), ("Policy", &whmcs_policy().to_string())],
+    )
+    .await;
+    let hash = call(&server, "get", &[("PolicyID", "p1")]).await["PolicyHash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let edit = json!({"Description": "edited"}).to_string();
+    assert_eq!(
+        call(
+            &server,
+            "set",
+            &[
+                ("PolicyID", "p1"),
+                ("Policy", &edit),
+                ("CheckPolicyHash", &hash)
+            ]
+        )
+        .await["Status"],
+        200
+    );
+    let stale = call(
+        &server,
+        "set",
+        &[
+            ("PolicyID", "p1"),
+            ("Policy", &json!({"Description": "lost"}).to_string()),
+            ("CheckPolicyHash", &hash),
+        ],
+    )
+    .await;
+    assert_eq!(stale["Status"], 409);
+    assert_eq!(
+        call(&server, "get", &[("PolicyID", "p1")]).await["Policy"]["Description"],
+        "edited"
+    );
+}
+
+#[tokio::test]
+async fn profiles_carry_a_read_only_copy_that_follows_the_policy() {
+    let server = Server::start();
+    let admin = server.admin();
+    call(
+        &server,
+        "set",
+        &[("PolicyID", "p1"), ("Policy", &whmcs_policy().to_string())],
+    )
+    .await;
+    admin
+        .admin_add_user("alice", "password1", None, None)
+        .await
+        .unwrap();
+    let mut profile = admin.admin_get_user_profile("alice").await.unwrap();
+    profile.policy_id = "p1".into();
+    admin
+        .admin_set_user_profile("alice", &profile)
+        .await
+        .unwrap();
+    let profile = admin.admin_get_user_profile("alice").await.unwrap();
+    assert!(profile.policy.prevent_delete_storage_vault);
+
+    // The copy cannot be changed around the policy.
+    let mut tampered = profile.clone();
+    tampered.policy.prevent_delete_storage_vault = false;
+    admin
+        .admin_set_user_profile("alice", &tampered)
+        .await
+        .unwrap();
+    assert!(
+        admin
+            .admin_get_user_profile("alice")
+            .await
+            .unwrap()
+            .policy
+            .prevent_delete_storage_vault
+    );
+
+    // Changing the policy rewrites the copy.
+    let mut changed = whmcs_policy();
+    changed["Policy"]["PreventDeleteStorageVault"] = json!(false);
+    changed["Policy"]["PreventOpenWebUI"] = json!(true);
+    call(
+        &server,
+        "set",
+        &[("PolicyID", "p1"), ("Policy", &changed.to_string())],
+    )
+    .await;
+    let profile = admin.admin_get_user_profile("alice").await.unwrap();
+    assert!(!profile.policy.prevent_delete_storage_vault);
+    assert!(profile.policy.prevent_open_web_ui);
+
+    // An unknown policy is refused and changes nothing.
+    let mut unknown = profile.clone();
+    unknown.policy_id = "nope".into();
+    let err = admin
+        .admin_set_user_profile("alice", &unknown)
+        .await
+        .unwrap_err();
+    assert_eq!(err.api_status(), Some(400));
+    assert_eq!(
+        admin
+            .admin_get_user_profile("alice")
+            .await
+            .unwrap()
+            .policy_id,
+        "p1"
+    );
+
+    // End users cannot detach themselves from their policy.
+    let user = server.client(Auth::password("alice", "password1"));
+    let got = user.user_web_get_user_profile_and_hash().await.unwrap();
+    let mut own = got.profile.clone();
+    own.policy_id.clear();
+    own.policy.prevent_open_web_ui = false;
+    own.is_suspended = false;
+    own.maximum_devices = 99;
+    let saved = user
+        .user_web_set_profile_hash(&own, &got.profile_hash)
+        .await
+        .unwrap();
+    assert_eq!(saved.profile.policy_id, "p1");
+    assert!(saved.profile.policy.prevent_open_web_ui);
+    assert_eq!(saved.profile.maximum_devices, 0);
+
+    // A deleted policy detaches cleanly: the last copy stays, the ID goes.
+    call(&server, "delete", &[("PolicyID", "p1")]).await;
+    let profile = admin.admin_get_user_profile("alice").await.unwrap();
+    assert_eq!(profile.policy_id, "");
+    assert!(profile.policy.prevent_open_web_ui);
+}
+
+#[tokio::test]
+async fn the_default_policy_applies_to_new_users_and_is_unique() {
+    let server = Server::start();
+    let mut first = whmcs_policy();
+    first["DefaultUserPolicy"] = json!(true);
+    call(
+        &server,
+        "set",
+        &[("PolicyID", "first"), ("Policy", &first.to_string())],
+    )
+    .await;
+    server
+        .admin()
+        .admin_add_user("bob", "password1", None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        server
+            .admin()
+            .admin_get_user_profile("bob")
+            .await
+            .unwrap()
+            .policy_id,
+        "first"
+    );
+
+    let second = json!({"Description": "second", "DefaultUserPolicy": true});
+    call(
+        &server,
+        "set",
+        &[("PolicyID", "second"), ("Policy", &second.to_string())],
+    )
+    .await;
+    let full = call(&server, "list-full", &[]).await;
+    assert_eq!(full["first"]["DefaultUserPolicy"], false);
+    assert_eq!(full["second"]["DefaultUserPolicy"], true);
+    server
+        .admin()
+        .admin_add_user("carl", "password1", None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        server
+            .admin()
+            .admin_get_user_profile("carl")
+            .await
+            .unwrap()
+            .policy_id,
+        "second"
+    );
+}
+
+#[tokio::test]
+async fn policy_events_are_published() {
+    let server = Server::start();
+    let (mut socket, _) = open_stream(&server.url, ["admin", "Password", "admin", "", ""]).await;
+    next_event(&mut socket).await; // HELLO
+    call(
+        &server,
+        "set",
+        &[("PolicyID", "p9"), ("Policy", &whmcs_policy().to_string())],
+    )
+    .await;
+    call(
+        &server,
+        "set",
+        &[("PolicyID", "p9"), ("Policy", &whmcs_policy().to_string())],
+    )
+    .await;
+    call(&server, "delete", &[("PolicyID", "p9")]).await;
+    let mut types = Vec::new();
+    while types.len() < 3 {
+        let event = next_event(&mut socket).await;
+        if event["Type"].as_i64().unwrap() / 100 == 46 {
+            assert_eq!(event["ResourceID"], "p9");
+            types.push(event["Type"].as_i64().unwrap());
+        }
+    }
+    assert_eq!(types, vec![4600, 4602, 4601]);
+}
