@@ -6,6 +6,7 @@ mod account;
 mod meta;
 mod policies;
 mod scope;
+mod user_groups;
 mod user_web;
 mod users;
 mod webhooks;
@@ -36,6 +37,14 @@ pub fn handler_for(endpoint: &str) -> Option<Handler> {
         "AdminPoliciesListFull" => handler(policies::list_full),
         "AdminPoliciesSet" => handler(policies::set),
         "AdminPoliciesDelete" => handler(policies::delete),
+        // User groups
+        "AdminUserGroupsNew" => handler(user_groups::new),
+        "AdminUserGroupsGet" => handler(user_groups::get),
+        "AdminUserGroupsList" => handler(user_groups::list),
+        "AdminUserGroupsListFull" => handler(user_groups::list_full),
+        "AdminUserGroupsSet" => handler(user_groups::set),
+        "AdminUserGroupsSetUsersForGroup" => handler(user_groups::set_users_for_group),
+        "AdminUserGroupsDelete" => handler(user_groups::delete),
         // The administrator's own account and sessions
         "AdminAddFirstAdminUser" => handler(account::add_first_admin_user),
         "AdminAccountProperties" => handler(account::properties),

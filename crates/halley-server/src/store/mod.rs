@@ -127,6 +127,8 @@ pub trait Store: Send + Sync {
 
     /// Accounts whose profile names this policy.
     async fn users_with_policy(&self, policy_id: &str) -> StoreResult<Vec<UserRecord>>;
+    /// Accounts whose profile names this user group.
+    async fn users_in_group(&self, group_id: &str) -> StoreResult<Vec<UserRecord>>;
     async fn users_in_organization(&self, organization_id: &str) -> StoreResult<Vec<String>>;
 
     async fn document_get(&self, kind: &str, id: &str) -> StoreResult<Option<DocumentRecord>>;

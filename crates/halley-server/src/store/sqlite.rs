@@ -40,6 +40,20 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Accounts whose profile has `value` in the top-level `field` (a name from
+    /// our own code, never from a request).
+    async fn users_by_profile_field(
+        &self,
+        field: &'static str,
+        value: &str,
+    ) -> StoreResult<Vec<UserRecord>> {
+        let sql = format!(
+            "SELECT * FROM users WHERE json_extract(profile_json, '$.{field}') = ? ORDER BY username"
+        );
+        let rows = sqlx::query(&sql).bind(value).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(user_from_row).collect())
+    }
+
     async fn migrate(&self) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         let applied: i64 = sqlx::query_scalar("PRAGMA user_version")
@@ -343,13 +357,11 @@ impl Store for SqliteStore {
     }
 
     async fn users_with_policy(&self, policy_id: &str) -> StoreResult<Vec<UserRecord>> {
-        let rows = sqlx::query(
-            "SELECT * FROM users WHERE json_extract(profile_json, '$.PolicyID') = ? ORDER BY username",
-        )
-        .bind(policy_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(user_from_row).collect())
+        self.users_by_profile_field("PolicyID", policy_id).await
+    }
+
+    async fn users_in_group(&self, group_id: &str) -> StoreResult<Vec<UserRecord>> {
+        self.users_by_profile_field("GroupID", group_id).await
     }
 
     async fn users_in_organization(&self, organization_id: &str) -> StoreResult<Vec<String>> {

@@ -1,0 +1,215 @@
+//! `/api/v1/admin/user-groups/*`: named groups of accounts within a tenant; an
+//! account's `GroupID` names its group.
+
+use std::collections::BTreeMap;
+
+use halley_api::constants::{SEVT_USERGROUP_NEW, SEVT_USERGROUP_REMOVED, SEVT_USERGROUP_UPDATED};
+use halley_api::types::{CreateUserGroupResponse, GetUserGroupWithUsersResponse, UserGroup};
+
+use super::scope::{list_scope, target_organization};
+use crate::http::{ApiError, ApiResult, Call, Reply};
+use crate::service::users;
+use crate::state::AppState;
+use crate::store::DocumentRecord;
+use crate::util::now_unix;
+
+const KIND: &str = "user-group";
+
+async fn load(call: &Call, id: &str) -> ApiResult<UserGroup> {
+    let caller_org = &call.admin()?.organization_id;
+    let record = call
+        .state
+        .store
+        .document_get(KIND, id)
+        .await?
+        .filter(|r| caller_org.is_empty() || r.organization_id == *caller_org)
+        .ok_or_else(|| ApiError::bad_request(format!("No user group has the ID '{id}'")))?;
+    serde_json::from_str(&record.doc_json).map_err(ApiError::internal)
+}
+
+async fn save(
+    state: &AppState,
+    id: &str,
+    group: &UserGroup,
+    actor: &str,
+    event: i64,
+) -> ApiResult<()> {
+    let doc_json = serde_json::to_string(group).map_err(ApiError::internal)?;
+    let record = DocumentRecord {
+        kind: KIND.into(),
+        id: id.to_string(),
+        organization_id: group.organization_id.clone(),
+        hash: blake3::hash(doc_json.as_bytes()).to_hex()[..40].to_string(),
+        doc_json,
+    };
+    state.store.document_put(&record, None).await?;
+    state.events.emit(
+        event,
+        actor,
+        &group.organization_id,
+        id,
+        serde_json::to_value(group).ok(),
+    );
+    Ok(())
+}
+
+async fn list_groups(call: &Call) -> ApiResult<BTreeMap<String, UserGroup>> {
+    let scope = list_scope(call)?;
+    let records = call
+        .state
+        .store
+        .document_list(KIND, scope.as_deref())
+        .await?;
+    records
+        .iter()
+        .map(|r| {
+            Ok((
+                r.id.clone(),
+                serde_json::from_str(&r.doc_json).map_err(ApiError::internal)?,
+            ))
+        })
+        .collect()
+}
+
+/// Sets the `GroupID` of one account, leaving the rest of its profile alone.
+async fn set_group_of(
+    state: &AppState,
+    username: &str,
+    group_id: &str,
+    actor: &str,
+) -> ApiResult<()> {
+    loop {
+        let (mut profile, record) = users::load(state, username).await?;
+        if profile.group_id == group_id {
+            return Ok(());
+        }
+        profile.group_id = group_id.to_string();
+        match users::save(state, &profile, Some(&record.profile_hash), actor).await {
+            Err(ApiError::Message { status: 409, .. }) => continue,
+            other => return other.map(|_| ()),
+        }
+    }
+}
+
+pub async fn new(call: Call) -> ApiResult<Reply> {
+    let name = call.params.non_empty("Name")?.to_string();
+    let group = UserGroup {
+        name,
+        organization_id: target_organization(&call)?,
+        created_at: now_unix(),
+        ..Default::default()
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    save(
+        &call.state,
+        &id,
+        &group,
+        &call.admin()?.actor(),
+        SEVT_USERGROUP_NEW,
+    )
+    .await?;
+    Ok(Reply::json(&CreateUserGroupResponse {
+        status: 200,
+        message: "OK".into(),
+        user_group_id: id,
+        ..Default::default()
+    }))
+}
+
+pub async fn get(call: Call) -> ApiResult<Reply> {
+    let id = call.params.str("GroupID")?;
+    let group = load(&call, id).await?;
+    let mut users_map = BTreeMap::new();
+    if call.params.opt_bool("IncludeUsers")?.unwrap_or(false) {
+        for record in call.state.store.users_in_group(id).await? {
+            users_map.insert(record.username.clone(), users::parse_record(&record)?);
+        }
+    }
+    Ok(Reply::json(&GetUserGroupWithUsersResponse {
+        user_group: group,
+        users: users_map,
+        ..Default::default()
+    }))
+}
+
+pub async fn list(call: Call) -> ApiResult<Reply> {
+    let names: BTreeMap<String, String> = list_groups(&call)
+        .await?
+        .into_iter()
+        .map(|(id, g)| (id, g.name))
+        .collect();
+    Ok(Reply::json(&names))
+}
+
+pub async fn list_full(call: Call) -> ApiResult<Reply> {
+    Ok(Reply::json(&list_groups(&call).await?))
+}
+
+/// Creates the group when the ID is new, otherwise renames it; the tenant
+/// and creation time of an existing group stay.
+pub async fn set(call: Call) -> ApiResult<Reply> {
+    let id = call.params.non_empty("GroupID")?;
+    let mut group: UserGroup = call.params.json("Group")?;
+    let existing = call.state.store.document_get(KIND, id).await?;
+    let event = match existing {
+        Some(_) => {
+            let current = load(&call, id).await?;
+            group.organization_id = current.organization_id;
+            group.created_at = current.created_at;
+            SEVT_USERGROUP_UPDATED
+        }
+        None => {
+            group.organization_id = target_organization(&call)?;
+            if group.created_at == 0 {
+                group.created_at = now_unix();
+            }
+            SEVT_USERGROUP_NEW
+        }
+    };
+    save(&call.state, id, &group, &call.admin()?.actor(), event).await?;
+    Ok(Reply::ok())
+}
+
+/// The listed accounts join the group; members not listed leave it.
+pub async fn set_users_for_group(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?;
+    let id = call.params.str("GroupID")?;
+    let group = load(&call, id).await?;
+    let wanted: Vec<String> = call.params.json("Users")?;
+    for username in &wanted {
+        let (profile, _) = users::load_for_admin(&call.state, admin, username).await?;
+        if profile.organization_id != group.organization_id {
+            return Err(ApiError::invalid_param(
+                "Users",
+                format!("'{username}' belongs to another tenant than the group"),
+            ));
+        }
+    }
+    for record in call.state.store.users_in_group(id).await? {
+        if !wanted.contains(&record.username) {
+            set_group_of(&call.state, &record.username, "", &admin.actor()).await?;
+        }
+    }
+    for username in &wanted {
+        set_group_of(&call.state, username, id, &admin.actor()).await?;
+    }
+    Ok(Reply::ok())
+}
+
+pub async fn delete(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?;
+    let id = call.params.str("GroupID")?;
+    let group = load(&call, id).await?;
+    for record in call.state.store.users_in_group(id).await? {
+        set_group_of(&call.state, &record.username, "", &admin.actor()).await?;
+    }
+    call.state.store.document_delete(KIND, id).await?;
+    call.state.events.emit(
+        SEVT_USERGROUP_REMOVED,
+        &admin.actor(),
+        &group.organization_id,
+        id,
+        None,
+    );
+    Ok(Reply::ok())
+}
