@@ -470,7 +470,8 @@ async fn tenant_webhooks_receive_only_their_events() {
             "Organizations": {"org-a": {"Name": "Tenant A"}},
             "AdminUsers": [
                 {"Username": "admin", "PasswordFormat": 0, "Password": "admin", "AllowPasswordLogin": true},
-                {"Username": "tenant", "OrganizationID": "org-a", "PasswordFormat": 0, "Password": "tenantpw", "AllowPasswordLogin": true}
+                {"Username": "tenant", "OrganizationID": "org-a", "PasswordFormat": 0, "Password": "tenantpw", "AllowPasswordLogin": true,
+                 "Permissions": {"AllowEditWebhooks": true}}
             ]
         })),
         ..Default::default()

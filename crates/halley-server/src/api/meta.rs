@@ -4,7 +4,7 @@ use halley_api::types::ServerMetaBrandingProperties;
 
 use crate::config::DEFAULT_SESSION_SECONDS;
 use crate::http::{ApiResult, Call, Reply};
-use crate::service::server_info;
+use crate::service::{admins, server_info};
 
 pub async fn version(call: Call) -> ApiResult<Reply> {
     Ok(Reply::json(&server_info::version_info(&call.state)))
@@ -12,7 +12,11 @@ pub async fn version(call: Call) -> ApiResult<Reply> {
 
 pub async fn branding_props(call: Call) -> ApiResult<Reply> {
     let config = call.state.config.get();
-    let branding = &config.branding;
+    // A tenant's host name shows that tenant's branding.
+    let branding = match admins::tenant_for_host(&config, &call.origin.host) {
+        Some(tenant) => &config.organizations[tenant].branding,
+        None => &config.branding,
+    };
     let session_seconds = match config.session_settings.expired_in_seconds {
         0 => DEFAULT_SESSION_SECONDS,
         seconds => seconds,

@@ -3,7 +3,9 @@
 //! implemented" and are listed as not built in the README.
 
 mod account;
+mod admins;
 mod meta;
+mod organizations;
 mod policies;
 mod scope;
 mod user_groups;
@@ -45,6 +47,13 @@ pub fn handler_for(endpoint: &str) -> Option<Handler> {
         "AdminUserGroupsSet" => handler(user_groups::set),
         "AdminUserGroupsSetUsersForGroup" => handler(user_groups::set_users_for_group),
         "AdminUserGroupsDelete" => handler(user_groups::delete),
+        // Tenants and administrators
+        "AdminOrganizationList" => handler(organizations::list),
+        "AdminOrganizationSet" => handler(organizations::set),
+        "AdminOrganizationDelete" => handler(organizations::delete),
+        "AdminAdminUserList" => handler(admins::list),
+        "AdminAdminUserNew" => handler(admins::new),
+        "AdminAdminUserDelete" => handler(admins::delete),
         // The administrator's own account and sessions
         "AdminAddFirstAdminUser" => handler(account::add_first_admin_user),
         "AdminAccountProperties" => handler(account::properties),

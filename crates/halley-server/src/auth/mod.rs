@@ -57,6 +57,31 @@ pub enum Principal {
 pub struct Origin {
     pub client_ip: String,
     pub path: String,
+    /// The host name the client asked for (no port, lower case): it selects
+    /// the tenant.
+    pub host: String,
+}
+
+impl Origin {
+    pub fn host_from(headers: &axum::http::HeaderMap) -> String {
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let without_port = match host.rsplit_once(':') {
+            Some((name, port))
+                if !name.ends_with(']') || port.chars().all(|c| c.is_ascii_digit()) =>
+            {
+                if host.starts_with('[') {
+                    host.split(']').next().unwrap_or("").trim_start_matches('[')
+                } else {
+                    name
+                }
+            }
+            _ => host,
+        };
+        without_port.to_ascii_lowercase()
+    }
 }
 
 enum Method<'a> {
@@ -161,11 +186,9 @@ pub async fn admin(
                 .ok_or_else(ApiError::unauthorised)?;
             let config = state.config.get();
             // A session outlives nothing: a deleted administrator's keys stop working.
-            if !config
-                .admin_users
-                .iter()
-                .any(|a| a.username == creds.username)
-            {
+            if !config.admin_users.iter().any(|a| {
+                a.username == creds.username && a.organization_id == session.organization_id
+            }) {
                 return Err(ApiError::unauthorised());
             }
             Ok(AdminPrincipal {
@@ -194,7 +217,8 @@ async fn admin_password(
         .throttle
         .check(&keys, &config.login_protection)
         .map_err(throttled)?;
-    let Some(admin) = config.admin_users.iter().find(|a| a.username == username) else {
+    let Some(admin) = crate::service::admins::find_for_login(&config, username, &origin.host)
+    else {
         password::burn_verification(password);
         state
             .throttle
@@ -239,7 +263,7 @@ async fn admin_password(
     }
     state.throttle.record_success(&account_key);
     if admin.password_format == halley_api::constants::PASSWORD_FORMAT_PLAINTEXT {
-        upgrade_plaintext_admin_password(state, username, password).await?;
+        upgrade_plaintext_admin_password(state, username, &admin.organization_id, password).await?;
     }
     state.events.emit(
         SEVT_ACCOUNT_ADMIN_LOGIN,
@@ -260,6 +284,7 @@ async fn admin_password(
 async fn upgrade_plaintext_admin_password(
     state: &AppState,
     username: &str,
+    organization_id: &str,
     password: &str,
 ) -> ApiResult<()> {
     let hash = password::hash_password(password);
@@ -268,6 +293,7 @@ async fn upgrade_plaintext_admin_password(
         .update(|config| -> ApiResult<()> {
             if let Some(admin) = config.admin_users.iter_mut().find(|a| {
                 a.username == username
+                    && a.organization_id == organization_id
                     && a.password_format == halley_api::constants::PASSWORD_FORMAT_PLAINTEXT
             }) {
                 admin.password = hash;
@@ -388,12 +414,9 @@ async fn user_password(
 /// administrator's and they check out, end-user credentials otherwise.
 pub async fn hybrid(state: &AppState, params: &Params, origin: &Origin) -> ApiResult<Principal> {
     let creds = credentials(params)?;
-    let admin_named = state
-        .config
-        .get()
-        .admin_users
-        .iter()
-        .any(|a| a.username == creds.username);
+    let admin_named =
+        crate::service::admins::find_for_login(&state.config.get(), creds.username, &origin.host)
+            .is_some();
     if admin_named {
         match admin(state, params, origin).await {
             Ok(admin) => return Ok(Principal::Admin(admin)),

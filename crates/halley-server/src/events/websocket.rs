@@ -22,11 +22,16 @@ pub const PATH: &str = "/api/v1/events/stream";
 const CREDENTIAL_FRAMES: [&str; 5] = ["Username", "AuthType", "Password", "SessionKey", "TOTP"];
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub fn upgrade(state: Arc<AppState>, peer: SocketAddr, upgrade: WebSocketUpgrade) -> Response {
-    upgrade.on_upgrade(move |socket| serve(state, peer, socket))
+pub fn upgrade(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    host: String,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade.on_upgrade(move |socket| serve(state, peer, host, socket))
 }
 
-async fn serve(state: Arc<AppState>, peer: SocketAddr, mut socket: WebSocket) {
+async fn serve(state: Arc<AppState>, peer: SocketAddr, host: String, mut socket: WebSocket) {
     let Ok(Some(params)) =
         tokio::time::timeout(HANDSHAKE_TIMEOUT, read_credentials(&mut socket)).await
     else {
@@ -35,6 +40,7 @@ async fn serve(state: Arc<AppState>, peer: SocketAddr, mut socket: WebSocket) {
     let origin = Origin {
         client_ip: peer.ip().to_string(),
         path: PATH.to_string(),
+        host,
     };
     let admin = match auth::admin(&state, &params, &origin).await {
         Ok(admin) => admin,

@@ -85,8 +85,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     router = router.route(
         crate::events::websocket::PATH,
         get(
-            move |ConnectInfo(peer): ConnectInfo<SocketAddr>, upgrade: WebSocketUpgrade| async move {
-                crate::events::websocket::upgrade(stream_state, peer, upgrade)
+            move |ConnectInfo(peer): ConnectInfo<SocketAddr>,
+                  headers: HeaderMap,
+                  upgrade: WebSocketUpgrade| async move {
+                let host = Origin::host_from(&headers);
+                crate::events::websocket::upgrade(stream_state, peer, host, upgrade)
             },
         ),
     );
@@ -116,6 +119,7 @@ async fn dispatch(
     let origin = Origin {
         client_ip: client_ip(&state, peer, request.headers()),
         path: endpoint.path.to_string(),
+        host: Origin::host_from(request.headers()),
     };
     let result = async {
         let params = Params::from_request(request).await?;

@@ -1,6 +1,6 @@
 //! Administrator accounts, which live in `cometd.cfg` (`AdminUsers`).
 
-use halley_api::types::AllowedAdminUser;
+use halley_api::types::{AllowedAdminUser, ServerConfigOptions};
 
 use crate::auth::password::{hash_password, PASSWORD_FORMAT_ARGON2ID};
 
@@ -26,4 +26,43 @@ pub fn find_mut<'a>(
     admins
         .iter_mut()
         .find(|a| a.username == username && a.organization_id == organization_id)
+}
+
+/// The tenant whose `Hosts` list this host name, if any.
+pub fn tenant_for_host<'a>(config: &'a ServerConfigOptions, host: &str) -> Option<&'a str> {
+    if host.is_empty() {
+        return None;
+    }
+    config
+        .organizations
+        .iter()
+        .find(|(_, org)| org.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+        .map(|(id, _)| id.as_str())
+}
+
+/// The administrator a login names. On a tenant's host name only that
+/// tenant's administrators sign in. Elsewhere, top-level administrators come
+/// first, then administrators of tenants that have no host names of their own.
+pub fn find_for_login<'a>(
+    config: &'a ServerConfigOptions,
+    username: &str,
+    host: &str,
+) -> Option<&'a AllowedAdminUser> {
+    let named = || {
+        config
+            .admin_users
+            .iter()
+            .filter(move |a| a.username == username)
+    };
+    if let Some(tenant) = tenant_for_host(config, host) {
+        return named().find(|a| a.organization_id == tenant);
+    }
+    named().find(|a| a.organization_id.is_empty()).or_else(|| {
+        named().find(|a| {
+            config
+                .organizations
+                .get(&a.organization_id)
+                .is_some_and(|org| org.hosts.is_empty())
+        })
+    })
 }
