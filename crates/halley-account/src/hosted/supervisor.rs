@@ -109,11 +109,12 @@ impl Supervisor {
             // no longer reachable through the portal; the log says what is left.
             tracing::error!("instance {id}: removing its data: {err:#}");
         }
-        let (status, aws) = states::DELETED;
-        self.set_status(id, status, aws).await;
+        // The deletion date first: whoever sees "Deleted" also sees when.
         if let Err(err) = self.store.hosted_mark_deleted(id, clock::now()).await {
             tracing::error!("instance {id}: marking it deleted: {err}");
         }
+        let (status, aws) = states::DELETED;
+        self.set_status(id, status, aws).await;
     }
 
     /// Stops every process (the portal is shutting down). Instances stay live
