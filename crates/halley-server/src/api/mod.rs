@@ -5,8 +5,10 @@
 mod account;
 mod admins;
 mod meta;
+mod news;
 mod organizations;
 mod policies;
+mod protected_items;
 mod scope;
 mod user_groups;
 mod user_web;
@@ -32,6 +34,18 @@ pub fn handler_for(endpoint: &str) -> Option<Handler> {
         "AdminDeleteUser" => handler(users::delete_user),
         "AdminResetUserPassword" => handler(users::reset_user_password),
         "AdminDisableUserTotp" => handler(users::disable_user_totp),
+        // Protected Items
+        "AdminGetProtectedItemWithBackupRules" => handler(protected_items::get),
+        "AdminSetProtectedItemWithBackupRules" => handler(protected_items::set),
+        "AdminDeleteProtectedItem" => handler(protected_items::delete),
+        "UserWebGetProtectedItemWithBackupRules" => handler(protected_items::get),
+        "UserWebSetProtectedItemWithBackupRules" => handler(protected_items::set),
+        "UserWebDeleteProtectedItem" => handler(protected_items::delete),
+        // News
+        "AdminNewsSubmit" => handler(news::submit),
+        "AdminNewsRemove" => handler(news::remove),
+        "AdminNewsGetAll" => handler(news::get_all),
+        "UserWebNewsGetAll" => handler(news::user_get_all),
         // Policies
         "AdminPoliciesNew" => handler(policies::new),
         "AdminPoliciesGet" => handler(policies::get),

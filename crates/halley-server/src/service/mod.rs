@@ -3,5 +3,6 @@
 
 pub mod admins;
 pub mod policies;
+pub mod protected_items;
 pub mod server_info;
 pub mod users;
