@@ -7,6 +7,7 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod licensing;
+pub mod lifecycle;
 pub mod server;
 pub mod service;
 pub mod state;

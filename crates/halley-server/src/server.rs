@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{ConfigStore, DEFAULT_LISTEN};
 use crate::events::{sinks, webhooks, DEFAULT_QUEUE_LIMIT};
+use crate::lifecycle::Lifecycle;
 use crate::service::admins::new_admin;
 use crate::state::AppState;
 use crate::store::SqliteStore;
@@ -58,7 +59,8 @@ pub struct Options {
     pub event_queue_limit: usize,
 }
 
-pub async fn run(options: Options) -> anyhow::Result<()> {
+/// Runs the server until it is stopped; says whether a restart was asked for.
+pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
     std::fs::create_dir_all(&options.data_dir)
         .with_context(|| format!("creating data directory {}", options.data_dir.display()))?;
     if let (Some(serial), Some(portal)) = (&options.serial, &options.license_portal) {
@@ -108,10 +110,23 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         let app = app
             .clone()
             .into_make_service_with_connect_info::<SocketAddr>();
+        let stopping = state.clone();
         servers.spawn(async move {
             axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(async move { stopping.lifecycle.ended().await })
                 .await
+        });
+    }
+    {
+        let state = state.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = shutdown_signal() => state.lifecycle.request(Lifecycle::Shutdown),
+                _ = state.lifecycle.ended() => {}
+            }
+            state.lifecycle.ended().await;
+            // Open event streams would hold the graceful shutdown forever.
+            state.events.disconnect_all();
         });
     }
     spawn_session_expiry(state.clone());
@@ -128,7 +143,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     state.events.detach_sinks();
     let _ = tokio::time::timeout(Duration::from_secs(10), sink_task).await;
     state.deliveries.stop_all();
-    Ok(())
+    Ok(state.lifecycle.current())
 }
 
 fn listen_addresses(options: &Options, config: &ConfigStore) -> anyhow::Result<Vec<SocketAddr>> {

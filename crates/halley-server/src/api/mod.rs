@@ -7,9 +7,12 @@ mod admins;
 mod meta;
 mod news;
 mod organizations;
+mod permissions;
 mod policies;
 mod protected_items;
 mod scope;
+mod server_config;
+mod settings;
 mod user_groups;
 mod user_web;
 mod users;
@@ -82,6 +85,25 @@ pub fn handler_for(endpoint: &str) -> Option<Handler> {
         // Server facts
         "AdminMetaVersion" => handler(meta::version),
         "BrandingProps" => handler(meta::branding_props),
+        // The server
+        "AdminMetaServerConfigGet" => handler(server_config::get),
+        "AdminMetaServerConfigSet" => handler(server_config::set),
+        "AdminMetaServerConfigNetworkInterfaces" => handler(server_config::network_interfaces),
+        "AdminMetaRestartService" => handler(server_config::restart),
+        "AdminMetaShutdownService" => handler(server_config::shutdown),
+        // Settings of the caller's scope
+        "AdminMetaBrandingConfigGet" => handler(settings::branding_get),
+        "AdminMetaBrandingConfigSet" => handler(settings::branding_set),
+        "AdminMetaBuildConfigGet" => handler(settings::build_get),
+        "AdminMetaBuildConfigSet" => handler(settings::build_set),
+        "AdminMetaEmailOptionsGet" => handler(settings::email_get),
+        "AdminMetaEmailOptionsSet" => handler(settings::email_set),
+        "AdminMetaRemoteStorageVaultGet" => handler(settings::remote_storage_get),
+        "AdminMetaRemoteStorageVaultSet" => handler(settings::remote_storage_set),
+        "AdminMetaPsaConfigListGet" => handler(settings::psa_get),
+        "AdminMetaPsaConfigListSet" => handler(settings::psa_set),
+        "AdminMetaConstellationConfigGet" => handler(settings::constellation_get),
+        "AdminMetaConstellationConfigSet" => handler(settings::constellation_set),
         // Live events
         "AdminMetaWebhookOptionsGet" => handler(webhooks::get),
         "AdminMetaWebhookOptionsSet" => handler(webhooks::set),

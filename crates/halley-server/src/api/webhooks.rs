@@ -5,31 +5,12 @@ use std::collections::BTreeMap;
 
 use halley_api::types::WebhookOption;
 
+use super::permissions;
 use crate::events::webhooks::{self, hook_key};
 use crate::http::{ApiError, ApiResult, Call, Reply};
 
-/// Tenant administrators need the `AllowEditWebhooks` permission.
-fn check_permission(call: &Call) -> ApiResult<()> {
-    let admin = call.admin()?;
-    if admin.organization_id.is_empty() {
-        return Ok(());
-    }
-    let allowed = call.state.config.get().admin_users.iter().any(|a| {
-        a.username == admin.username
-            && a.organization_id == admin.organization_id
-            && a.permissions.allow_edit_webhooks
-    });
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "This administrator lacks the AllowEditWebhooks permission",
-        ))
-    }
-}
-
 pub async fn get(call: Call) -> ApiResult<Reply> {
-    check_permission(&call)?;
+    permissions::check(&call, &permissions::EDIT_WEBHOOKS)?;
     let organization = &call.admin()?.organization_id;
     let config = call.state.config.get();
     let empty = BTreeMap::new();
@@ -45,7 +26,7 @@ pub async fn get(call: Call) -> ApiResult<Reply> {
 }
 
 pub async fn set(call: Call) -> ApiResult<Reply> {
-    check_permission(&call)?;
+    permissions::check(&call, &permissions::EDIT_WEBHOOKS)?;
     let organization = call.admin()?.organization_id.clone();
     let options: BTreeMap<String, WebhookOption> = call.params.json("WebhookOptions")?;
     webhooks::validate(&options).map_err(|why| ApiError::invalid_param("WebhookOptions", why))?;

@@ -163,6 +163,18 @@ impl EventBus {
             .retain(|s| s.id != id);
     }
 
+    /// Ends every websocket subscription (the server is stopping).
+    pub fn disconnect_all(&self) {
+        for subscriber in self
+            .subscribers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            subscriber.dropped.notify_one();
+        }
+    }
+
     /// Connects the durable sinks; every event from now on reaches them.
     pub fn attach_sinks(&self) -> mpsc::UnboundedReceiver<Arc<Event>> {
         let (sender, receiver) = mpsc::unbounded_channel();

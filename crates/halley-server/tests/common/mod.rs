@@ -114,6 +114,18 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// Waits up to `seconds` for the process to end by itself.
+    pub fn wait_exit(&mut self, seconds: u64) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// Takes the data directory away from this handle so it outlives the process.
     pub fn keep_data_dir(&mut self) -> Option<tempfile::TempDir> {
         self._temp.take()

@@ -1,0 +1,205 @@
+//! Slices of the configuration an administrator edits, each for the caller's
+//! scope: the top level, or the caller's tenant (`Organization`), whose
+//! structure mirrors it.
+
+use halley_api::types::{
+    BrandingOptions, ConstellationRoleOptions, EmailOptions, Organization, PSAConfig,
+    RemoteStorageOption, ServerConfigOptions, ServerConfigOptionsBrandingFragment,
+    ServerConfigOptionsSoftwareBuildRoleFragment, SoftwareBuildRoleOptions,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::permissions::{self, Rule};
+use crate::http::{ApiError, ApiResult, Call, Reply};
+
+type Top<T> = fn(&mut ServerConfigOptions) -> &mut T;
+type Tenant<T> = fn(&mut Organization) -> &mut T;
+
+fn read<T: Clone>(call: &Call, top: Top<T>, tenant: Tenant<T>) -> ApiResult<T> {
+    let organization = &call.admin()?.organization_id;
+    let mut config = (*call.state.config.get()).clone();
+    if organization.is_empty() {
+        return Ok(top(&mut config).clone());
+    }
+    let org = config
+        .organizations
+        .get_mut(organization)
+        .ok_or_else(|| ApiError::bad_request("The caller's tenant no longer exists"))?;
+    Ok(tenant(org).clone())
+}
+
+async fn write<T: Send + 'static>(
+    call: &Call,
+    value: T,
+    top: Top<T>,
+    tenant: Tenant<T>,
+) -> ApiResult<()> {
+    let organization = call.admin()?.organization_id.clone();
+    call.state
+        .config
+        .update(move |config| -> ApiResult<()> {
+            let slot =
+                if organization.is_empty() {
+                    top(config)
+                } else {
+                    tenant(config.organizations.get_mut(&organization).ok_or_else(|| {
+                        ApiError::bad_request("The caller's tenant no longer exists")
+                    })?)
+                };
+            *slot = value;
+            Ok(())
+        })
+        .await
+}
+
+async fn get_slice<T: Clone + Serialize>(
+    call: Call,
+    rule: &Rule,
+    top: Top<T>,
+    tenant: Tenant<T>,
+) -> ApiResult<Reply> {
+    permissions::check(&call, rule)?;
+    Ok(Reply::json(&read(&call, top, tenant)?))
+}
+
+async fn set_slice<T: DeserializeOwned + Send + 'static>(
+    call: Call,
+    rule: &Rule,
+    param: &str,
+    top: Top<T>,
+    tenant: Tenant<T>,
+) -> ApiResult<Reply> {
+    permissions::check(&call, rule)?;
+    let value: T = call.params.json(param)?;
+    write(&call, value, top, tenant).await?;
+    Ok(Reply::ok())
+}
+
+pub async fn branding_get(call: Call) -> ApiResult<Reply> {
+    permissions::check(&call, &permissions::EDIT_BRANDING)?;
+    let branding = read(&call, |c| &mut c.branding, |o| &mut o.branding)?;
+    Ok(Reply::json(&ServerConfigOptionsBrandingFragment {
+        branding,
+        ..Default::default()
+    }))
+}
+
+pub async fn branding_set(call: Call) -> ApiResult<Reply> {
+    set_slice::<BrandingOptions>(
+        call,
+        &permissions::EDIT_BRANDING,
+        "BrandingConfig",
+        |c| &mut c.branding,
+        |o| &mut o.branding,
+    )
+    .await
+}
+
+pub async fn build_get(call: Call) -> ApiResult<Reply> {
+    permissions::check(&call, &permissions::SOFTWARE_BUILD)?;
+    let software_build_role = read(
+        &call,
+        |c| &mut c.software_build_role,
+        |o| &mut o.software_build_role,
+    )?;
+    Ok(Reply::json(&ServerConfigOptionsSoftwareBuildRoleFragment {
+        software_build_role,
+        ..Default::default()
+    }))
+}
+
+pub async fn build_set(call: Call) -> ApiResult<Reply> {
+    set_slice::<SoftwareBuildRoleOptions>(
+        call,
+        &permissions::SOFTWARE_BUILD,
+        "SoftwareBuildRoleConfig",
+        |c| &mut c.software_build_role,
+        |o| &mut o.software_build_role,
+    )
+    .await
+}
+
+pub async fn email_get(call: Call) -> ApiResult<Reply> {
+    get_slice::<EmailOptions>(
+        call,
+        &permissions::EDIT_EMAIL,
+        |c| &mut c.email,
+        |o| &mut o.email,
+    )
+    .await
+}
+
+pub async fn email_set(call: Call) -> ApiResult<Reply> {
+    set_slice::<EmailOptions>(
+        call,
+        &permissions::EDIT_EMAIL,
+        "EmailOptions",
+        |c| &mut c.email,
+        |o| &mut o.email,
+    )
+    .await
+}
+
+pub async fn remote_storage_get(call: Call) -> ApiResult<Reply> {
+    get_slice::<Vec<RemoteStorageOption>>(
+        call,
+        &permissions::EDIT_REMOTE_STORAGE,
+        |c| &mut c.authentication_role.remote_storage,
+        |o| &mut o.remote_storage,
+    )
+    .await
+}
+
+pub async fn remote_storage_set(call: Call) -> ApiResult<Reply> {
+    set_slice::<Vec<RemoteStorageOption>>(
+        call,
+        &permissions::EDIT_REMOTE_STORAGE,
+        "RemoteStorageOptions",
+        |c| &mut c.authentication_role.remote_storage,
+        |o| &mut o.remote_storage,
+    )
+    .await
+}
+
+pub async fn psa_get(call: Call) -> ApiResult<Reply> {
+    get_slice::<Vec<PSAConfig>>(
+        call,
+        &permissions::SERVER_SETTINGS,
+        |c| &mut c.psa_configs,
+        |o| &mut o.psa_configs,
+    )
+    .await
+}
+
+pub async fn psa_set(call: Call) -> ApiResult<Reply> {
+    set_slice::<Vec<PSAConfig>>(
+        call,
+        &permissions::SERVER_SETTINGS,
+        "PSAConfigList",
+        |c| &mut c.psa_configs,
+        |o| &mut o.psa_configs,
+    )
+    .await
+}
+
+pub async fn constellation_get(call: Call) -> ApiResult<Reply> {
+    get_slice::<ConstellationRoleOptions>(
+        call,
+        &permissions::CONSTELLATION,
+        |c| &mut c.constellation_role,
+        |o| &mut o.constellation_role,
+    )
+    .await
+}
+
+pub async fn constellation_set(call: Call) -> ApiResult<Reply> {
+    set_slice::<ConstellationRoleOptions>(
+        call,
+        &permissions::CONSTELLATION,
+        "ConstellationRoleOptions",
+        |c| &mut c.constellation_role,
+        |o| &mut o.constellation_role,
+    )
+    .await
+}
