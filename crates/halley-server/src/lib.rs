@@ -8,6 +8,7 @@ pub mod events;
 pub mod http;
 pub mod licensing;
 pub mod lifecycle;
+pub mod logging;
 pub mod server;
 pub mod service;
 pub mod state;

@@ -2,14 +2,10 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HALLEY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let outcome = halley_server::server::run(halley_server::server::Options::parse()).await?;
+    let options = halley_server::server::Options::parse();
+    let log_guard = halley_server::logging::init(&options.data_dir)?;
+    let outcome = halley_server::server::run(options).await?;
+    drop(log_guard);
     if outcome == halley_server::lifecycle::Lifecycle::Restart {
         restart();
     }

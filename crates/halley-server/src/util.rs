@@ -40,8 +40,29 @@ pub fn civil_date(unix: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// The Unix time of 00:00 UTC on a calendar date.
+pub fn unix_of_date(year: i64, month: u32, day: u32) -> i64 {
+    // The inverse of `civil_date`.
+    let year = year - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let year_of_era = year.rem_euclid(400);
+    let month = i64::from(month);
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    (era * 146_097 + day_of_era - 719_468) * 86_400
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dates_round_trip() {
+        for unix in [0, 951_782_400, 1_795_996_800] {
+            let (y, m, d) = super::civil_date(unix);
+            assert_eq!(super::unix_of_date(y, m, d), unix);
+        }
+    }
+
     #[test]
     fn civil_dates() {
         assert_eq!(super::civil_date(0), (1970, 1, 1));

@@ -444,8 +444,13 @@ async fn audit_files_record_filtered_events() {
     let logs = server.data_dir.join("logs");
     let mut lines = Vec::new();
     for _ in 0..50 {
-        if let Some(entry) = std::fs::read_dir(&logs).ok().and_then(|mut d| d.next()) {
-            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let audit_file = std::fs::read_dir(&logs)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().starts_with("audit."));
+        if let Some(entry) = audit_file {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
             lines = text
                 .lines()
                 .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())

@@ -4,12 +4,15 @@
 
 mod account;
 mod admins;
+mod install_tokens;
+mod logs;
 mod meta;
 mod news;
 mod organizations;
 mod permissions;
 mod policies;
 mod protected_items;
+mod resources;
 mod scope;
 mod server_config;
 mod settings;
@@ -44,6 +47,7 @@ pub fn handler_for(endpoint: &str) -> Option<Handler> {
         "UserWebGetProtectedItemWithBackupRules" => handler(protected_items::get),
         "UserWebSetProtectedItemWithBackupRules" => handler(protected_items::set),
         "UserWebDeleteProtectedItem" => handler(protected_items::delete),
+        "AdminCreateInstallToken" => handler(install_tokens::create),
         // News
         "AdminNewsSubmit" => handler(news::submit),
         "AdminNewsRemove" => handler(news::remove),
@@ -91,6 +95,12 @@ pub fn handler_for(endpoint: &str) -> Option<Handler> {
         "AdminMetaServerConfigNetworkInterfaces" => handler(server_config::network_interfaces),
         "AdminMetaRestartService" => handler(server_config::restart),
         "AdminMetaShutdownService" => handler(server_config::shutdown),
+        "AdminMetaListAvailableLogDays" => handler(logs::days),
+        "AdminMetaReadLogs" => handler(logs::read),
+        "AdminMetaReadSelectLogs" => handler(logs::read_select),
+        "AdminMetaReadAllLogs" => handler(logs::read_all),
+        "AdminMetaResourceNew" => handler(resources::new),
+        "AdminMetaResourceGet" => handler(resources::get),
         // Settings of the caller's scope
         "AdminMetaBrandingConfigGet" => handler(settings::branding_get),
         "AdminMetaBrandingConfigSet" => handler(settings::branding_set),

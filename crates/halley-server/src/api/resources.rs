@@ -1,0 +1,62 @@
+//! Uploaded files referenced from branding as `resource://HASH`:
+//! `meta/resource/new` (multipart, part `upload`) and `meta/resource/get`.
+//! Stored under `DATA_DIR/resources/`, named by their BLAKE3 hash.
+
+use halley_api::types::AdminResourceResponse;
+
+use crate::http::{ApiError, ApiResult, Call, Reply};
+
+fn is_hash(text: &str) -> bool {
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+pub async fn new(call: Call) -> ApiResult<Reply> {
+    call.admin()?;
+    let upload = call.params.file("upload")?;
+    let hash = blake3::hash(&upload.bytes).to_hex().to_string();
+    let dir = call.state.data_dir.join("resources");
+    let path = dir.join(&hash);
+    if !path.exists() {
+        let temp = dir.join(format!("{hash}.tmp"));
+        let bytes = upload.bytes.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(&temp, &bytes)?;
+            std::fs::File::open(&temp)?.sync_all()?;
+            std::fs::rename(&temp, &path)
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    }
+    Ok(Reply::json(&AdminResourceResponse {
+        status: 200,
+        message: "OK".into(),
+        resource_hash: hash,
+        ..Default::default()
+    }))
+}
+
+pub async fn get(call: Call) -> ApiResult<Reply> {
+    call.admin()?;
+    let hash = call.params.str("Hash")?;
+    if !is_hash(hash) {
+        return Err(ApiError::invalid_param(
+            "Hash",
+            "expected 64 lowercase hex digits",
+        ));
+    }
+    match tokio::fs::read(call.state.data_dir.join("resources").join(hash)).await {
+        Ok(body) => Ok(Reply::Bytes {
+            content_type: "application/octet-stream",
+            body,
+        }),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            Err(ApiError::invalid_param("Hash", "no resource has this hash"))
+        }
+        Err(err) => Err(ApiError::internal(err)),
+    }
+}
