@@ -16,8 +16,8 @@ pub fn portal_exe() -> &'static str {
     env!("CARGO_BIN_EXE_halley-account")
 }
 
-/// The workspace's `halleyd`, brought up to date on first use (a no-op when
-/// `cargo test --workspace` already built it).
+/// The workspace's `halleyd`, built on first use when missing (run the tests
+/// with `cargo test --workspace` so that it is current).
 pub fn halleyd() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     static BUILDING: Mutex<()> = Mutex::new(());
@@ -25,12 +25,16 @@ pub fn halleyd() -> PathBuf {
         .get_or_init(|| {
             let _guard = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
             let path = Path::new(portal_exe()).with_file_name("halleyd");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "-p", "halley-server", "--bin", "halleyd"])
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building halleyd failed");
+            // `cargo test --workspace` has built it already; a nested build
+            // would resolve features differently and rebuild half the tree.
+            if !path.is_file() {
+                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+                let status = Command::new(cargo)
+                    .args(["build", "-p", "halley-server", "--bin", "halleyd"])
+                    .status()
+                    .expect("cargo runs");
+                assert!(status.success(), "building halleyd failed");
+            }
             assert!(path.is_file(), "no halleyd at {}", path.display());
             path
         })
