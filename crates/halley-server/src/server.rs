@@ -130,6 +130,7 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
         });
     }
     spawn_session_expiry(state.clone());
+    spawn_stats_sampler(state.clone());
     state
         .events
         .emit(SEVT_SERVER_STARTED, "system", "", "", None);
@@ -219,6 +220,20 @@ async fn bootstrap_admin(
             .emit(SEVT_ACCOUNT_ADMIN_NEW, "system", "", "admin", None);
     }
     Ok(())
+}
+
+/// Records the server's figures now and every hour, for `meta/stats`.
+fn spawn_stats_sampler(state: Arc<AppState>) {
+    tokio::spawn(async move {
+        let every = Duration::from_secs(crate::api::STATS_SAMPLE_EVERY_SECONDS);
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(err) = state.store.stats_sample(crate::util::now_unix()).await {
+                tracing::warn!("sampling statistics: {err}");
+            }
+        }
+    });
 }
 
 fn spawn_session_expiry(state: Arc<AppState>) {

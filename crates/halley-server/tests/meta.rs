@@ -142,3 +142,31 @@ async fn install_tokens_need_the_accounts_password() {
     .await;
     assert_eq!(wrong.api_status(), 400);
 }
+
+#[tokio::test]
+async fn stats_are_sampled_from_the_start() {
+    let server = Server::start();
+    let admin = server.admin();
+    admin
+        .admin_add_user("eve", "password1", None, None)
+        .await
+        .unwrap();
+    let stats = admin_post(
+        &server.url,
+        "/api/v1/admin/meta/stats",
+        &[("Simple", "false")],
+    )
+    .await
+    .json();
+    let samples = stats.as_object().expect("a map of samples");
+    assert!(!samples.is_empty());
+    let (at, first) = samples.iter().next().unwrap();
+    assert!(at.parse::<i64>().unwrap() > 0);
+    for key in ["Buckets", "Users", "Devices", "Boosters", "NetworkDevices"] {
+        assert!(first[key].is_i64(), "{key}");
+    }
+    let simple = admin_post(&server.url, "/api/v1/admin/meta/stats", &[("Simple", "1")])
+        .await
+        .json();
+    assert_eq!(simple.as_object().unwrap().len(), 1, "one sample per day");
+}

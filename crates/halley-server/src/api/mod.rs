@@ -16,6 +16,7 @@ mod resources;
 mod scope;
 mod server_config;
 mod settings;
+mod stats;
 mod user_groups;
 mod user_web;
 mod users;
@@ -24,6 +25,8 @@ mod webhooks;
 use halley_api::endpoints::ENDPOINTS;
 
 use crate::http::{handler, Handler};
+
+pub use stats::SAMPLE_EVERY_SECONDS as STATS_SAMPLE_EVERY_SECONDS;
 
 pub fn handler_for(endpoint: &str) -> Option<Handler> {
     Some(match endpoint {
@@ -99,6 +102,7 @@ pub fn handler_for(endpoint: &str) -> Option<Handler> {
         "AdminMetaReadLogs" => handler(logs::read),
         "AdminMetaReadSelectLogs" => handler(logs::read_select),
         "AdminMetaReadAllLogs" => handler(logs::read_all),
+        "AdminMetaStats" => handler(stats::get),
         "AdminMetaResourceNew" => handler(resources::new),
         "AdminMetaResourceGet" => handler(resources::get),
         // Settings of the caller's scope

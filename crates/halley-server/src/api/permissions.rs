@@ -26,6 +26,8 @@ pub const CONSTELLATION: Rule =
 pub const SERVER_SETTINGS: Rule = Rule::DeniedBy("PreventEditServerSettings", |p| {
     p.prevent_edit_server_settings
 });
+pub const SERVER_HISTORY: Rule =
+    Rule::DeniedBy("DenyViewServerHistory", |p| p.deny_view_server_history);
 pub const SERVER_SHUTDOWN: Rule =
     Rule::DeniedBy("PreventServerShutdown", |p| p.prevent_server_shutdown);
 

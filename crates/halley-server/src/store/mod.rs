@@ -74,6 +74,14 @@ pub struct DocumentRecord {
     pub hash: String,
 }
 
+/// The server's figures at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatsSample {
+    pub at: i64,
+    pub users: i64,
+    pub devices: i64,
+}
+
 /// One pending webhook delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxRow {
@@ -146,4 +154,8 @@ pub trait Store: Send + Sync {
         expected_hash: Option<&str>,
     ) -> StoreResult<ReplaceOutcome>;
     async fn document_delete(&self, kind: &str, id: &str) -> StoreResult<bool>;
+
+    /// Counts accounts and devices now and records them at `at`.
+    async fn stats_sample(&self, at: i64) -> StoreResult<StatsSample>;
+    async fn stats_list(&self) -> StoreResult<Vec<StatsSample>>;
 }

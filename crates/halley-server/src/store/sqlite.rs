@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_users_sessions.sql"),
     include_str!("migrations/0002_webhook_outbox.sql"),
     include_str!("migrations/0003_documents.sql"),
+    include_str!("migrations/0004_stats.sql"),
 ];
 
 pub struct SqliteStore {
@@ -440,6 +441,35 @@ impl Store for SqliteStore {
             .await?
             .rows_affected();
         Ok(deleted == 1)
+    }
+
+    async fn stats_sample(&self, at: i64) -> StoreResult<StatsSample> {
+        let (users, devices): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM((SELECT COUNT(*) FROM json_each(u.profile_json, '$.Devices'))), 0) FROM users u",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        sqlx::query(
+            "INSERT OR REPLACE INTO stats_samples (sampled_at, users, devices) VALUES (?, ?, ?)",
+        )
+        .bind(at)
+        .bind(users)
+        .bind(devices)
+        .execute(&self.pool)
+        .await?;
+        Ok(StatsSample { at, users, devices })
+    }
+
+    async fn stats_list(&self) -> StoreResult<Vec<StatsSample>> {
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT sampled_at, users, devices FROM stats_samples ORDER BY sampled_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, users, devices)| StatsSample { at, users, devices })
+            .collect())
     }
 }
 
