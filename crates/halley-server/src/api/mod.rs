@@ -4,6 +4,7 @@
 
 mod account;
 mod admins;
+mod email;
 mod install_tokens;
 mod logs;
 mod meta;
@@ -51,6 +52,8 @@ pub fn handler_for(endpoint: &str) -> Option<Handler> {
         "UserWebSetProtectedItemWithBackupRules" => handler(protected_items::set),
         "UserWebDeleteProtectedItem" => handler(protected_items::delete),
         "AdminCreateInstallToken" => handler(install_tokens::create),
+        "AdminMetaSendTestEmail" => handler(email::send_test),
+        "AdminBulletinSubmit" => handler(email::bulletin),
         // News
         "AdminNewsSubmit" => handler(news::submit),
         "AdminNewsRemove" => handler(news::remove),

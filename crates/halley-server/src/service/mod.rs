@@ -2,6 +2,7 @@
 //! profile may change, how hashes are formed.
 
 pub mod admins;
+pub mod email;
 pub mod policies;
 pub mod protected_items;
 pub mod server_info;

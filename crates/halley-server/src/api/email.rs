@@ -1,0 +1,59 @@
+//! `meta/send-test-email` and `bulletin/submit`.
+
+use halley_api::types::{CometAPIResponseMessage, EmailOptions};
+
+use super::permissions;
+use crate::http::{ApiError, ApiResult, Call, Reply};
+use crate::service::email;
+
+pub async fn send_test(call: Call) -> ApiResult<Reply> {
+    permissions::check(&call, &permissions::EDIT_EMAIL)?;
+    let options: EmailOptions = call.params.json("EmailOptions")?;
+    let recipient = call.params.non_empty("Recipient")?;
+    let brand = call.state.config.get().branding.brand_name.clone();
+    email::send(
+        &options,
+        recipient,
+        &format!("{brand}: test email"),
+        &format!("This is a test email from {brand}. Your email settings work."),
+    )
+    .await
+    .map_err(|why| ApiError::new(500, format!("The test email was not sent: {why}")))?;
+    Ok(Reply::ok())
+}
+
+/// Emails `Subject`/`Content` to every address of every account in the
+/// caller's scope.
+pub async fn bulletin(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?;
+    let subject = call.params.non_empty("Subject")?;
+    let content = call.params.str("Content")?;
+    let config = call.state.config.get();
+    let tenant = config
+        .organizations
+        .get(&admin.organization_id)
+        .map(|org| &org.email);
+    let options = email::effective(&config.email, tenant);
+    let scope = (!admin.organization_id.is_empty()).then_some(admin.organization_id.as_str());
+    let mut sent = 0;
+    let mut failures = Vec::new();
+    for record in call.state.store.user_list_full(scope).await? {
+        let profile = crate::service::users::parse_record(&record)?;
+        for address in &profile.emails {
+            match email::send(&options, address, subject, content).await {
+                Ok(()) => sent += 1,
+                Err(why) => failures.push(format!("{address}: {why}")),
+            }
+        }
+    }
+    if !failures.is_empty() {
+        return Err(ApiError::new(
+            500,
+            format!("Sent {sent}; failed: {}", failures.join("; ")),
+        ));
+    }
+    Ok(Reply::json(&CometAPIResponseMessage::new(
+        200,
+        format!("Sent to {sent} addresses"),
+    )))
+}
