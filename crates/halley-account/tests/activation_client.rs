@@ -87,6 +87,23 @@ async fn halleyd_refuses_to_start_on_a_serial_bound_elsewhere() {
         .unwrap()
         .unwrap();
     assert!(line.starts_with("halleyd listening on "), "{line}");
+    // The portal is also the server's release feed.
+    let url = line.trim_start_matches("halleyd listening on ").to_string();
+    let news: serde_json::Value = reqwest::Client::new()
+        .post(format!("{url}/api/v1/admin/meta/software-update-news"))
+        .form(&[
+            ("Username", "admin"),
+            ("AuthType", "Password"),
+            ("Password", "admin"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(news.get("latest_stable").is_some(), "{news}");
+    assert!(news.get("Status").is_none(), "{news}");
 
     let second = start(b.path()).wait_with_output().unwrap();
     assert!(!second.status.success(), "a second server is refused");

@@ -78,12 +78,14 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
         .await
         .context("opening the database")?;
     let addresses = listen_addresses(&options, &config)?;
-    let state = Arc::new(AppState::new(
+    let mut state = AppState::new(
         config,
         Arc::new(store),
         options.data_dir.clone(),
         options.event_queue_limit,
-    ));
+    );
+    state.license_portal = options.license_portal.clone();
+    let state = Arc::new(state);
     let sink_task = sinks::spawn(state.clone());
     // Every hook is greeted at start: its queue is being flushed anew.
     let all_hooks: Vec<String> = webhooks::configured_hooks(&state.config.get())

@@ -17,6 +17,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub events: EventBus,
     pub lifecycle: crate::lifecycle::LifecycleControl,
+    /// The licence portal (`--license-portal`), also the release feed.
+    pub license_portal: Option<String>,
     pub deliveries: Deliveries,
     pub audit: AuditFiles,
     pub data_dir: PathBuf,
@@ -41,6 +43,7 @@ impl AppState {
             store,
             events: EventBus::new(event_queue_limit),
             lifecycle: Default::default(),
+            license_portal: None,
             deliveries: Deliveries::default(),
             audit: AuditFiles::new(data_dir.join("logs")),
             data_dir,

@@ -18,6 +18,7 @@ mod scope;
 mod server_config;
 mod settings;
 mod stats;
+mod update_news;
 mod user_groups;
 mod user_web;
 mod users;
@@ -106,6 +107,7 @@ pub fn handler_for(endpoint: &str) -> Option<Handler> {
         "AdminMetaReadSelectLogs" => handler(logs::read_select),
         "AdminMetaReadAllLogs" => handler(logs::read_all),
         "AdminMetaStats" => handler(stats::get),
+        "AdminMetaSoftwareUpdateNews" => handler(update_news::get),
         "AdminMetaResourceNew" => handler(resources::new),
         "AdminMetaResourceGet" => handler(resources::get),
         // Settings of the caller's scope
