@@ -78,17 +78,10 @@ async fn set_group_of(
     group_id: &str,
     actor: &str,
 ) -> ApiResult<()> {
-    loop {
-        let (mut profile, record) = users::load(state, username).await?;
-        if profile.group_id == group_id {
-            return Ok(());
-        }
-        profile.group_id = group_id.to_string();
-        match users::save(state, &profile, Some(&record.profile_hash), actor).await {
-            Err(ApiError::Message { status: 409, .. }) => continue,
-            other => return other.map(|_| ()),
-        }
-    }
+    users::edit(state, username, actor, |profile| {
+        profile.group_id = group_id.to_string()
+    })
+    .await
 }
 
 pub async fn new(call: Call) -> ApiResult<Reply> {

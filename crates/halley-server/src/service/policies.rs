@@ -143,25 +143,21 @@ async fn propagate(
     actor: &str,
 ) -> ApiResult<()> {
     for record in state.store.users_with_policy(id).await? {
-        // A concurrent profile edit wins the race; re-read and apply again.
-        let mut current = record;
-        loop {
-            let mut profile = users::parse_record(&current)?;
+        let outcome = users::edit(state, &record.username, actor, |profile| {
+            // The account may have moved to another policy meanwhile.
+            if profile.policy_id != id {
+                return;
+            }
             match policy {
                 Some(policy) => profile.policy = policy.policy.clone(),
                 None => profile.policy_id.clear(),
             }
-            match users::save(state, &profile, Some(&current.profile_hash), actor).await {
-                Ok(_) => break,
-                Err(ApiError::Message { status: 409, .. }) => {
-                    match state.store.user_get(&current.username).await? {
-                        Some(again) => current = again,
-                        None => break,
-                    }
-                }
-                Err(ApiError::Message { status: 400, .. }) => break,
-                Err(err) => return Err(err),
-            }
+        })
+        .await;
+        match outcome {
+            // The account went away meanwhile: nothing to keep in step.
+            Ok(()) | Err(ApiError::Message { status: 400, .. }) => {}
+            Err(err) => return Err(err),
         }
     }
     Ok(())

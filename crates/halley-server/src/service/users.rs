@@ -231,6 +231,27 @@ pub async fn save(
     Ok(record.profile_hash)
 }
 
+/// Applies `change` to an account's stored profile as an atomic
+/// read-modify-write, starting over when a concurrent edit got in first.
+pub async fn edit(
+    state: &AppState,
+    username: &str,
+    actor: &str,
+    change: impl Fn(&mut UserProfileConfig),
+) -> ApiResult<()> {
+    loop {
+        let (mut profile, record) = load(state, username).await?;
+        change(&mut profile);
+        if serde_json::to_string(&profile).map_err(ApiError::internal)? == record.profile_json {
+            return Ok(());
+        }
+        match save(state, &profile, Some(&record.profile_hash), actor).await {
+            Err(ApiError::Message { status: 409, .. }) => continue,
+            other => return other.map(|_| ()),
+        }
+    }
+}
+
 pub async fn delete(
     state: &AppState,
     username: &str,
