@@ -1,0 +1,127 @@
+//! Turns a repository location given by a person (`/path`, `s3://…`) into a
+//! backend.
+
+use std::sync::Arc;
+
+use object_store::aws::AmazonS3Builder;
+
+use super::{Backend, LocalBackend, ObjectBackend, SftpBackend, SftpLocation};
+use crate::error::{Result, VaultError};
+
+/// Where an S3-compatible repository lives (the API's `S3DestinationLocation`
+/// maps onto this).
+#[derive(Debug, Clone, Default)]
+pub struct S3Location {
+    /// Endpoint URL, e.g. `https://s3.example.com` or `http://127.0.0.1:9000`;
+    /// empty for AWS itself.
+    pub endpoint: String,
+    /// Region; empty means `us-east-1`.
+    pub region: String,
+    /// Bucket name.
+    pub bucket: String,
+    /// Key prefix inside the bucket (may be empty).
+    pub prefix: String,
+    /// Access key id.
+    pub access_key: String,
+    /// Secret access key.
+    pub secret_key: String,
+}
+
+/// Opens an S3-compatible backend.
+pub fn open_s3(loc: &S3Location) -> Result<Arc<dyn Backend>> {
+    if loc.bucket.is_empty() {
+        return Err(VaultError::invalid("S3 location", "no bucket"));
+    }
+    let region = if loc.region.is_empty() {
+        "us-east-1"
+    } else {
+        &loc.region
+    };
+    let mut b = AmazonS3Builder::new()
+        .with_bucket_name(&loc.bucket)
+        .with_region(region)
+        .with_access_key_id(&loc.access_key)
+        .with_secret_access_key(&loc.secret_key);
+    if !loc.endpoint.is_empty() {
+        b = b
+            .with_endpoint(&loc.endpoint)
+            .with_allow_http(loc.endpoint.starts_with("http://"));
+    }
+    let name = format!("s3://{}/{}", loc.bucket, loc.prefix);
+    let store = b
+        .build()
+        .map_err(|e| VaultError::invalid("S3 location", format!("{name}: {e}")))?;
+    Ok(Arc::new(ObjectBackend::new(
+        Arc::new(store),
+        &loc.prefix,
+        name,
+    )?))
+}
+
+/// `USER@HOST[:PORT]/PATH` with the key, password and known-hosts file from
+/// `HALLEY_VAULT_SFTP_KEY`, `HALLEY_VAULT_SFTP_PASSWORD` and
+/// `HALLEY_VAULT_SFTP_KNOWN_HOSTS` (default `~/.ssh/known_hosts`).
+fn parse_sftp(location: &str, rest: &str) -> Result<SftpLocation> {
+    let bad = |why: &str| VaultError::invalid("SFTP location", format!("{location}: {why}"));
+    let (authority, path) = rest.split_once('/').ok_or_else(|| bad("no path"))?;
+    let (user, hostport) = authority.split_once('@').ok_or_else(|| bad("no user@"))?;
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().map_err(|_| bad("bad port"))?),
+        None => (hostport, 22),
+    };
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let known_hosts = env("HALLEY_VAULT_SFTP_KNOWN_HOSTS")
+        .map(std::path::PathBuf::from)
+        .or_else(|| env("HOME").map(|h| std::path::Path::new(&h).join(".ssh/known_hosts")))
+        .ok_or_else(|| bad("no known-hosts file (set HALLEY_VAULT_SFTP_KNOWN_HOSTS)"))?;
+    Ok(SftpLocation {
+        host: host.to_string(),
+        port,
+        user: user.to_string(),
+        private_key: env("HALLEY_VAULT_SFTP_KEY").map(Into::into),
+        password: env("HALLEY_VAULT_SFTP_PASSWORD"),
+        known_hosts,
+        path: format!("/{path}"),
+    })
+}
+
+/// Opens the backend a location names.
+///
+/// - a plain path or `local:PATH`: a local directory;
+/// - `s3://BUCKET[/PREFIX]`: an S3-compatible store, with `AWS_ACCESS_KEY_ID`,
+///   `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` (default `us-east-1`) and
+///   `AWS_ENDPOINT_URL` (for non-AWS servers; `http://` is allowed) from the
+///   environment;
+/// - `sftp://USER@HOST[:PORT]/PATH`: an SFTP server (see `parse_sftp`).
+pub fn open_location(location: &str) -> Result<Arc<dyn Backend>> {
+    if let Some(rest) = location.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let env = |k: &str| std::env::var(k).unwrap_or_default();
+        let region = if env("AWS_REGION").is_empty() {
+            env("AWS_DEFAULT_REGION")
+        } else {
+            env("AWS_REGION")
+        };
+        return open_s3(&S3Location {
+            endpoint: env("AWS_ENDPOINT_URL"),
+            region,
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+            access_key: env("AWS_ACCESS_KEY_ID"),
+            secret_key: env("AWS_SECRET_ACCESS_KEY"),
+        });
+    }
+    if let Some(rest) = location.strip_prefix("sftp://") {
+        return Ok(Arc::new(SftpBackend::connect(&parse_sftp(
+            location, rest,
+        )?)?));
+    }
+    let path = location.strip_prefix("local:").unwrap_or(location);
+    if path.contains("://") {
+        return Err(VaultError::invalid(
+            "repository location",
+            format!("{location}: unsupported scheme (use a path or s3://)"),
+        ));
+    }
+    Ok(Arc::new(LocalBackend::new(path)))
+}

@@ -1,0 +1,248 @@
+//! Shared helpers of the integration tests: repositories in temporary
+//! directories, a generated source tree, and a bit-exact tree comparison.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use filetime::FileTime;
+use halley_vault::backend::LocalBackend;
+use halley_vault::{InitOptions, KdfParams, Repository};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A fresh repository in `dir/repo`, with cheap KDF parameters.
+pub fn init_repo(dir: &Path) -> Repository {
+    let backend = Arc::new(LocalBackend::new(dir.join("repo")));
+    Repository::init(
+        backend,
+        PASSWORD,
+        InitOptions {
+            kdf: KdfParams::insecure_for_tests(),
+            ..Default::default()
+        },
+    )
+    .expect("init")
+}
+
+pub fn open_repo(dir: &Path) -> Repository {
+    Repository::open(Arc::new(LocalBackend::new(dir.join("repo"))), PASSWORD).expect("open")
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so tests need no big fixtures.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+pub fn write(path: &Path, data: &[u8]) {
+    if let Some(p) = path.parent() {
+        fs::create_dir_all(p).unwrap();
+    }
+    fs::write(path, data).unwrap();
+}
+
+pub fn set_mtime(path: &Path, secs: i64, nsec: u32) {
+    let t = FileTime::from_unix_time(secs, nsec);
+    filetime::set_symlink_file_times(path, t, t).unwrap();
+}
+
+/// Builds a tree with every kind of entry the round trip must keep.
+pub fn make_tree(root: &Path) {
+    fs::create_dir_all(root).unwrap();
+    write(&root.join("empty"), b"");
+    write(&root.join("small.txt"), b"hello, vault\n");
+    // Larger than the biggest chunk, with repeated parts to deduplicate.
+    let mut big = noise(1, 5 << 20);
+    big.extend_from_slice(&noise(2, 3 << 20));
+    big.extend_from_slice(&noise(1, 5 << 20));
+    write(&root.join("big.bin"), &big);
+    write(&root.join("copy-of-big.bin"), &big);
+    write(
+        &root.join("text.log"),
+        &b"line of compressible text\n".repeat(20_000),
+    );
+    // Sparse: 12 MiB with two islands of data.
+    {
+        let f = fs::File::create(root.join("sparse.img")).unwrap();
+        f.set_len(12 << 20).unwrap();
+        use std::os::unix::fs::FileExt;
+        f.write_all_at(&noise(3, 4096), 1 << 20).unwrap();
+        f.write_all_at(&noise(4, 100), (9 << 20) + 7).unwrap();
+    }
+    // Unicode and odd names.
+    write(&root.join("héllo wörld ✓.txt"), "unicode".as_bytes());
+    write(&root.join("日本語/ファイル"), b"jp");
+    write(&root.join(" leading space"), b"s");
+    write(&root.join("-dash"), b"d");
+    write(&root.join("new\nline"), b"n");
+    write(&root.join("back\\slash*?[x]"), b"b");
+    let raw = std::ffi::OsStr::from_bytes(b"latin1-\xe9\xff");
+    write(&root.join(raw), b"raw name");
+    // Deep tree.
+    let mut deep = root.join("deep");
+    for i in 0..40 {
+        deep.push(format!("d{i}"));
+    }
+    write(&deep.join("leaf"), b"deep leaf");
+    // Symlinks: relative, absolute, dangling, to a directory.
+    std::os::unix::fs::symlink("small.txt", root.join("link-rel")).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", root.join("link-abs")).unwrap();
+    std::os::unix::fs::symlink("does/not/exist", root.join("link-dangling")).unwrap();
+    std::os::unix::fs::symlink("deep", root.join("link-dir")).unwrap();
+    // Hard links: three names, one inode.
+    write(&root.join("hl/a"), &noise(5, 70_000));
+    fs::hard_link(root.join("hl/a"), root.join("hl/b")).unwrap();
+    fs::hard_link(root.join("hl/a"), root.join("c-link")).unwrap();
+    // A fifo.
+    nix::unistd::mkfifo(
+        &root.join("pipe"),
+        nix::sys::stat::Mode::from_bits_truncate(0o640),
+    )
+    .unwrap();
+    // Permissions.
+    write(&root.join("perm/private"), b"p");
+    fs::set_permissions(root.join("perm/private"), fs::Permissions::from_mode(0o600)).unwrap();
+    write(&root.join("perm/exec"), b"#!/bin/sh\n");
+    fs::set_permissions(root.join("perm/exec"), fs::Permissions::from_mode(0o755)).unwrap();
+    write(&root.join("perm/readonly"), b"r");
+    fs::set_permissions(
+        root.join("perm/readonly"),
+        fs::Permissions::from_mode(0o444),
+    )
+    .unwrap();
+    write(&root.join("perm/setgid-sticky"), b"s");
+    fs::set_permissions(
+        root.join("perm/setgid-sticky"),
+        fs::Permissions::from_mode(0o2750),
+    )
+    .unwrap();
+    fs::create_dir(root.join("perm/closed-dir")).unwrap();
+    write(&root.join("perm/closed-dir/inner"), b"i");
+    fs::set_permissions(
+        root.join("perm/closed-dir"),
+        fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    fs::create_dir(root.join("empty-dir")).unwrap();
+    // Distinct mtimes with nanoseconds, set last (children first).
+    let mut n = 0i64;
+    let mut all = Vec::new();
+    collect(root, &mut all);
+    all.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for p in all {
+        n += 1;
+        set_mtime(
+            &p,
+            1_600_000_000 + n * 1000,
+            (n as u32 * 7919) % 1_000_000_000,
+        );
+    }
+    set_mtime(root, 1_500_000_000, 123_456_789);
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if e.file_type().unwrap().is_dir() {
+            collect(&p, out);
+        }
+        out.push(p);
+    }
+}
+
+/// What a comparison looks at for one entry.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: &'static str,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: (i64, i64),
+    pub content: Option<blake3::Hash>,
+    pub size: u64,
+    pub target: Option<PathBuf>,
+    /// Index of the hard-link group within the tree (by first path), if nlink > 1.
+    pub link_group: Option<String>,
+}
+
+/// Everything below `root` (not `root` itself), keyed by relative path.
+pub fn snapshot_of(root: &Path) -> BTreeMap<PathBuf, Entry> {
+    let mut paths = Vec::new();
+    collect(root, &mut paths);
+    paths.sort();
+    let mut groups: HashMap<(u64, u64), String> = HashMap::new();
+    let mut out = BTreeMap::new();
+    for p in paths {
+        let m = fs::symlink_metadata(&p).unwrap();
+        let rel = p.strip_prefix(root).unwrap().to_path_buf();
+        let ft = m.file_type();
+        let kind = if ft.is_dir() {
+            "dir"
+        } else if ft.is_symlink() {
+            "symlink"
+        } else if ft.is_file() {
+            "file"
+        } else {
+            "other"
+        };
+        let content = ft.is_file().then(|| blake3::hash(&fs::read(&p).unwrap()));
+        let link_group = (ft.is_file() && m.nlink() > 1).then(|| {
+            groups
+                .entry((m.dev(), m.ino()))
+                .or_insert_with(|| rel.display().to_string())
+                .clone()
+        });
+        out.insert(
+            rel,
+            Entry {
+                kind,
+                mode: m.mode() & 0o7777,
+                uid: m.uid(),
+                gid: m.gid(),
+                mtime: (m.mtime(), m.mtime_nsec()),
+                content,
+                size: if ft.is_dir() { 0 } else { m.len() },
+                target: ft.is_symlink().then(|| fs::read_link(&p).unwrap()),
+                link_group,
+            },
+        );
+    }
+    out
+}
+
+pub fn assert_same_tree(a: &Path, b: &Path) {
+    let (x, y) = (snapshot_of(a), snapshot_of(b));
+    let xk: Vec<_> = x.keys().collect();
+    let yk: Vec<_> = y.keys().collect();
+    assert_eq!(xk, yk, "entry names differ");
+    for (k, v) in &x {
+        assert_eq!(Some(v), y.get(k), "entry {} differs", k.display());
+    }
+    let (ma, mb) = (fs::metadata(a).unwrap(), fs::metadata(b).unwrap());
+    assert_eq!(ma.mode() & 0o7777, mb.mode() & 0o7777, "root mode");
+}
+
+/// Allocated bytes of a file (to check holes survive).
+pub fn allocated(path: &Path) -> u64 {
+    fs::metadata(path).unwrap().blocks() * 512
+}
+
+pub fn append(path: &Path, data: &[u8]) {
+    let mut f = fs::OpenOptions::new().append(true).open(path).unwrap();
+    f.write_all(data).unwrap();
+}
