@@ -57,6 +57,10 @@ pub struct Options {
     /// before it is disconnected for not keeping up.
     #[arg(long, env = "HALLEY_EVENT_QUEUE_LIMIT", default_value_t = DEFAULT_QUEUE_LIMIT)]
     pub event_queue_limit: usize,
+    /// Origins allowed to frame the web interface and send it postMessage
+    /// sign-ins, as scheme://host[:port], comma-separated. Default: any.
+    #[arg(long, env = "HALLEY_WEB_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub web_allowed_origins: Vec<String>,
 }
 
 /// Runs the server until it is stopped; says whether a restart was asked for.
@@ -84,6 +88,7 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
         options.data_dir.clone(),
         options.event_queue_limit,
     );
+    state.web_allowed_origins = crate::web::AllowedOrigins::parse(&options.web_allowed_origins)?;
     state.license_portal = options.license_portal.clone();
     let state = Arc::new(state);
     let sink_task = sinks::spawn(state.clone());

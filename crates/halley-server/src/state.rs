@@ -29,6 +29,8 @@ pub struct AppState {
     /// clients can tell a restart happened (`meta/version`).
     pub start_time: i64,
     pub start_hash: String,
+    /// Origins that may frame the web interface and message it (empty: any).
+    pub web_allowed_origins: crate::web::AllowedOrigins,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
             totp: TotpGuard::default(),
             start_time: crate::util::now_unix(),
             start_hash: crate::util::random_hex(16),
+            web_allowed_origins: Default::default(),
         }
     }
 }

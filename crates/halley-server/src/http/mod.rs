@@ -94,6 +94,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         ),
     );
     router
+        .merge(crate::web::router(state))
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::max(params::MAX_BODY_BYTES))
         .layer(CompressionLayer::new())

@@ -1,0 +1,981 @@
+//! The web interface in a real browser: Debian's Chromium, headless, driven
+//! through chromedriver against a real `halleyd`. Without Chromium the tests
+//! print SKIPPED and pass, unless `CI` is set (then they fail).
+//!
+//! `cargo test -p halley-server --test web_ui -- --ignored screenshots`
+//! refreshes `docs/screenshots/`.
+
+mod common;
+
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{secret_from_url, totp_code, Launch, Server};
+use fantoccini::{Client, ClientBuilder, Locator};
+use halley_client::Auth;
+use serde_json::{json, Value};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const WAIT: Duration = Duration::from_secs(20);
+
+/// One browser at a time: the machine has two cores.
+static BROWSER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn browser_missing(test: &str) -> bool {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return false;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: {CHROMIUM} and {CHROMEDRIVER} are required in CI (apt-get install chromium chromium-driver)");
+    }
+    println!("SKIPPED {test}: {CHROMIUM} or {CHROMEDRIVER} is not installed");
+    true
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// chromedriver plus one headless Chromium session with a fresh profile.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start(width: u32, height: u32) -> Browser {
+        let port = free_port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let webdriver = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::get(format!("{webdriver}/status")).await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not answer");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let args = vec![
+            "--headless".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-dev-shm-usage".into(),
+            "--hide-scrollbars".into(),
+            format!("--window-size={width},{height}"),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({ "binary": CHROMIUM, "args": args }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&webdriver)
+            .await
+            .expect("a WebDriver session");
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("page loads");
+    }
+
+    async fn wait(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    }
+
+    /// Waits until the element's text contains `expected`.
+    async fn wait_text(&self, css: &str, expected: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        let mut last = String::new();
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+                if let Ok(text) = element.text().await {
+                    if text.contains(expected) {
+                        return text;
+                    }
+                    last = text;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css} never contained {expected:?}; last text: {last:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn fill(&self, css: &str, value: &str) {
+        let element = self.wait(css).await;
+        element.clear().await.unwrap();
+        element.send_keys(value).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.wait(css).await.click().await.unwrap();
+    }
+
+    async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute(script, args)
+            .await
+            .expect("script runs")
+    }
+
+    async fn is_present(&self, css: &str) -> bool {
+        self.client.find(Locator::Css(css)).await.is_ok()
+    }
+
+    async fn sign_in(&self, server: &Server, username: &str, password: &str) {
+        self.goto(&format!("{}/", server.url)).await;
+        self.fill("#signin-username", username).await;
+        self.fill("#signin-password", password).await;
+        self.click("#signin-submit").await;
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    async fn stop(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn screenshot_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
+}
+
+/// A page on another origin (another loopback port) that embeds the web
+/// interface in an iframe, or opens it in a window, as a provider's portal
+/// would, and records the messages it gets back.
+struct Portal {
+    origin: String,
+}
+
+const PORTAL_PAGE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>Portal</title></head>
+<body>
+<h1>Provider portal</h1>
+<div id="slot"></div>
+<script>
+window.received = [];
+window.addEventListener("message", (event) => {
+  window.received.push({ origin: event.origin, msg: event.data && event.data.msg });
+});
+const params = new URLSearchParams(location.search);
+window.target = null;
+window.halleyOrigin = new URL(params.get("halley")).origin;
+if (params.get("mode") === "window") {
+  window.target = window.open(params.get("halley"), "halley");
+} else {
+  const frame = document.createElement("iframe");
+  frame.id = "halley";
+  frame.src = params.get("halley");
+  frame.width = "1100";
+  frame.height = "700";
+  document.getElementById("slot").append(frame);
+  window.target = frame.contentWindow;
+}
+window.loaded = () => window.received.some((m) => m.msg === "app_loaded");
+window.send = (msg, username, sessionkey) =>
+  window.target.postMessage({ msg, username, sessionkey }, window.halleyOrigin);
+</script>
+</body></html>"#;
+
+impl Portal {
+    async fn start() -> Portal {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new().route(
+            "/portal",
+            axum::routing::get(|| async { axum::response::Html(PORTAL_PAGE) }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Portal { origin }
+    }
+
+    fn url(&self, server: &Server, mode: &str) -> String {
+        let halley: String =
+            form_urlencoded::byte_serialize(format!("{}/", server.url).as_bytes()).collect();
+        format!("{}/portal?mode={mode}&halley={halley}", self.origin)
+    }
+}
+
+async fn wait_app_loaded(browser: &Browser) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if browser.js("return window.loaded();", vec![]).await == json!(true) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// Whether this server builds the endpoint yet (anything but `Status` 501).
+async fn endpoint_built(server: &Server, path: &str) -> bool {
+    common::admin_post(&server.url, path, &[]).await.json()["Status"] != 501
+}
+
+async fn admin_session_key(server: &Server) -> String {
+    server
+        .admin()
+        .admin_account_session_start()
+        .await
+        .unwrap()
+        .session_key
+}
+
+async fn add_user(server: &Server, username: &str) {
+    server
+        .admin()
+        .admin_add_user(username, "a-long-password-1", None, None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn sign_in_with_password_and_reach_the_dashboard() {
+    if browser_missing("sign_in_with_password_and_reach_the_dashboard") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    add_user(&server, "existing").await;
+    let browser = Browser::start(1280, 800).await;
+
+    // A wrong password shows an error where it happened.
+    browser.sign_in(&server, "admin", "wrong").await;
+    browser
+        .wait_text("#signin-error", "username or password is not right")
+        .await;
+    assert!(!browser.is_present("#signed-in-user").await);
+
+    browser.sign_in(&server, "admin", "admin").await;
+    browser.wait_text("#signed-in-user", "admin").await;
+    browser.wait_text("#stat-accounts", "1").await;
+    // Areas whose endpoints are not built say so.
+    if !endpoint_built(&server, "/api/v1/admin/dispatcher/list-active").await {
+        browser
+            .wait_text("#card-devices", "Not available on this server yet")
+            .await;
+    }
+    // Every area shows its list, or says its endpoint is not built yet.
+    for (view, path) in [
+        ("jobs", "/api/v1/admin/get-jobs-recent"),
+        ("devices", "/api/v1/admin/dispatcher/list-active"),
+        ("policies", "/api/v1/admin/policies/list-full"),
+        ("groups", "/api/v1/admin/user-groups/list-full"),
+        ("tenants", "/api/v1/admin/organization/list"),
+        ("admins", "/api/v1/admin/admin-user/list"),
+    ] {
+        browser.goto(&format!("{}/#/{view}", server.url)).await;
+        if endpoint_built(&server, path).await {
+            browser
+                .wait("#area-body .table-wrap, #area-body .empty-state")
+                .await;
+            assert!(!browser.is_present("#area-body .not-built").await, "{view}");
+        } else {
+            browser
+                .wait_text("#area-body", "not available on this server yet")
+                .await;
+        }
+    }
+
+    browser.click("#sign-out").await;
+    browser.wait("#signin-username").await;
+    browser.stop().await;
+}
+
+#[tokio::test]
+async fn sign_in_with_totp() {
+    if browser_missing("sign_in_with_totp") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    let admin = server.admin();
+    let totp = admin.admin_account_regenerate_totp().await.unwrap();
+    let secret = secret_from_url(&totp.url);
+    admin
+        .admin_account_validate_totp(&totp_code(&secret, 0))
+        .await
+        .unwrap();
+    let browser = Browser::start(1280, 800).await;
+
+    browser.sign_in(&server, "admin", "admin").await;
+    browser.wait("#signin-totp").await;
+    browser.fill("#signin-totp", "000000").await;
+    browser.click("#signin-verify").await;
+    browser.wait_text("#signin-error", "not accepted").await;
+    assert!(!browser.is_present("#signed-in-user").await);
+
+    browser.fill("#signin-totp", &totp_code(&secret, 1)).await;
+    browser.click("#signin-verify").await;
+    browser.wait_text("#signed-in-user", "admin").await;
+    browser.stop().await;
+}
+
+#[tokio::test]
+async fn create_a_user_and_edit_its_profile() {
+    if browser_missing("create_a_user_and_edit_its_profile") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    let browser = Browser::start(1280, 800).await;
+    browser.sign_in(&server, "admin", "admin").await;
+    browser.wait("#signed-in-user").await;
+
+    browser.goto(&format!("{}/#/accounts", server.url)).await;
+    browser.click("#new-account").await;
+    // A refused creation keeps the dialog and what was typed.
+    browser.fill("#new-username", "alice").await;
+    browser.fill("#new-password", "x").await;
+    browser.click("#new-submit").await;
+    browser.wait(".dialog .notice-error").await;
+    browser.fill("#new-password", "a-long-password-1").await;
+    browser.click("#new-submit").await;
+    browser.wait_text("#account-list", "alice").await;
+    let profile = server
+        .admin()
+        .admin_get_user_profile("alice")
+        .await
+        .unwrap();
+    assert_eq!(profile.username, "alice");
+
+    // Edit and save: the change is visible through the API.
+    browser.click("a.account-link").await;
+    browser.fill("#profile-account-name", "Alice Ltd").await;
+    browser.fill("#profile-emails", "ops@alice.example").await;
+    browser.click("#profile-save").await;
+    browser
+        .wait_text("#profile-state", "All changes saved")
+        .await;
+    let profile = server
+        .admin()
+        .admin_get_user_profile("alice")
+        .await
+        .unwrap();
+    assert_eq!(profile.account_name, "Alice Ltd");
+    assert_eq!(profile.emails, vec!["ops@alice.example".to_string()]);
+
+    // Someone else saves meanwhile: our save is refused, our edit kept, theirs intact.
+    let mut theirs = profile.clone();
+    theirs.account_name = "Changed by a script".into();
+    server
+        .admin()
+        .admin_set_user_profile("alice", &theirs)
+        .await
+        .unwrap();
+    browser.fill("#profile-account-name", "Alice Limited").await;
+    browser.click("#profile-save").await;
+    browser
+        .wait_text("#profile-banner", "someone else changed this account")
+        .await;
+    let kept = browser
+        .js(
+            "return document.getElementById('profile-account-name').value;",
+            vec![],
+        )
+        .await;
+    assert_eq!(kept, json!("Alice Limited"));
+    let stored = server
+        .admin()
+        .admin_get_user_profile("alice")
+        .await
+        .unwrap();
+    assert_eq!(stored.account_name, "Changed by a script");
+    browser.stop().await;
+}
+
+#[tokio::test]
+async fn account_actions_and_the_end_user_view() {
+    if browser_missing("account_actions_and_the_end_user_view") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    add_user(&server, "erin").await;
+    let browser = Browser::start(1280, 800).await;
+    browser.sign_in(&server, "admin", "admin").await;
+    browser.wait("#signed-in-user").await;
+    browser.goto(&format!("{}/#/accounts", server.url)).await;
+    browser.wait_text("#account-list", "erin").await;
+
+    // Suspend from the row's menu: the API sees it.
+    browser.click("details.menu summary").await;
+    browser
+        .click("details.menu[open] .menu-item:nth-child(2)")
+        .await;
+    browser.wait_text("#account-list", "Suspended").await;
+    let profile = server.admin().admin_get_user_profile("erin").await.unwrap();
+    assert!(profile.is_suspended);
+    browser.click("details.menu summary").await;
+    browser
+        .click("details.menu[open] .menu-item:nth-child(2)")
+        .await;
+    browser.wait_text("#account-list", "Active").await;
+    let profile = server.admin().admin_get_user_profile("erin").await.unwrap();
+    assert!(!profile.is_suspended);
+
+    // "Sign in as this user" opens the end-user view in a new tab.
+    let admin_window = browser.client.window().await.unwrap();
+    browser.click("details.menu summary").await;
+    browser
+        .click("details.menu[open] .menu-item:nth-child(1)")
+        .await;
+    let deadline = Instant::now() + WAIT;
+    let tab = loop {
+        let windows = browser.client.windows().await.unwrap();
+        if let Some(tab) = windows.into_iter().find(|w| *w != admin_window) {
+            break tab;
+        }
+        assert!(Instant::now() < deadline, "no new tab");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    browser.client.switch_to_window(tab).await.unwrap();
+    browser.wait_text("#signed-in-user", "erin").await;
+    browser.wait_text("#user-account-name", "erin").await;
+
+    // The end user changes the password; a wrong current one is refused.
+    let url = browser.client.current_url().await.unwrap();
+    let mut security = url.clone();
+    security.set_fragment(Some("/me/security"));
+    browser.goto(security.as_str()).await;
+    browser.fill("#pw-old", "not-the-password").await;
+    browser.fill("#pw-new", "a-new-password-2").await;
+    browser.fill("#pw-again", "a-new-password-2").await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_text("section.card", "OldPassword").await;
+    browser.fill("#pw-old", "a-long-password-1").await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_text("section.card", "Password changed").await;
+    let answer = server
+        .client(Auth::password("erin", "a-new-password-2"))
+        .hybrid_session_start()
+        .await
+        .unwrap();
+    assert_eq!(answer.session_type, "user");
+
+    // The administrator's tab is still the administrator's.
+    browser.client.close_window().await.unwrap();
+    browser.client.switch_to_window(admin_window).await.unwrap();
+    browser.wait_text("#signed-in-user", "admin").await;
+    browser.stop().await;
+}
+
+#[tokio::test]
+async fn live_events_reach_the_dashboard_without_reload() {
+    if browser_missing("live_events_reach_the_dashboard_without_reload") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    let browser = Browser::start(1280, 800).await;
+    browser.sign_in(&server, "admin", "admin").await;
+    browser.wait_text("#live-state", "Live").await;
+    browser.wait_text("#stat-accounts", "0").await;
+    browser.js("window.__sameDocument = 42;", vec![]).await;
+
+    add_user(&server, "bob").await;
+    let feed = browser.wait_text("#live-events", "bob").await;
+    assert!(feed.contains("Account created"), "{feed}");
+    browser.wait_text("#stat-accounts", "1").await;
+    assert_eq!(
+        browser.js("return window.__sameDocument;", vec![]).await,
+        json!(42)
+    );
+    browser.stop().await;
+}
+
+#[tokio::test]
+async fn portal_signs_in_an_administrator_and_a_user_by_post_message() {
+    if browser_missing("portal_signs_in_an_administrator_and_a_user_by_post_message") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    add_user(&server, "carol").await;
+    let portal = Portal::start().await;
+    let browser = Browser::start(1280, 900).await;
+
+    // A window opened by the portal (window.open) works the same way.
+    browser.goto(&portal.url(&server, "window")).await;
+    assert!(
+        wait_app_loaded(&browser).await,
+        "no app_loaded from the window"
+    );
+    let key = admin_session_key(&server).await;
+    browser
+        .js(
+            "window.send('session_login', 'admin', arguments[0]);",
+            vec![json!(key)],
+        )
+        .await;
+    let main_window = browser.client.window().await.unwrap();
+    let popup = browser
+        .client
+        .windows()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|w| *w != main_window)
+        .expect("the window opened");
+    browser.client.switch_to_window(popup).await.unwrap();
+    browser.wait_text("#signed-in-user", "admin").await;
+    browser.client.close_window().await.unwrap();
+    browser.client.switch_to_window(main_window).await.unwrap();
+
+    // Administrator, with a key from AdminAccountSessionStart.
+    browser.goto(&portal.url(&server, "frame")).await;
+    assert!(wait_app_loaded(&browser).await, "no app_loaded");
+    let origins = browser
+        .js("return window.received[0].origin;", vec![])
+        .await;
+    assert_eq!(origins, json!(server.url));
+    let key = admin_session_key(&server).await;
+    browser
+        .js(
+            "window.send('session_login', 'admin', arguments[0]);",
+            vec![json!(key)],
+        )
+        .await;
+    browser.client.enter_frame(0).await.unwrap();
+    browser.wait_text("#signed-in-user", "admin").await;
+    browser.wait("#stat-accounts").await;
+    browser.client.enter_parent_frame().await.unwrap();
+
+    // End user, with a key from AdminAccountSessionStartAsUser.
+    browser.goto(&portal.url(&server, "frame")).await;
+    assert!(wait_app_loaded(&browser).await, "no app_loaded");
+    let key = server
+        .admin()
+        .admin_account_session_start_as_user("carol")
+        .await
+        .unwrap()
+        .session_key;
+    browser
+        .js(
+            "window.send('user_session_login', 'carol', arguments[0]);",
+            vec![json!(key)],
+        )
+        .await;
+    browser.client.enter_frame(0).await.unwrap();
+    browser.wait_text("#signed-in-user", "carol").await;
+    browser.wait_text("#user-account-name", "carol").await;
+    browser.client.enter_parent_frame().await.unwrap();
+    browser.stop().await;
+}
+
+#[tokio::test]
+async fn a_forged_session_key_signs_nobody_in() {
+    if browser_missing("a_forged_session_key_signs_nobody_in") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    add_user(&server, "dave").await;
+    let portal = Portal::start().await;
+    let browser = Browser::start(1280, 900).await;
+
+    for (msg, username) in [("session_login", "admin"), ("user_session_login", "dave")] {
+        browser.goto(&portal.url(&server, "frame")).await;
+        assert!(wait_app_loaded(&browser).await, "no app_loaded");
+        let forged = "f".repeat(64);
+        browser
+            .js(
+                "window.send(arguments[0], arguments[1], arguments[2]);",
+                vec![json!(msg), json!(username), json!(forged)],
+            )
+            .await;
+        browser.client.enter_frame(0).await.unwrap();
+        browser
+            .wait_text("#signin-error", "Single sign-on failed")
+            .await;
+        assert!(!browser.is_present("#signed-in-user").await);
+        browser.client.enter_parent_frame().await.unwrap();
+    }
+    // A valid administrator key given as an end user's is refused too.
+    browser.goto(&portal.url(&server, "frame")).await;
+    assert!(wait_app_loaded(&browser).await, "no app_loaded");
+    let key = admin_session_key(&server).await;
+    browser
+        .js(
+            "window.send('user_session_login', 'admin', arguments[0]);",
+            vec![json!(key)],
+        )
+        .await;
+    browser.client.enter_frame(0).await.unwrap();
+    browser
+        .wait_text("#signin-error", "Single sign-on failed")
+        .await;
+    assert!(!browser.is_present("#signed-in-user").await);
+    browser.client.enter_parent_frame().await.unwrap();
+    browser.stop().await;
+}
+
+#[tokio::test]
+async fn the_origin_allowlist_refuses_other_origins() {
+    if browser_missing("the_origin_allowlist_refuses_other_origins") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let allowed = Portal::start().await;
+    let other = Portal::start().await;
+    let server = Server::launch(Launch {
+        args: vec!["--web-allowed-origins".into(), allowed.origin.clone()],
+        ..Default::default()
+    });
+
+    // The page says who may frame it.
+    let page = reqwest::get(format!("{}/", server.url)).await.unwrap();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains(&format!("frame-ancestors 'self' {}", allowed.origin)),
+        "{csp}"
+    );
+    // API paths keep their JSON 404.
+    let missing = reqwest::get(format!("{}/api/v1/no/such", server.url))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(missing.text().await.unwrap().contains("\"Status\":404"));
+
+    let browser = Browser::start(1280, 900).await;
+
+    // Another origin may not frame it: the browser refuses to load it.
+    browser.goto(&other.url(&server, "frame")).await;
+    assert!(
+        !wait_app_loaded(&browser).await,
+        "framed by a refused origin"
+    );
+
+    // Opened as a window from another origin, it neither announces itself
+    // there nor accepts that origin's sign-in.
+    browser.goto(&other.url(&server, "window")).await;
+    let main_window = browser.client.window().await.unwrap();
+    let deadline = Instant::now() + WAIT;
+    let popup = loop {
+        let windows = browser.client.windows().await.unwrap();
+        if let Some(popup) = windows.into_iter().find(|w| *w != main_window) {
+            break popup;
+        }
+        assert!(Instant::now() < deadline, "the window did not open");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    browser
+        .client
+        .switch_to_window(popup.clone())
+        .await
+        .unwrap();
+    browser.wait("#signin-username").await;
+    browser
+        .client
+        .switch_to_window(main_window.clone())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        browser.js("return window.loaded();", vec![]).await,
+        json!(false)
+    );
+    let key = admin_session_key(&server).await;
+    browser
+        .js(
+            "window.send('session_login', 'admin', arguments[0]);",
+            vec![json!(key)],
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    browser.client.switch_to_window(popup).await.unwrap();
+    assert!(browser.is_present("#signin-username").await);
+    assert!(!browser.is_present("#signed-in-user").await);
+    browser.client.close_window().await.unwrap();
+    browser
+        .client
+        .switch_to_window(main_window.clone())
+        .await
+        .unwrap();
+
+    // An allowed portal frames it and signs in.
+    browser.goto(&allowed.url(&server, "frame")).await;
+    assert!(wait_app_loaded(&browser).await, "no app_loaded");
+    let key = admin_session_key(&server).await;
+    browser
+        .js(
+            "window.send('session_login', 'admin', arguments[0]);",
+            vec![json!(key)],
+        )
+        .await;
+    browser.client.enter_frame(0).await.unwrap();
+    browser.wait_text("#signed-in-user", "admin").await;
+    browser.client.enter_parent_frame().await.unwrap();
+
+    browser.stop().await;
+}
+
+/// Fills a server with a few realistic accounts for the screenshots.
+async fn demo_data(server: &Server) {
+    let admin = server.admin();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let accounts = [
+        (
+            "acme-corp",
+            "Acme Corporation",
+            "it@acme.example",
+            412_000_000_000_i64,
+            false,
+        ),
+        (
+            "bluebird-dental",
+            "Bluebird Dental",
+            "office@bluebird.example",
+            86_500_000_000,
+            false,
+        ),
+        (
+            "harbor-legal",
+            "Harbor Legal LLP",
+            "admin@harborlegal.example",
+            230_100_000_000,
+            true,
+        ),
+        (
+            "northwind",
+            "Northwind Traders",
+            "ops@northwind.example",
+            1_250_000_000_000,
+            false,
+        ),
+    ];
+    for (index, (name, display, email, bytes, suspended)) in accounts.into_iter().enumerate() {
+        add_user(server, name).await;
+        let mut profile = admin.admin_get_user_profile(name).await.unwrap();
+        let mut value = serde_json::to_value(&profile).unwrap();
+        value["AccountName"] = json!(display);
+        value["Emails"] = json!([email]);
+        value["IsSuspended"] = json!(suspended);
+        value["Devices"] = json!({
+            format!("dev-{name}-1"): {
+                "FriendlyName": format!("{}-SRV01", name.split('-').next().unwrap().to_uppercase()),
+                "RegistrationTime": now - 86_400 * (40 + index as i64 * 9),
+                "PlatformVersion": {"Distribution": "Windows Server", "Version": "2022"},
+                "ClientVersion": "25.9.6"
+            },
+            format!("dev-{name}-2"): {
+                "FriendlyName": "Reception-PC",
+                "RegistrationTime": now - 86_400 * 12,
+                "PlatformVersion": {"Distribution": "Windows", "Version": "11"},
+                "ClientVersion": "25.9.6"
+            }
+        });
+        value["Destinations"] = json!({
+            "vault-1": {
+                "Description": "Primary cloud vault",
+                "DestinationType": 1000,
+                "S3BucketName": format!("{name}-backups"),
+                "StorageLimitEnabled": true,
+                "StorageLimitBytes": 2_000_000_000_000_i64,
+                "Statistics": {"ClientProvidedSize": {"Size": bytes}}
+            },
+            "vault-2": {
+                "Description": "On-site NAS",
+                "DestinationType": 1002,
+                "LocalcopyPath": "\\\\nas01\\backups",
+                "Statistics": {"ClientProvidedSize": {"Size": bytes / 3}}
+            }
+        });
+        value["Sources"] = json!({
+            "item-1": {"Description": "Company files", "Engine": "engine1/file", "OwnerDevice": format!("dev-{name}-1"), "ModifyTime": now - 3600 * 5},
+            "item-2": {"Description": "SQL Server databases", "Engine": "engine1/mssql", "OwnerDevice": format!("dev-{name}-1"), "ModifyTime": now - 86_400 * 3},
+            "item-3": {"Description": "Disk image", "Engine": "engine1/windisk", "OwnerDevice": format!("dev-{name}-2"), "ModifyTime": now - 86_400 * 8}
+        });
+        value["BackupRules"] = json!({
+            "rule-1": {"Description": "Nightly files", "Source": "item-1", "Destination": "vault-1", "Schedules": [{"FrequencyType": 8011, "SecondsPast": 79200}]},
+            "rule-2": {"Description": "Databases to NAS", "Source": "item-2", "Destination": "vault-2", "Schedules": [{"FrequencyType": 8011, "SecondsPast": 3600}]}
+        });
+        profile = serde_json::from_value(value).unwrap();
+        admin.admin_set_user_profile(name, &profile).await.unwrap();
+    }
+}
+
+#[tokio::test]
+#[ignore = "refreshes docs/screenshots; run with --ignored"]
+async fn screenshots() {
+    if browser_missing("screenshots") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    demo_data(&server).await;
+    let browser = Browser::start(1200, 760).await;
+
+    browser.goto(&format!("{}/", server.url)).await;
+    browser.wait("#signin-username").await;
+    browser.screenshot("sign-in").await;
+
+    browser.sign_in(&server, "admin", "admin").await;
+    browser.wait_text("#stat-accounts", "4").await;
+    browser.wait_text("#live-state", "Live").await;
+    let user = server.client(Auth::password("northwind", "a-long-password-1"));
+    let _ = user.hybrid_session_start().await;
+    add_user(&server, "summit-clinic").await;
+    browser.wait_text("#live-events", "summit-clinic").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    browser.screenshot("dashboard").await;
+
+    browser.goto(&format!("{}/#/accounts", server.url)).await;
+    browser.wait_text("#account-list", "northwind").await;
+    browser.screenshot("accounts").await;
+
+    browser
+        .goto(&format!("{}/#/accounts/northwind", server.url))
+        .await;
+    browser.wait("#profile-account-name").await;
+    browser.click("#tab-vaults").await;
+    browser.wait_text(".tab-body", "northwind-backups").await;
+    browser.screenshot("profile-editor").await;
+
+    if !endpoint_built(&server, "/api/v1/admin/get-jobs-recent").await {
+        browser.goto(&format!("{}/#/jobs", server.url)).await;
+        browser.wait_text("#area-body", "not available").await;
+        browser.screenshot("not-available").await;
+    }
+
+    let key = server
+        .admin()
+        .admin_account_session_start_as_user("northwind")
+        .await
+        .unwrap()
+        .session_key;
+    let portal = Portal::start().await;
+    browser.client.set_window_size(1200, 760).await.unwrap();
+    browser.goto(&portal.url(&server, "frame")).await;
+    assert!(wait_app_loaded(&browser).await);
+    browser
+        .js(
+            "window.send('user_session_login', 'northwind', arguments[0]);",
+            vec![json!(key)],
+        )
+        .await;
+    browser.client.enter_frame(0).await.unwrap();
+    browser.wait_text("#user-account-name", "Northwind").await;
+    // Show the end-user view alone, as a portal's full-size frame would.
+    let key = server
+        .admin()
+        .admin_account_session_start_as_user("northwind")
+        .await
+        .unwrap()
+        .session_key;
+    browser.client.enter_parent_frame().await.unwrap();
+    browser.goto(&format!("{}/", server.url)).await;
+    browser.wait("#signed-in-user").await;
+    browser.click("#sign-out").await;
+    browser.wait("#signin-username").await;
+    browser
+        .js(
+            "window.postMessage({msg: 'user_session_login', username: 'northwind', sessionkey: arguments[0]}, location.origin);",
+            vec![json!(key)],
+        )
+        .await;
+    browser.wait_text("#user-account-name", "Northwind").await;
+    browser.screenshot("end-user").await;
+
+    // More views, for review only (not committed).
+    if let Some(dir) = std::env::var_os("HALLEY_REVIEW_SHOTS") {
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let shot = |name: &'static str| {
+            let dir = dir.clone();
+            let client = browser.client.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let png = client.screenshot().await.unwrap();
+                std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+            }
+        };
+        browser.goto(&format!("{}/#/me/items", server.url)).await;
+        shot("user-items").await;
+        browser.click("#sign-out").await;
+        browser.sign_in(&server, "admin", "admin").await;
+        browser.wait("#signed-in-user").await;
+        for view in [
+            "settings", "account", "policies", "admins", "tenants", "groups",
+        ] {
+            browser.goto(&format!("{}/#/{view}", server.url)).await;
+            shot(view).await;
+        }
+        browser
+            .goto(&format!("{}/#/accounts/northwind", server.url))
+            .await;
+        browser.wait("#profile-account-name").await;
+        shot("profile-general").await;
+        for tab in ["items", "schedules", "devices", "quotas", "json"] {
+            browser.click(&format!("#tab-{tab}")).await;
+            shot(tab).await;
+        }
+        browser.goto(&format!("{}/#/accounts", server.url)).await;
+        browser.wait_text("#account-list", "northwind").await;
+        browser.click("details.menu summary").await;
+        shot("accounts-menu").await;
+        browser.click("#new-account").await;
+        shot("accounts-new").await;
+        browser.client.set_window_size(420, 860).await.unwrap();
+        browser.goto(&format!("{}/#/dashboard", server.url)).await;
+        shot("narrow-dashboard").await;
+        browser.goto(&format!("{}/#/accounts", server.url)).await;
+        shot("narrow-accounts").await;
+        browser.click(".menu-toggle").await;
+        shot("narrow-menu").await;
+        browser.click("#sign-out").await;
+        browser
+            .sign_in(&server, "northwind", "a-long-password-1")
+            .await;
+        browser.wait("#signed-in-user").await;
+    }
+    browser.client.set_window_size(420, 860).await.unwrap();
+    browser.goto(&format!("{}/#/me/security", server.url)).await;
+    browser.wait("#pw-old").await;
+    browser.screenshot("end-user-narrow").await;
+    browser.stop().await;
+}

@@ -1,0 +1,95 @@
+// The public API, called exactly as any client would: form-encoded POSTs
+// carrying the session's credentials (AuthType=SessionKey).
+
+export const NOT_BUILT = 501;
+
+export class ApiError extends Error {
+  constructor(message, status, { totp = false } = {}) {
+    super(message);
+    this.status = status;
+    this.totp = totp;
+  }
+  get notBuilt() {
+    return this.status === NOT_BUILT;
+  }
+}
+
+let session = null;
+let onSessionLost = () => {};
+
+export function setSession(value) {
+  session = value;
+}
+
+export function getSession() {
+  return session;
+}
+
+export function whenSessionLost(handler) {
+  onSessionLost = handler;
+}
+
+function encode(value) {
+  if (value === true) return "1";
+  if (value === false) return "0";
+  if (value !== null && typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+/// POSTs `params` to `path`. `auth`: the session (default), or explicit
+/// credential fields, or null for none.
+export async function call(path, params = {}, { auth = "session" } = {}) {
+  const body = new URLSearchParams();
+  if (auth === "session") {
+    if (!session) throw new ApiError("You are not signed in", 403);
+    body.set("Username", session.username);
+    body.set("AuthType", "SessionKey");
+    body.set("SessionKey", session.key);
+  } else if (auth) {
+    for (const [key, value] of Object.entries(auth)) body.set(key, value);
+  }
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined) body.set(key, encode(value));
+  }
+  let response;
+  try {
+    response = await fetch(path, { method: "POST", body, credentials: "omit", cache: "no-store" });
+  } catch (err) {
+    throw new ApiError("The server could not be reached. Check your connection and try again.", 0);
+  }
+  if (response.status === 449 || response.headers.get("X-Comet-TOTP-Requested") === "1") {
+    throw new ApiError("Enter the code from your authenticator app", 449, { totp: true });
+  }
+  let data;
+  try {
+    data = await response.json();
+  } catch (err) {
+    throw new ApiError(`The server answered HTTP ${response.status} without a readable body`, response.status);
+  }
+  const isMessage = data && typeof data === "object" && !Array.isArray(data) && typeof data.Status === "number" && "Message" in data;
+  if (isMessage && data.Status >= 400) {
+    const error = new ApiError(data.Message || `Error ${data.Status}`, data.Status);
+    if (auth === "session" && data.Status === 403 && data.Message === "Unauthorised") onSessionLost(error);
+    throw error;
+  }
+  if (!response.ok) throw new ApiError(`The server answered HTTP ${response.status}`, response.status);
+  return data;
+}
+
+export async function branding() {
+  try {
+    const response = await fetch("/gen/branding.props", { cache: "no-store" });
+    return await response.json();
+  } catch (err) {
+    return {};
+  }
+}
+
+export async function webConfig() {
+  try {
+    const response = await fetch("/app/config.json", { cache: "no-store" });
+    return await response.json();
+  } catch (err) {
+    return { AnyOrigin: true, AllowedOrigins: [] };
+  }
+}

@@ -1,0 +1,96 @@
+// Areas whose endpoints may not be built on this server yet. Each view calls
+// its endpoint: a 501 answer shows the "not available" state, anything else
+// is listed, so the page lights up as soon as the server provides it.
+
+import { call } from "./api.js";
+import { h, clear, formatBytes, formatDate, notAvailable, notice, pageHeader, spinner, table, badge } from "./ui.js";
+
+const JOB_STATUS = { 5000: ["Success", "ok"], 6000: ["Running", "info"], 7000: ["Warning", "warn"], 7001: ["Error", "error"], 7002: ["Quota exceeded", "error"], 7003: ["Missed", "warn"], 7004: ["Cancelled", "neutral"], 7005: ["Already running", "neutral"], 7006: ["Abandoned", "warn"] };
+
+const text = (value) => (value === undefined || value === null || value === "" ? "—" : String(value));
+
+export const PENDING_AREAS = {
+  jobs: {
+    title: "Jobs",
+    subtitle: "Backup, restore and maintenance jobs of every account",
+    what: "Jobs are",
+    path: "/api/v1/admin/get-jobs-recent",
+    rows: (data) => (Array.isArray(data) ? data : []),
+    columns: [
+      { label: "Account", render: (j) => text(j.Username) },
+      { label: "Status", render: (j) => { const [label, kind] = JOB_STATUS[j.Status] || [text(j.Status), "neutral"]; return badge(label, kind); } },
+      { label: "Started", render: (j) => formatDate(j.StartTime) },
+      { label: "Ended", render: (j) => (j.EndTime ? formatDate(j.EndTime) : "running") },
+      { label: "Uploaded", class: "num", render: (j) => formatBytes(j.UploadSize) },
+    ],
+  },
+  devices: {
+    title: "Devices",
+    subtitle: "Devices connected to this server now",
+    what: "Live devices are",
+    path: "/api/v1/admin/dispatcher/list-active",
+    rows: (data) => Object.entries(data || {}),
+    columns: [
+      { label: "Connection", render: ([id]) => id },
+      { label: "Account", render: ([, c]) => text(c.Username) },
+      { label: "Device", render: ([, c]) => text(c.DeviceID) },
+      { label: "Version", render: ([, c]) => text(c.ReportedVersion) },
+      { label: "Connected", render: ([, c]) => formatDate(c.ConnectionTime) },
+    ],
+  },
+  policies: {
+    title: "Policies",
+    subtitle: "Settings and restrictions applied to groups of accounts",
+    what: "Policies are",
+    path: "/api/v1/admin/policies/list-full",
+    rows: (data) => Object.entries(data || {}),
+    columns: [
+      { label: "Policy", render: ([id, p]) => text(p.Description || id) },
+      { label: "Default for new accounts", render: ([, p]) => (p.DefaultPolicy ? "yes" : "no") },
+    ],
+  },
+  groups: {
+    title: "User groups",
+    subtitle: "Accounts grouped for reporting and policies",
+    what: "User groups are",
+    path: "/api/v1/admin/user-groups/list-full",
+    rows: (data) => Object.entries(data || {}),
+    columns: [
+      { label: "Group", render: ([id, g]) => text(g.Name || id) },
+      { label: "Policy", render: ([, g]) => text(g.PolicyID) },
+    ],
+  },
+  tenants: {
+    title: "Tenants",
+    subtitle: "Organisations with their own administrators and accounts",
+    what: "Tenants are",
+    path: "/api/v1/admin/organization/list",
+    rows: (data) => Object.entries(data || {}),
+    columns: [
+      { label: "Tenant", render: ([id, o]) => text(o.Name || id) },
+      { label: "Suspended", render: ([, o]) => (o.IsSuspended ? badge("Suspended", "warn") : badge("Active", "ok")) },
+    ],
+  },
+  admins: {
+    title: "Administrators",
+    subtitle: "People who manage this server",
+    what: "Administrator management is",
+    path: "/api/v1/admin/admin-user/list",
+    rows: (data) => (Array.isArray(data) ? data : Object.values(data || {})),
+    columns: [
+      { label: "Username", render: (a) => text(a.Username) },
+      { label: "Tenant", render: (a) => text(a.OrganizationID || "Top level") },
+      { label: "Two-factor", render: (a) => (a.AllowPasswordAndTOTPLogin ? badge("TOTP", "ok") : badge("Off", "neutral")) },
+    ],
+  },
+};
+
+export function renderPending(main, ctx, area) {
+  const body = h("div", { class: "card", id: "area-body" }, spinner());
+  clear(main, pageHeader(area.title, area.subtitle), body);
+  call(area.path).then(
+    (data) => clear(body, table(area.columns, area.rows(data), { empty: `No ${area.title.toLowerCase()} yet` })),
+    (err) => clear(body, err.notBuilt ? notAvailable(area.what, area.path) : notice("error", err.message)),
+  );
+  return null;
+}
