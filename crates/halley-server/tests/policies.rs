@@ -299,3 +299,56 @@ async fn policy_events_are_published() {
     }
     assert_eq!(types, vec![4600, 4602, 4601]);
 }
+
+/// An administrator with `AllowedUserPolicies` assigns only those policies.
+#[tokio::test]
+async fn allowed_user_policies_limit_what_an_administrator_assigns() {
+    let server = Server::launch(Launch {
+        config: Some(json!({"AdminUsers": [
+            {"Username": "admin", "PasswordFormat": 0, "Password": "admin"},
+            {"Username": "limited", "PasswordFormat": 0, "Password": "limitedpw", "Permissions": {"AllowedUserPolicies": ["basic"]}}
+        ]})),
+        ..Default::default()
+    });
+    for id in ["basic", "premium"] {
+        call(
+            &server,
+            "set",
+            &[
+                ("PolicyID", id),
+                ("Policy", &json!({"Description": id}).to_string()),
+            ],
+        )
+        .await;
+    }
+    server
+        .admin()
+        .admin_add_user("dora", "password1", None, None)
+        .await
+        .unwrap();
+    let limited = server.client(Auth::password("limited", "limitedpw"));
+    let mut profile = limited.admin_get_user_profile("dora").await.unwrap();
+    profile.policy_id = "premium".into();
+    assert_eq!(
+        limited
+            .admin_set_user_profile("dora", &profile)
+            .await
+            .unwrap_err()
+            .api_status(),
+        Some(403)
+    );
+    profile.policy_id = "basic".into();
+    limited
+        .admin_set_user_profile("dora", &profile)
+        .await
+        .unwrap();
+    assert_eq!(
+        server
+            .admin()
+            .admin_get_user_profile("dora")
+            .await
+            .unwrap()
+            .policy_id,
+        "basic"
+    );
+}

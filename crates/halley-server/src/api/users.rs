@@ -122,11 +122,40 @@ pub fn profile_and_hash(profile: UserProfileConfig, hash: String) -> Reply {
     })
 }
 
+/// `AllowedUserPolicies`: an administrator limited to some policies may
+/// only give accounts one of them.
+fn check_policy_allowed(
+    call: &Call,
+    stored: &UserProfileConfig,
+    edited: &UserProfileConfig,
+) -> ApiResult<()> {
+    if edited.policy_id == stored.policy_id || edited.policy_id.is_empty() {
+        return Ok(());
+    }
+    let admin = call.admin()?;
+    let config = call.state.config.get();
+    let allowed = config
+        .admin_users
+        .iter()
+        .find(|a| a.username == admin.username && a.organization_id == admin.organization_id)
+        .map(|a| a.permissions.allowed_user_policies.clone())
+        .unwrap_or_default();
+    if allowed.is_empty() || allowed.contains(&edited.policy_id) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "This administrator may not assign policy '{}' (AllowedUserPolicies)",
+            edited.policy_id
+        )))
+    }
+}
+
 pub async fn set_user_profile(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let (stored, _) = load_for_admin(&call.state, admin, call.params.str("TargetUser")?).await?;
     let incoming: UserProfileConfig = call.params.json("ProfileData")?;
     let mut profile = service::merge_edit(&stored, incoming)?;
+    check_policy_allowed(&call, &stored, &profile)?;
     policies::enforce(&call.state, &mut profile).await?;
     service::save(&call.state, &profile, None, &admin.actor()).await?;
     Ok(Reply::ok())
@@ -140,6 +169,7 @@ pub async fn set_user_profile_hash(call: Call) -> ApiResult<Reply> {
     // Policy-sourced item deletions are parsed now so a malformed value is refused.
     let _options: Option<AdminOptions> = call.params.opt_json("AdminOptions")?;
     let mut profile = service::merge_edit(&stored, incoming)?;
+    check_policy_allowed(&call, &stored, &profile)?;
     policies::enforce(&call.state, &mut profile).await?;
     let hash = service::save(&call.state, &profile, Some(require_hash), &admin.actor()).await?;
     Ok(profile_and_hash(profile, hash))
