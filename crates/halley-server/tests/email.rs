@@ -198,3 +198,138 @@ async fn bulletins_reach_every_account_address() {
     assert_eq!(recipients, vec![true, true]);
     assert!(messages[0].contains("Backups pause on Sunday"));
 }
+
+/// Writes each message to DIR/N.eml; serves STARTTLS (required) or implicit TLS.
+const TLS_SMTP_SERVER: &str = r#"
+import os, ssl, sys, time
+from aiosmtpd.controller import Controller
+mode, port, outdir, cert, key = sys.argv[1:6]
+class Saving:
+    count = 0
+    async def handle_DATA(self, server, session, envelope):
+        Saving.count += 1
+        with open(os.path.join(outdir, "%d.eml" % Saving.count), "wb") as f:
+            f.write(b"X-Envelope-To: " + ",".join(envelope.rcpt_tos).encode() + b"\n" + envelope.content)
+        return "250 OK"
+context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+context.load_cert_chain(cert, key)
+if mode == "starttls":
+    controller = Controller(Saving(), hostname="127.0.0.1", port=int(port), tls_context=context, require_starttls=True)
+else:
+    controller = Controller(Saving(), hostname="127.0.0.1", port=int(port), ssl_context=context)
+controller.start()
+print("ready", flush=True)
+while True:
+    time.sleep(3600)
+"#;
+
+/// A self-signed certificate and its key, by the `openssl` command.
+fn self_signed(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    (cert, key)
+}
+
+#[tokio::test]
+async fn encrypted_delivery_with_starttls_and_implicit_tls() {
+    let ready = Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .status()
+        .is_ok_and(|s| s.success())
+        && Command::new("openssl")
+            .arg("version")
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ready {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "aiosmtpd and openssl are required in CI"
+        );
+        eprintln!("SKIPPED: aiosmtpd or openssl is not available");
+        return;
+    }
+    let server = Server::start();
+    for (mode, halley_mode) in [("starttls", "smtp"), ("tls", "smtp-ssl")] {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = self_signed(dir.path());
+        let inbox = dir.path().join("inbox");
+        std::fs::create_dir(&inbox).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new("python3")
+            .args(["-c", TLS_SMTP_SERVER, mode, &port.to_string()])
+            .args([&inbox, &cert, &key])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "ready", "{mode} server");
+        let options = json!({"Mode": halley_mode, "SMTPHost": "127.0.0.1", "SMTPPort": port,
+            "SMTPAllowInvalidCertificate": true, "FromEmail": "backup@example.com"});
+        let answer = admin_post(
+            &server.url,
+            "/api/v1/admin/meta/send-test-email",
+            &[
+                ("EmailOptions", &options.to_string()),
+                ("Recipient", "ops@example.com"),
+            ],
+        )
+        .await;
+        assert_eq!(answer.api_status(), 200, "{mode}: {}", answer.message());
+        let mut arrived = String::new();
+        for _ in 0..100 {
+            if let Ok(text) = std::fs::read_to_string(inbox.join("1.eml")) {
+                arrived = text;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            arrived.contains("X-Envelope-To: ops@example.com"),
+            "{mode}: {arrived}"
+        );
+        // A certificate that does not check out is refused unless allowed.
+        let mut strict = options.clone();
+        strict["SMTPAllowInvalidCertificate"] = json!(false);
+        let refused = admin_post(
+            &server.url,
+            "/api/v1/admin/meta/send-test-email",
+            &[
+                ("EmailOptions", &strict.to_string()),
+                ("Recipient", "ops@example.com"),
+            ],
+        )
+        .await;
+        assert_eq!(refused.api_status(), 500, "{mode}");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

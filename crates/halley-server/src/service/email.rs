@@ -30,6 +30,7 @@ fn transport(options: &EmailOptions) -> Result<AsyncSmtpTransport<Tokio1Executor
     let tls_parameters = || {
         TlsParameters::builder(host.to_string())
             .dangerous_accept_invalid_certs(options.smtp_allow_invalid_certificate)
+            .dangerous_accept_invalid_hostnames(options.smtp_allow_invalid_certificate)
             .build()
             .map_err(|e| format!("TLS settings: {e}"))
     };
