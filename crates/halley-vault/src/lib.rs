@@ -12,7 +12,7 @@
 //! XChaCha20-Poly1305 and gathered into pack files. Index files map chunks to
 //! packs; each directory is a tree blob; a snapshot manifest names a root
 //! tree. The secrets are wrapped by a key derived from the vault password
-//! with argon2id. Backends (local directory, S3-compatible stores) store whole
+//! with argon2id. Backends (local directory, S3-compatible stores, SFTP, WebDAV) store whole
 //! files by key.
 //!
 //! Modules, one job each:

@@ -2,7 +2,8 @@
 # Installs what halley-vault's build, real-server tests and benchmark need on
 # a clean Debian machine: libssl-dev and pkg-config (the ssh2 crate builds
 # libssh2 against OpenSSL), an S3-compatible server (moto, from PyPI),
-# OpenSSH's server and ssh-keygen (SFTP tests), restic and GNU time (the
+# OpenSSH's server and ssh-keygen (SFTP tests), a WebDAV server (WsgiDAV,
+# from PyPI), restic and GNU time (the
 # benchmark). Idempotent; run as root, before cargo.
 set -eu
 need_apt=""
@@ -18,4 +19,7 @@ if [ -n "$need_apt" ]; then
 fi
 if ! command -v moto_server >/dev/null 2>&1; then
     python3 -m pip install --quiet 'moto[server]'
+fi
+if ! command -v wsgidav >/dev/null 2>&1; then
+    python3 -m pip install --quiet wsgidav cheroot
 fi

@@ -13,7 +13,7 @@ mod url;
 pub use local::LocalBackend;
 pub use object::ObjectBackend;
 pub use sftp::{SftpBackend, SftpLocation};
-pub use url::{open_location, open_s3, S3Location};
+pub use url::{open_location, open_s3, open_webdav, S3Location};
 
 use crate::error::Result;
 

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use object_store::aws::AmazonS3Builder;
+use object_store::http::HttpBuilder;
+use object_store::ClientOptions;
 
 use super::{Backend, LocalBackend, ObjectBackend, SftpBackend, SftpLocation};
 use crate::error::{Result, VaultError};
@@ -58,6 +60,48 @@ pub fn open_s3(loc: &S3Location) -> Result<Arc<dyn Backend>> {
     )?))
 }
 
+/// Opens a WebDAV server through `object_store`'s HTTP store: `url` is the
+/// repository's collection (`http://…` or `https://…`); with `user`, requests
+/// carry HTTP Basic credentials.
+pub fn open_webdav(
+    url: &str,
+    user: Option<&str>,
+    password: Option<&str>,
+) -> Result<Arc<dyn Backend>> {
+    use base64::Engine as _;
+    let bad = |why: String| VaultError::invalid("WebDAV location", format!("{url}: {why}"));
+    let mut options = ClientOptions::new().with_allow_http(url.starts_with("http://"));
+    if let Some(user) = user {
+        let token = base64::engine::general_purpose::STANDARD
+            .encode(format!("{user}:{}", password.unwrap_or("")));
+        let mut headers = http::HeaderMap::new();
+        let value = http::HeaderValue::from_str(&format!("Basic {token}"))
+            .map_err(|e| bad(e.to_string()))?;
+        headers.insert(http::header::AUTHORIZATION, value);
+        options = options.with_default_headers(headers);
+    }
+    // The store is rooted at the server and the path becomes a key prefix:
+    // the store creates missing collections only below its root.
+    let after_scheme = url
+        .find("://")
+        .map(|i| i + 3)
+        .ok_or_else(|| bad("no scheme".into()))?;
+    let (origin, path) = match url[after_scheme..].find('/') {
+        Some(slash) => url.split_at(after_scheme + slash),
+        None => (url, ""),
+    };
+    let store = HttpBuilder::new()
+        .with_url(origin)
+        .with_client_options(options)
+        .build()
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(Arc::new(ObjectBackend::new(
+        Arc::new(store),
+        path,
+        url.to_string(),
+    )?))
+}
+
 /// `USER@HOST[:PORT]/PATH` with the key, password and known-hosts file from
 /// `HALLEY_VAULT_SFTP_KEY`, `HALLEY_VAULT_SFTP_PASSWORD` and
 /// `HALLEY_VAULT_SFTP_KNOWN_HOSTS` (default `~/.ssh/known_hosts`).
@@ -92,7 +136,10 @@ fn parse_sftp(location: &str, rest: &str) -> Result<SftpLocation> {
 ///   `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` (default `us-east-1`) and
 ///   `AWS_ENDPOINT_URL` (for non-AWS servers; `http://` is allowed) from the
 ///   environment;
-/// - `sftp://USER@HOST[:PORT]/PATH`: an SFTP server (see `parse_sftp`).
+/// - `sftp://USER@HOST[:PORT]/PATH`: an SFTP server (see `parse_sftp`);
+/// - `webdav://HOST[:PORT]/PATH` (HTTP) or `webdavs://…` (HTTPS): a WebDAV
+///   server, with `HALLEY_VAULT_WEBDAV_USER` and `HALLEY_VAULT_WEBDAV_PASSWORD`
+///   for Basic authentication.
 pub fn open_location(location: &str) -> Result<Arc<dyn Backend>> {
     if let Some(rest) = location.strip_prefix("s3://") {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -116,11 +163,23 @@ pub fn open_location(location: &str) -> Result<Arc<dyn Backend>> {
             location, rest,
         )?)?));
     }
+    for (scheme, http) in [("webdav://", "http://"), ("webdavs://", "https://")] {
+        if let Some(rest) = location.strip_prefix(scheme) {
+            let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            let user = env("HALLEY_VAULT_WEBDAV_USER");
+            let password = env("HALLEY_VAULT_WEBDAV_PASSWORD");
+            return open_webdav(
+                &format!("{http}{rest}"),
+                user.as_deref(),
+                password.as_deref(),
+            );
+        }
+    }
     let path = location.strip_prefix("local:").unwrap_or(location);
     if path.contains("://") {
         return Err(VaultError::invalid(
             "repository location",
-            format!("{location}: unsupported scheme (use a path or s3://)"),
+            format!("{location}: unsupported scheme (use a path, s3://, sftp://, webdav:// or webdavs://)"),
         ));
     }
     Ok(Arc::new(LocalBackend::new(path)))
