@@ -16,6 +16,12 @@ pub fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The opaque hash of a stored document (profile, policy, …): it changes
+/// whenever the document does.
+pub fn document_hash(json: &str) -> String {
+    blake3::hash(json.as_bytes()).to_hex()[..40].to_string()
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

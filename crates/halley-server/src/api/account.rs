@@ -143,6 +143,14 @@ fn current_admin(state: &AppState, admin: &AdminPrincipal) -> ApiResult<AllowedA
         .ok_or_else(ApiError::unauthorised)
 }
 
+/// An administrator entry as shown to other administrators: secrets obscured.
+pub fn obscured(admin: &AllowedAdminUser) -> AllowedAdminUser {
+    let mut admin = admin.clone();
+    admin.password = obscure(&admin.password);
+    admin.totp_key = obscure(&admin.totp_key);
+    admin
+}
+
 fn obscure(secret: &str) -> String {
     if secret.is_empty() {
         String::new()

@@ -4,7 +4,7 @@
 use halley_api::constants::{SEVT_ACCOUNT_ADMIN_NEW, SEVT_ACCOUNT_ADMIN_REMOVED};
 use halley_api::types::AllowedAdminUser;
 
-use super::account::OBSCURED;
+use super::account::obscured;
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::service::admins::new_admin;
 use crate::store::SessionKind;
@@ -17,14 +17,7 @@ pub async fn list(call: Call) -> ApiResult<Reply> {
         .get()
         .admin_users
         .iter()
-        .map(|a| {
-            let mut a = a.clone();
-            a.password = OBSCURED.into();
-            if !a.totp_key.is_empty() {
-                a.totp_key = OBSCURED.into();
-            }
-            a
-        })
+        .map(obscured)
         .collect();
     Ok(Reply::json(&admins))
 }

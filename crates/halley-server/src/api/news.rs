@@ -40,7 +40,7 @@ pub async fn submit(call: Call) -> ApiResult<Reply> {
         kind: KIND.into(),
         id: uuid::Uuid::new_v4().to_string(),
         organization_id: entry.organization_id.clone(),
-        hash: blake3::hash(doc_json.as_bytes()).to_hex()[..40].to_string(),
+        hash: crate::util::document_hash(&doc_json),
         doc_json,
     };
     call.state.store.document_put(&record, None).await?;

@@ -5,22 +5,13 @@
 use std::net::SocketAddr;
 
 use halley_api::constants::{SEVT_SERVER_RESTARTED, SEVT_SERVER_SHUTDOWN, SEVT_SERVER_UPDATED};
-use halley_api::types::{AllowedAdminUser, CometAPIResponseMessage, ServerConfigOptions};
+use halley_api::types::{CometAPIResponseMessage, ServerConfigOptions};
 
-use super::account::OBSCURED;
+use super::account::{obscured, OBSCURED};
 use super::permissions;
 use crate::events::webhooks;
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::lifecycle::Lifecycle;
-
-fn obscured(admin: &AllowedAdminUser) -> AllowedAdminUser {
-    let mut admin = admin.clone();
-    admin.password = OBSCURED.into();
-    if !admin.totp_key.is_empty() {
-        admin.totp_key = OBSCURED.into();
-    }
-    admin
-}
 
 pub async fn get(call: Call) -> ApiResult<Reply> {
     permissions::check(&call, &permissions::SERVER_SETTINGS)?;

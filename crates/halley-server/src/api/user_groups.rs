@@ -39,7 +39,7 @@ async fn save(
         kind: KIND.into(),
         id: id.to_string(),
         organization_id: group.organization_id.clone(),
-        hash: blake3::hash(doc_json.as_bytes()).to_hex()[..40].to_string(),
+        hash: crate::util::document_hash(&doc_json),
         doc_json,
     };
     state.store.document_put(&record, None).await?;

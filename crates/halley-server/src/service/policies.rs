@@ -15,7 +15,7 @@ use crate::util::now_unix;
 pub const KIND: &str = "policy";
 
 pub fn hash(json: &str) -> String {
-    blake3::hash(json.as_bytes()).to_hex()[..40].to_string()
+    crate::util::document_hash(json)
 }
 
 fn parse(record: &DocumentRecord) -> ApiResult<GroupPolicy> {

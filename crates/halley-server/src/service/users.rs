@@ -55,7 +55,7 @@ pub fn validate_password(param: &str, password: &str) -> ApiResult<()> {
 
 /// A hash of the stored profile document: it changes with every modification.
 pub fn profile_hash(profile_json: &str) -> String {
-    blake3::hash(profile_json.as_bytes()).to_hex()[..40].to_string()
+    crate::util::document_hash(profile_json)
 }
 
 pub fn to_record(profile: &UserProfileConfig) -> ApiResult<UserRecord> {
