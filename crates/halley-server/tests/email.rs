@@ -333,3 +333,207 @@ async fn encrypted_delivery_with_starttls_and_implicit_tls() {
         let _ = child.wait();
     }
 }
+
+/// Records jobs in the server's job history, as devices report them.
+async fn record_jobs(server: &Server, jobs: &[serde_json::Value]) {
+    use halley_server::store::{JobRecord, SqliteStore, Store};
+    let store = SqliteStore::open(&server.data_dir.join(halley_server::server::DATABASE_FILE))
+        .await
+        .unwrap();
+    for job in jobs {
+        store
+            .job_put(&JobRecord {
+                guid: job["GUID"].as_str().unwrap().into(),
+                username: job["Username"].as_str().unwrap().into(),
+                organization_id: String::new(),
+                start_time: job["StartTime"].as_i64().unwrap(),
+                detail_json: job.to_string(),
+            })
+            .await
+            .unwrap();
+    }
+}
+
+fn job(guid: &str, user: &str, hours_ago: i64, status: u64) -> serde_json::Value {
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - hours_ago * 3600;
+    json!({"GUID": guid, "Username": user, "Classification": 4001, "Status": status,
+           "StartTime": start, "EndTime": start + 90, "SourceGUID": "docs", "DestinationGUID": "v1",
+           "TotalSize": 5 << 20})
+}
+
+/// A message as text: folded headers unfolded, quoted-printable soft breaks
+/// removed.
+fn readable(message: &str) -> String {
+    message
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("\r\n ", " ")
+        .replace("\n ", " ")
+}
+
+#[tokio::test]
+async fn email_reports_cover_the_job_history() {
+    let Some(smtp) = SmtpServer::start() else {
+        return;
+    };
+    let server = Server::start();
+    admin_post(
+        &server.url,
+        "/api/v1/admin/meta/email-options/set",
+        &[("EmailOptions", &smtp.options().to_string())],
+    )
+    .await;
+    let admin = server.admin();
+    for user in ["amy", "bo"] {
+        admin
+            .admin_add_user(user, "password1", None, None)
+            .await
+            .unwrap();
+    }
+    let mut profile = admin.admin_get_user_profile("amy").await.unwrap();
+    profile.emails = vec!["amy@example.com".into()];
+    profile.sources.insert(
+        "docs".into(),
+        serde_json::from_value(json!({"Description": "Documents", "Engine": "engine1/file"}))
+            .unwrap(),
+    );
+    profile.destinations.insert(
+        "v1".into(),
+        serde_json::from_value(json!({"Description": "Cloud vault", "DestinationType": 1003}))
+            .unwrap(),
+    );
+    admin.admin_set_user_profile("amy", &profile).await.unwrap();
+    record_jobs(
+        &server,
+        &[
+            job("j1", "amy", 2, 5000),
+            job("j2", "amy", 1, 7002),
+            job("j3", "bo", 240, 5000),
+            job("j4", "bo", 0, 7001),
+        ],
+    )
+    .await;
+
+    let daily_summary = json!({"ReportType": 1, "TimeSpan": {"FrequencyType": 8011}});
+    let preview = admin_post(
+        &server.url,
+        "/api/v1/admin/preview-user-email-report",
+        &[
+            ("TargetUser", "amy"),
+            ("EmailReportConfig", &daily_summary.to_string()),
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(preview["Status"], 200, "{preview}");
+    assert_eq!(preview["To"], json!(["amy@example.com"]));
+    assert_eq!(preview["From"], "Backup Desk <backup@example.com>");
+    assert_eq!(
+        preview["EmailSubject"],
+        "Halley report for amy: 2 jobs, 1 unsuccessful"
+    );
+    let plain = preview["EmailBodyPlaintext"].as_str().unwrap();
+    assert!(
+        plain.contains("| amy | ")
+            && plain.contains("| Documents | Cloud vault | Backup | Error |"),
+        "{plain}"
+    );
+    assert!(preview["EmailBodyHTML"]
+        .as_str()
+        .unwrap()
+        .contains("<td>Documents</td>"));
+
+    // A filter narrows the report; the address may be overridden.
+    let errors_only = json!({"ReportType": 1, "Filter": {"RuleField": "BackupJobDetail.Status",
+        "RuleOperator": "int_eq", "RuleValue": "7002"}});
+    let preview = admin_post(
+        &server.url,
+        "/api/v1/admin/preview-user-email-report",
+        &[
+            ("TargetUser", "amy"),
+            ("EmailReportConfig", &errors_only.to_string()),
+            ("EmailAddress", "boss@example.com"),
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(preview["To"], json!(["boss@example.com"]));
+    assert_eq!(
+        preview["EmailSubject"],
+        "Halley report for amy: 1 job, 1 unsuccessful"
+    );
+    let bad_filter = json!({"ReportType": 1, "Filter": {"RuleField": "BackupJobDetail.Status",
+        "RuleOperator": "int_eq", "RuleValue": "failed"}});
+    let refused = admin_post(
+        &server.url,
+        "/api/v1/admin/preview-user-email-report",
+        &[
+            ("TargetUser", "amy"),
+            ("EmailReportConfig", &bad_filter.to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(refused.api_status(), 400);
+    assert!(
+        refused.message().contains("'failed'"),
+        "{}",
+        refused.message()
+    );
+    let unknown = admin_post(
+        &server.url,
+        "/api/v1/admin/preview-user-email-report",
+        &[
+            ("TargetUser", "nobody"),
+            ("EmailReportConfig", &daily_summary.to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(unknown.api_status(), 400);
+
+    // The administrator's test report covers every account and arrives.
+    let option = json!({"EmailReportConfig": daily_summary, "LocalTimezone": "Europe/Paris",
+        "Recipients": ["ops@example.com"]});
+    let sent = admin_post(
+        &server.url,
+        "/api/v1/admin/meta/send-test-report",
+        &[("EmailReportingOption", &option.to_string())],
+    )
+    .await;
+    assert_eq!(sent.api_status(), 200, "{}", sent.message());
+    let message = readable(&smtp.messages(1).await[0]);
+    assert!(
+        message.contains("X-Envelope-To: ops@example.com"),
+        "{message}"
+    );
+    assert!(
+        message.contains("Subject: Halley report for all accounts: 3 jobs, 2 unsuccessful"),
+        "{message}"
+    );
+    assert!(message.contains("multipart/alternative") && message.contains("text/html"));
+    assert!(message.contains("| bo | ") && message.contains("Warning"));
+    assert!(
+        message.contains(" CET |") || message.contains(" CEST |"),
+        "{message}"
+    );
+
+    for (bad, named) in [
+        (json!({"Recipients": []}), "Recipients"),
+        (
+            json!({"Recipients": ["ops@example.com"], "LocalTimezone": "Mars/Olympus"}),
+            "Mars/Olympus",
+        ),
+    ] {
+        let refused = admin_post(
+            &server.url,
+            "/api/v1/admin/meta/send-test-report",
+            &[("EmailReportingOption", &bad.to_string())],
+        )
+        .await;
+        assert_eq!(refused.api_status(), 400);
+        assert!(refused.message().contains(named), "{}", refused.message());
+    }
+}

@@ -352,3 +352,190 @@ async fn allowed_user_policies_limit_what_an_administrator_assigns() {
         "basic"
     );
 }
+
+fn error_message(err: halley_client::Error) -> (Option<i64>, String) {
+    (err.api_status(), err.to_string())
+}
+
+#[tokio::test]
+async fn a_policy_locks_what_the_end_user_may_change_and_enforces_vault_retention() {
+    let server = Server::start();
+    let admin = server.admin();
+    let keep_five = json!({"Mode": 802, "Ranges": [{"Type": 900, "Jobs": 5}]});
+    let policy = json!({"Description": "locked", "Policy": {
+        "PreventChangeAccountName": true, "PreventChangeEmailSettings": true,
+        "PreventChangeAccountPassword": true,
+        "StorageVaultProviders": {"ShouldRestrictProviderList": true, "AllowedProvidersWhenRestricted": [1003]},
+        "ProtectedItemEngineTypes": {"ShouldRestrictEngineTypeList": true, "AllowedEngineTypeWhenRestricted": ["engine1/file"]},
+        "EnforceStorageVaultRetention": true, "DefaultStorageVaultRetention": keep_five}});
+    call(
+        &server,
+        "set",
+        &[("PolicyID", "locked"), ("Policy", &policy.to_string())],
+    )
+    .await;
+    admin
+        .admin_add_user("dora", "password1", None, None)
+        .await
+        .unwrap();
+    let mut profile = admin.admin_get_user_profile("dora").await.unwrap();
+    profile.policy_id = "locked".into();
+    profile.destinations.insert(
+        "v1".into(),
+        serde_json::from_value(json!({"Description": "Vault", "DestinationType": 1003,
+            "DefaultRetention": {"Mode": 801, "Ranges": []}}))
+        .unwrap(),
+    );
+    admin
+        .admin_set_user_profile("dora", &profile)
+        .await
+        .unwrap();
+    // The wire form of the policy's retention, with every field filled in.
+    let keep_five = serde_json::to_value(
+        serde_json::from_value::<halley_api::types::RetentionPolicy>(keep_five).unwrap(),
+    )
+    .unwrap();
+    let stored = admin.admin_get_user_profile("dora").await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&stored.destinations["v1"].default_retention).unwrap(),
+        keep_five,
+        "the enforced retention replaces the one the administrator sent"
+    );
+
+    let user = server.client(Auth::password("dora", "password1"));
+    let refused = |edit: fn(&mut halley_api::types::UserProfileConfig)| {
+        let user = &user;
+        async move {
+            let got = user.user_web_get_user_profile_and_hash().await.unwrap();
+            let mut own = got.profile.clone();
+            edit(&mut own);
+            error_message(
+                user.user_web_set_profile_hash(&own, &got.profile_hash)
+                    .await
+                    .expect_err("the policy should refuse this edit"),
+            )
+        }
+    };
+    let (status, message) = refused(|p| p.account_name = "Renamed".into()).await;
+    assert_eq!(status, Some(403));
+    assert!(message.contains("PreventChangeAccountName"), "{message}");
+    let (_, message) = refused(|p| p.emails = vec!["d@example.com".into()]).await;
+    assert!(message.contains("PreventChangeEmailSettings"), "{message}");
+    let (_, message) = refused(|p| {
+        p.destinations.insert(
+            "s3".into(),
+            serde_json::from_value(json!({"Description": "Own bucket", "DestinationType": 1000}))
+                .unwrap(),
+        );
+    })
+    .await;
+    assert!(
+        message.contains("'s3'") && message.contains("StorageVaultProviders"),
+        "{message}"
+    );
+    let (_, message) = refused(|p| {
+        p.destinations.get_mut("v1").unwrap().default_retention =
+            serde_json::from_value(json!({"Mode": 801})).unwrap();
+    })
+    .await;
+    assert!(
+        message.contains("EnforceStorageVaultRetention"),
+        "{message}"
+    );
+    let (_, message) = refused(|p| {
+        p.sources.insert(
+            "dump".into(),
+            serde_json::from_value(json!({"Description": "Dump", "Engine": "engine1/stdout"}))
+                .unwrap(),
+        );
+    })
+    .await;
+    assert!(message.contains("engine1/stdout"), "{message}");
+    let stdout_item = post_form(
+        &server.url,
+        "/api/v1/user/web/set-protected-item-with-backup-rules",
+        &[
+            ("Username", "dora"),
+            ("AuthType", "Password"),
+            ("Password", "password1"),
+            ("SourceID", "dump"),
+            (
+                "Source",
+                &json!({"Description": "Dump", "Engine": "engine1/stdout"}).to_string(),
+            ),
+            ("BackupRules", "{}"),
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(stdout_item["Status"], 403, "{stdout_item}");
+    let hash = user
+        .user_web_get_user_profile_and_hash()
+        .await
+        .unwrap()
+        .profile_hash;
+    let password = user
+        .user_web_account_reset_password(&hash, "password1", "password2")
+        .await
+        .expect_err("PreventChangeAccountPassword");
+    assert_eq!(password.api_status(), Some(403));
+
+    // Nothing refused was stored; what the policy leaves open still saves.
+    let got = user.user_web_get_user_profile_and_hash().await.unwrap();
+    assert_eq!(got.profile.account_name, "");
+    assert!(got.profile.emails.is_empty());
+    assert_eq!(
+        got.profile.destinations.keys().collect::<Vec<_>>(),
+        vec!["v1"]
+    );
+    assert!(got.profile.sources.is_empty());
+    let mut own = got.profile.clone();
+    own.destinations.insert(
+        "v2".into(),
+        serde_json::from_value(json!({"Description": "Second", "DestinationType": 1003})).unwrap(),
+    );
+    own.sources.insert(
+        "docs".into(),
+        serde_json::from_value(json!({"Description": "Docs", "Engine": "engine1/file"})).unwrap(),
+    );
+    let saved = user
+        .user_web_set_profile_hash(&own, &got.profile_hash)
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&saved.profile.destinations["v2"].default_retention).unwrap(),
+        keep_five
+    );
+    assert!(saved.profile.sources.contains_key("docs"));
+
+    // The administrator is not held to the end user's locks...
+    let mut by_admin = admin.admin_get_user_profile("dora").await.unwrap();
+    by_admin.account_name = "Dora Ltd".into();
+    admin
+        .admin_set_user_profile("dora", &by_admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        admin
+            .admin_get_user_profile("dora")
+            .await
+            .unwrap()
+            .account_name,
+        "Dora Ltd"
+    );
+
+    // ...and a changed retention in the policy reaches every vault.
+    let mut changed = policy.clone();
+    changed["Policy"]["DefaultStorageVaultRetention"] =
+        json!({"Mode": 802, "Ranges": [{"Type": 902, "Days": 30}]});
+    call(
+        &server,
+        "set",
+        &[("PolicyID", "locked"), ("Policy", &changed.to_string())],
+    )
+    .await;
+    let profile = admin.admin_get_user_profile("dora").await.unwrap();
+    for vault in profile.destinations.values() {
+        assert_eq!(vault.default_retention.ranges[0].days, 30);
+    }
+}

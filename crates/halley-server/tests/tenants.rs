@@ -467,3 +467,44 @@ async fn a_tenant_administrator_is_confined_to_its_tenant() {
         org
     );
 }
+
+/// The newest sample of `meta/stats` as seen by `auth`, once it counts `users`.
+async fn newest_stats_sample(url: &str, auth: (&str, &str), users: i64) -> Value {
+    for _ in 0..100 {
+        let stats = post(url, auth, "/api/v1/admin/meta/stats", &[("Simple", "0")]).await;
+        let newest = stats
+            .as_object()
+            .and_then(|samples| samples.values().next_back().cloned());
+        if let Some(sample) = newest.filter(|s| s["Users"] == users) {
+            return sample;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no stats sample counting {users} users for {}", auth.0);
+}
+
+#[tokio::test]
+async fn a_tenant_administrator_sees_its_own_share_of_the_stats() {
+    let (mut server, _) = with_tenant().await;
+    server
+        .admin()
+        .admin_add_user("top-user", "password1", None, None)
+        .await
+        .unwrap();
+    for name in ["tenant-1", "tenant-2"] {
+        let added = post(
+            &server.url,
+            ("boss", "bosspass"),
+            "/api/v1/admin/add-user",
+            &[("TargetUser", name), ("TargetPassword", "password1")],
+        )
+        .await;
+        assert_eq!(added["Status"], 200, "{added}");
+    }
+    // Samples are taken at start and then hourly: a restart takes one now.
+    let _kept = server.keep_data_dir();
+    server.kill();
+    let restarted = Server::spawn_in(&server.data_dir.clone(), &Launch::default());
+    newest_stats_sample(&restarted.url, ("admin", "admin"), 3).await;
+    newest_stats_sample(&restarted.url, ("boss", "bosspass"), 2).await;
+}

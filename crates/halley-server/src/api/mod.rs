@@ -13,6 +13,7 @@ mod organizations;
 mod permissions;
 mod policies;
 mod protected_items;
+mod reports;
 mod resources;
 mod scope;
 mod server_config;
@@ -55,6 +56,8 @@ pub fn handler_for(endpoint: &str) -> Option<Handler> {
         "AdminCreateInstallToken" => handler(install_tokens::create),
         "AdminMetaSendTestEmail" => handler(email::send_test),
         "AdminBulletinSubmit" => handler(email::bulletin),
+        "AdminMetaSendTestReport" => handler(reports::send_test),
+        "AdminPreviewUserEmailReport" => handler(reports::preview_user),
         // News
         "AdminNewsSubmit" => handler(news::submit),
         "AdminNewsRemove" => handler(news::remove),

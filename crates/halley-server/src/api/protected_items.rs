@@ -1,13 +1,15 @@
 //! `get|set-protected-item-with-backup-rules` and `delete-protected-item`, for
 //! administrators and for end users on their own account. Each is one atomic
 //! profile edit; `RequireHash` makes a set conditional. End users are held to
-//! their policy's `PreventNew/Edit/DeleteProtectedItem`.
+//! what their policy locks (`PreventNew/Edit/DeleteProtectedItem`, engines,
+//! retention).
 
 use std::collections::BTreeMap;
 
 use halley_api::types::{BackupRuleConfig, SourceConfig, UserProfileConfig};
 
 use crate::http::{ApiError, ApiResult, Call, Reply};
+use crate::service::policy_locks;
 use crate::service::protected_items as items;
 use crate::service::users::{self, load, load_for_admin};
 
@@ -26,29 +28,16 @@ async fn target(call: &Call) -> ApiResult<(UserProfileConfig, String, String)> {
     Ok((profile, record.profile_hash, actor))
 }
 
+/// End users are held to what their policy locks; administrators are not.
 fn check_policy(
     call: &Call,
-    profile: &UserProfileConfig,
-    exists: bool,
-    deleting: bool,
+    before: &UserProfileConfig,
+    after: &UserProfileConfig,
 ) -> ApiResult<()> {
     if call.user().is_err() {
         return Ok(());
     }
-    let policy = &profile.policy;
-    let refused = if deleting {
-        policy.prevent_delete_protected_item
-    } else if exists {
-        policy.prevent_edit_protected_item
-    } else {
-        policy.prevent_new_protected_item
-    };
-    if refused {
-        return Err(ApiError::forbidden(
-            "Your policy does not allow this change to Protected Items",
-        ));
-    }
-    Ok(())
+    policy_locks::check_self_edit(before, after)
 }
 
 pub async fn get(call: Call) -> ApiResult<Reply> {
@@ -69,16 +58,18 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
     if expected.is_some_and(|expected| expected != hash) {
         return Err(ApiError::new(409, "The profile was changed since it was read (RequireHash mismatch); read it again and retry"));
     }
-    check_policy(&call, &profile, profile.sources.contains_key(id), false)?;
+    let before = profile.clone();
     items::write(&mut profile, id, source, rules)?;
+    check_policy(&call, &before, &profile)?;
     users::save(&call.state, &profile, Some(&hash), &actor).await?;
     Ok(Reply::ok())
 }
 
 pub async fn delete(call: Call) -> ApiResult<Reply> {
     let (mut profile, hash, actor) = target(&call).await?;
-    check_policy(&call, &profile, true, true)?;
+    let before = profile.clone();
     items::remove(&mut profile, call.params.str("SourceID")?)?;
+    check_policy(&call, &before, &profile)?;
     users::save(&call.state, &profile, Some(&hash), &actor).await?;
     Ok(Reply::ok())
 }

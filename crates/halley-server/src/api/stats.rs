@@ -1,26 +1,25 @@
 //! `meta/stats`: the server's figures sampled over time (at start and every
 //! hour), keyed by the Unix time of the sample. `Simple` keeps the last
-//! sample of each day. The figures are server-wide, so top-level only.
+//! sample of each day. Top-level administrators see the whole server, tenant
+//! administrators their organization's share.
 
 use std::collections::BTreeMap;
 
 use halley_api::types::StatResult;
 
 use super::permissions;
-use crate::http::{ApiError, ApiResult, Call, Reply};
+use crate::http::{ApiResult, Call, Reply};
 
 pub const SAMPLE_EVERY_SECONDS: u64 = 60 * 60;
 
 pub async fn get(call: Call) -> ApiResult<Reply> {
-    if !call.admin()?.organization_id.is_empty() {
-        return Err(ApiError::forbidden(
-            "Server statistics are reserved to top-level administrators",
-        ));
-    }
+    let admin = call.admin()?;
     permissions::check(&call, &permissions::SERVER_HISTORY)?;
+    let organization =
+        (!admin.organization_id.is_empty()).then_some(admin.organization_id.as_str());
     let simple = call.params.opt_bool("Simple")?.unwrap_or(false);
     let mut stats = BTreeMap::new();
-    for sample in call.state.store.stats_list().await? {
+    for sample in call.state.store.stats_list(organization).await? {
         let key = if simple {
             sample.at / 86_400
         } else {

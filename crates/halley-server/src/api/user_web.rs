@@ -5,8 +5,8 @@ use halley_api::types::{TotpRegeneratedResponse, UserProfileConfig};
 
 use crate::auth::{password, sessions, totp};
 use crate::http::{ApiError, ApiResult, Call, Reply};
-use crate::service::policies;
 use crate::service::users::{self as service, load};
+use crate::service::{policies, policy_locks};
 use crate::store::SessionKind;
 
 use super::account::session_reply;
@@ -67,6 +67,7 @@ pub async fn set_profile_hash(call: Call) -> ApiResult<Reply> {
     let incoming: UserProfileConfig = call.params.json("ProfileData")?;
     let expected = call.params.str("ProfileHash")?;
     let mut profile = service::merge_self_edit(&stored, incoming)?;
+    policy_locks::check_self_edit(&stored, &profile)?;
     policies::enforce(&call.state, &mut profile).await?;
     let hash = service::save(&call.state, &profile, Some(expected), &user.actor()).await?;
     Ok(profile_and_hash(profile, hash))
@@ -74,6 +75,7 @@ pub async fn set_profile_hash(call: Call) -> ApiResult<Reply> {
 
 pub async fn reset_password(call: Call) -> ApiResult<Reply> {
     let profile = load_checked(&call).await?;
+    policy_locks::check_password_change(&profile)?;
     let old = call.params.str("OldPassword")?;
     let new = call.params.str("NewPassword")?;
     if !password::verify_password(profile.password_format, &profile.password_hash, old) {

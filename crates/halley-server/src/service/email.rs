@@ -3,7 +3,7 @@
 //! `builtin` (direct MX delivery) is not offered.
 
 use halley_api::types::EmailOptions;
-use lettre::message::{header::ContentType, Mailbox};
+use lettre::message::{header::ContentType, Mailbox, MessageBuilder, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
@@ -73,6 +73,37 @@ pub async fn send(
     subject: &str,
     body: &str,
 ) -> Result<(), String> {
+    deliver(options, to, subject, |builder| {
+        builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(body.to_string())
+    })
+    .await
+}
+
+/// Sends a message with plain-text and HTML forms of one content.
+pub async fn send_alternative(
+    options: &EmailOptions,
+    to: &str,
+    subject: &str,
+    plain: &str,
+    html: &str,
+) -> Result<(), String> {
+    deliver(options, to, subject, |builder| {
+        builder.multipart(MultiPart::alternative_plain_html(
+            plain.to_string(),
+            html.to_string(),
+        ))
+    })
+    .await
+}
+
+async fn deliver(
+    options: &EmailOptions,
+    to: &str,
+    subject: &str,
+    content: impl FnOnce(MessageBuilder) -> Result<Message, lettre::error::Error>,
+) -> Result<(), String> {
     let transport = transport(options)?;
     let from = Mailbox::new(
         (!options.from_name.is_empty()).then(|| options.from_name.clone()),
@@ -82,12 +113,7 @@ pub async fn send(
             .map_err(|e| format!("FromEmail '{}': {e}", options.from_email))?,
     );
     let to: Mailbox = to.parse().map_err(|e| format!("recipient '{to}': {e}"))?;
-    let message = Message::builder()
-        .from(from)
-        .to(to)
-        .subject(subject)
-        .header(ContentType::TEXT_PLAIN)
-        .body(body.to_string())
+    let message = content(Message::builder().from(from).to(to).subject(subject))
         .map_err(|e| e.to_string())?;
     transport
         .send(message)

@@ -4,6 +4,9 @@
 pub mod admins;
 pub mod email;
 pub mod policies;
+pub mod policy_locks;
 pub mod protected_items;
+pub mod reports;
+pub mod search;
 pub mod server_info;
 pub mod users;

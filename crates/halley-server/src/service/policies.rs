@@ -7,7 +7,7 @@ use halley_api::constants::{SEVT_POLICY_NEW, SEVT_POLICY_REMOVED, SEVT_POLICY_UP
 use halley_api::types::{GroupPolicy, UserProfileConfig};
 
 use crate::http::{ApiError, ApiResult};
-use crate::service::users;
+use crate::service::{policy_locks, users};
 use crate::state::AppState;
 use crate::store::{DocumentRecord, ReplaceOutcome};
 use crate::util::now_unix;
@@ -149,7 +149,10 @@ async fn propagate(
                 return;
             }
             match policy {
-                Some(policy) => profile.policy = policy.policy.clone(),
+                Some(policy) => {
+                    profile.policy = policy.policy.clone();
+                    policy_locks::apply(profile);
+                }
                 None => profile.policy_id.clear(),
             }
         })
@@ -163,10 +166,13 @@ async fn propagate(
     Ok(())
 }
 
-/// Applies the profile's policy: its `Policy` becomes the policy's copy. An
-/// unknown `PolicyID`, or another tenant's, is refused.
+/// Applies the profile's policy: its `Policy` becomes the policy's copy and
+/// the values it enforces are written in. An unknown `PolicyID`, or another
+/// tenant's, is refused.
 pub async fn enforce(state: &AppState, profile: &mut UserProfileConfig) -> ApiResult<()> {
     if profile.policy_id.is_empty() {
+        // Without a PolicyID the administrator's own `Policy` values apply.
+        policy_locks::apply(profile);
         return Ok(());
     }
     let (policy, _) = load(state, &profile.organization_id, &profile.policy_id)
@@ -181,6 +187,7 @@ pub async fn enforce(state: &AppState, profile: &mut UserProfileConfig) -> ApiRe
             )
         })?;
     profile.policy = policy.policy;
+    policy_locks::apply(profile);
     Ok(())
 }
 

@@ -82,6 +82,24 @@ pub struct StatsSample {
     pub devices: i64,
 }
 
+/// One job of the job history; `detail_json` is its `BackupJobDetail`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    pub guid: String,
+    pub username: String,
+    pub organization_id: String,
+    pub start_time: i64,
+    pub detail_json: String,
+}
+
+/// Whose jobs a query reads.
+#[derive(Debug, Clone, Copy)]
+pub enum JobScope<'a> {
+    All,
+    Organization(&'a str),
+    User(&'a str),
+}
+
 /// One pending webhook delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxRow {
@@ -155,7 +173,17 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<ReplaceOutcome>;
     async fn document_delete(&self, kind: &str, id: &str) -> StoreResult<bool>;
 
+    /// Records a job, replacing the one with the same GUID.
+    async fn job_put(&self, job: &JobRecord) -> StoreResult<()>;
+    /// Jobs in `scope` started at or after `since`, oldest first.
+    async fn jobs_started_since(
+        &self,
+        scope: JobScope<'_>,
+        since: i64,
+    ) -> StoreResult<Vec<JobRecord>>;
+
     /// Counts accounts and devices now and records them at `at`.
     async fn stats_sample(&self, at: i64) -> StoreResult<StatsSample>;
-    async fn stats_list(&self) -> StoreResult<Vec<StatsSample>>;
+    /// The samples of the whole server (`None`) or of one organization.
+    async fn stats_list(&self, organization: Option<&str>) -> StoreResult<Vec<StatsSample>>;
 }

@@ -17,6 +17,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_webhook_outbox.sql"),
     include_str!("migrations/0003_documents.sql"),
     include_str!("migrations/0004_stats.sql"),
+    include_str!("migrations/0005_stats_by_organization.sql"),
+    include_str!("migrations/0006_jobs.sql"),
 ];
 
 pub struct SqliteStore {
@@ -443,29 +445,102 @@ impl Store for SqliteStore {
         Ok(deleted == 1)
     }
 
-    async fn stats_sample(&self, at: i64) -> StoreResult<StatsSample> {
-        let (users, devices): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COALESCE(SUM((SELECT COUNT(*) FROM json_each(u.profile_json, '$.Devices'))), 0) FROM users u",
+    async fn job_put(&self, job: &JobRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO jobs (guid, username, organization_id, start_time, detail_json) VALUES (?, ?, ?, ?, ?)",
         )
-        .fetch_one(&self.pool)
+        .bind(&job.guid)
+        .bind(&job.username)
+        .bind(&job.organization_id)
+        .bind(job.start_time)
+        .bind(&job.detail_json)
+        .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    async fn jobs_started_since(
+        &self,
+        scope: JobScope<'_>,
+        since: i64,
+    ) -> StoreResult<Vec<JobRecord>> {
+        let (filter, value) = match scope {
+            JobScope::All => ("", None),
+            JobScope::Organization(organization) => ("organization_id = ? AND", Some(organization)),
+            JobScope::User(username) => ("username = ? AND", Some(username)),
+        };
+        let sql = format!(
+            "SELECT guid, username, organization_id, start_time, detail_json FROM jobs \
+             WHERE {filter} start_time >= ? ORDER BY start_time, guid"
+        );
+        let mut query = sqlx::query(&sql);
+        if let Some(value) = value {
+            query = query.bind(value);
+        }
+        let rows = query.bind(since).fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(|row| JobRecord {
+                guid: row.get("guid"),
+                username: row.get("username"),
+                organization_id: row.get("organization_id"),
+                start_time: row.get("start_time"),
+                detail_json: row.get("detail_json"),
+            })
+            .collect())
+    }
+
+    async fn stats_sample(&self, at: i64) -> StoreResult<StatsSample> {
+        let per_organization: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT organization_id, COUNT(*), COALESCE(SUM((SELECT COUNT(*) FROM json_each(u.profile_json, '$.Devices'))), 0) FROM users u GROUP BY organization_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let users = per_organization.iter().map(|(_, users, _)| users).sum();
+        let devices = per_organization.iter().map(|(_, _, devices)| devices).sum();
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT OR REPLACE INTO stats_samples (sampled_at, users, devices) VALUES (?, ?, ?)",
         )
         .bind(at)
         .bind(users)
         .bind(devices)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        for (organization, users, devices) in &per_organization {
+            sqlx::query(
+                "INSERT OR REPLACE INTO stats_samples_by_organization (sampled_at, organization_id, users, devices) VALUES (?, ?, ?, ?)",
+            )
+            .bind(at)
+            .bind(organization)
+            .bind(users)
+            .bind(devices)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(StatsSample { at, users, devices })
     }
 
-    async fn stats_list(&self) -> StoreResult<Vec<StatsSample>> {
-        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT sampled_at, users, devices FROM stats_samples ORDER BY sampled_at",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+    async fn stats_list(&self, organization: Option<&str>) -> StoreResult<Vec<StatsSample>> {
+        let rows: Vec<(i64, i64, i64)> = match organization {
+            None => {
+                sqlx::query_as(
+                    "SELECT sampled_at, users, devices FROM stats_samples ORDER BY sampled_at",
+                )
+                .fetch_all(&self.pool)
+                .await?
+            }
+            // A sample where the organization had no account yet counts zero.
+            Some(organization) => sqlx::query_as(
+                "SELECT s.sampled_at, COALESCE(o.users, 0), COALESCE(o.devices, 0) FROM stats_samples s \
+                 LEFT JOIN stats_samples_by_organization o ON o.sampled_at = s.sampled_at AND o.organization_id = ? \
+                 ORDER BY s.sampled_at",
+            )
+            .bind(organization)
+            .fetch_all(&self.pool)
+            .await?,
+        };
         Ok(rows
             .into_iter()
             .map(|(at, users, devices)| StatsSample { at, users, devices })
