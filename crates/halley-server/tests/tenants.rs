@@ -383,6 +383,13 @@ async fn a_tenant_administrator_is_confined_to_its_tenant() {
             "/api/v1/admin/user-groups/delete",
             vec![("GroupID", group_id.clone())],
         ),
+        (
+            "/api/v1/admin/preview-user-email-report",
+            vec![
+                ("TargetUser", "outsider".to_string()),
+                ("EmailReportConfig", json!({"ReportType": 1}).to_string()),
+            ],
+        ),
     ];
     for (path, fields) in not_found {
         let answer = call(path, fields).await;
