@@ -138,6 +138,7 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
     }
     spawn_session_expiry(state.clone());
     spawn_stats_sampler(state.clone());
+    crate::service::self_backup::spawn_scheduler(state.clone());
     state
         .events
         .emit(SEVT_SERVER_STARTED, "system", "", "", None);

@@ -16,6 +16,7 @@ mod protected_items;
 mod reports;
 mod resources;
 mod scope;
+mod self_backup;
 mod server_config;
 mod settings;
 mod stats;
@@ -57,6 +58,8 @@ pub fn handler_for(endpoint: &str) -> Option<Handler> {
         "AdminMetaSendTestEmail" => handler(email::send_test),
         "AdminBulletinSubmit" => handler(email::bulletin),
         "AdminMetaSendTestReport" => handler(reports::send_test),
+        "AdminSelfBackupStart" => handler(self_backup::start),
+        "AdminOrganizationExport" => handler(self_backup::export),
         "AdminPreviewUserEmailReport" => handler(reports::preview_user),
         // News
         "AdminNewsSubmit" => handler(news::submit),

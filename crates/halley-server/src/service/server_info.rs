@@ -24,6 +24,7 @@ pub fn version_info(state: &AppState) -> ServerMetaVersionInfo {
         server_start_hash: state.start_hash.clone(),
         current_time: now_unix(),
         server_license_features_all: true,
+        self_backup: state.self_backup_statistics(),
         ..Default::default()
     }
 }

@@ -182,6 +182,16 @@ pub trait Store: Send + Sync {
         since: i64,
     ) -> StoreResult<Vec<JobRecord>>;
 
+    /// Writes a consistent copy of the database to `path` (a new file), without
+    /// sessions or queued webhook deliveries; with `organization`, only that
+    /// organization's rows; with `exclude_jobs`, without job history.
+    async fn export_to(
+        &self,
+        path: &std::path::Path,
+        organization: Option<&str>,
+        exclude_jobs: bool,
+    ) -> StoreResult<()>;
+
     /// Counts accounts and devices now and records them at `at`.
     async fn stats_sample(&self, at: i64) -> StoreResult<StatsSample>;
     /// The samples of the whole server (`None`) or of one organization.

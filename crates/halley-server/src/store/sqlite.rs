@@ -490,6 +490,52 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn export_to(
+        &self,
+        path: &Path,
+        organization: Option<&str>,
+        exclude_jobs: bool,
+    ) -> StoreResult<()> {
+        sqlx::query("VACUUM INTO ?")
+            .bind(path.to_string_lossy().into_owned())
+            .execute(&self.pool)
+            .await?;
+        let copy = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(SqliteConnectOptions::new().filename(path))
+            .await?;
+        let mut statements = vec![
+            "DELETE FROM sessions".to_string(),
+            "DELETE FROM webhook_outbox".to_string(),
+        ];
+        if exclude_jobs {
+            statements.push("DELETE FROM jobs".into());
+        }
+        if organization.is_some() {
+            for table in [
+                "users",
+                "documents",
+                "jobs",
+                "stats_samples_by_organization",
+            ] {
+                statements.push(format!("DELETE FROM {table} WHERE organization_id <> ?1"));
+            }
+            // Server-wide figures would tell a tenant about the others.
+            statements.push("DELETE FROM stats_samples".into());
+        }
+        for statement in &statements {
+            let mut query = sqlx::query(statement);
+            if statement.contains("?1") {
+                query = query.bind(organization.unwrap_or_default());
+            }
+            query.execute(&copy).await?;
+        }
+        // Leaves no deleted rows behind in free pages.
+        sqlx::query("VACUUM").execute(&copy).await?;
+        copy.close().await;
+        Ok(())
+    }
+
     async fn stats_sample(&self, at: i64) -> StoreResult<StatsSample> {
         let per_organization: Vec<(String, i64, i64)> = sqlx::query_as(
             "SELECT organization_id, COUNT(*), COALESCE(SUM((SELECT COUNT(*) FROM json_each(u.profile_json, '$.Devices'))), 0) FROM users u GROUP BY organization_id",

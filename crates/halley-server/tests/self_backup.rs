@@ -1,0 +1,201 @@
+//! Self-backup and tenant export into real Halley vaults on local paths,
+//! restored with the vault library and read back.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use common::*;
+use halley_server::store::{SqliteStore, Store};
+use halley_vault::backend::LocalBackend;
+use halley_vault::Repository;
+use serde_json::{json, Value};
+
+const KEY: &str = "self-backup key";
+
+/// Restores the newest snapshot of the vault at `vault` and returns the
+/// restored data directory.
+fn restore_latest(vault: &Path, key: &str, into: &Path) -> PathBuf {
+    let repo = Repository::open(Arc::new(LocalBackend::new(vault)), key).unwrap();
+    let snapshots = repo.snapshots().unwrap();
+    let newest = snapshots.last().expect("a snapshot");
+    halley_vault::restore(&repo, newest, into, &[], &halley_vault::no_progress).unwrap();
+    find(into, "cometd.cfg")
+        .expect("cometd.cfg in the snapshot")
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn find(dir: &Path, name: &str) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()? {
+        let path = entry.ok()?.path();
+        if path.file_name().is_some_and(|n| n == name) {
+            return Some(path);
+        }
+        if path.is_dir() {
+            if let Some(found) = find(&path, name) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+async fn accounts_in(data_dir: &Path) -> Vec<String> {
+    let store = SqliteStore::open(&data_dir.join(halley_server::server::DATABASE_FILE))
+        .await
+        .unwrap();
+    store.user_list(None).await.unwrap()
+}
+
+fn local(path: &Path) -> Value {
+    json!({"DestinationType": 1002, "LocalcopyPath": path})
+}
+
+#[tokio::test]
+async fn self_backup_targets_run_and_restore() {
+    let vaults = tempfile::tempdir().unwrap();
+    let server = Server::launch(Launch {
+        config: Some(json!({"SelfBackup": {"Targets": [{
+            "Location": local(&vaults.path().join("all")), "EncryptionKey": KEY,
+            "RetentionPolicy": {"Mode": 802, "Ranges": [{"Type": 900, "Jobs": 1}]}}]}})),
+        ..Default::default()
+    });
+    let admin = server.admin();
+    admin
+        .admin_add_user("alice", "password1", None, None)
+        .await
+        .unwrap();
+    for round in 1..=2 {
+        let started = admin_post(&server.url, "/api/v1/admin/self-backup/start", &[]).await;
+        assert_eq!(started.api_status(), 200, "{}", started.message());
+        let mut status = Value::Null;
+        for _ in 0..200 {
+            let version = admin_post(&server.url, "/api/v1/admin/meta/version", &[])
+                .await
+                .json();
+            status = version["SelfBackup"][0].clone();
+            if status["LastRunEnd"].as_i64().unwrap_or(0) > 0 && status["CurrentRunStart"] == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(status["LastRunSuccess"], true, "round {round}: {status}");
+        assert!(status["LastRunSize"].as_i64().unwrap() > 0);
+        if round == 1 {
+            admin
+                .admin_add_user("bob", "password1", None, None)
+                .await
+                .unwrap();
+        }
+    }
+    let repo =
+        Repository::open(Arc::new(LocalBackend::new(vaults.path().join("all"))), KEY).unwrap();
+    assert_eq!(repo.snapshots().unwrap().len(), 1, "retention keeps one");
+    let restored = tempfile::tempdir().unwrap();
+    let data = restore_latest(&vaults.path().join("all"), KEY, restored.path());
+    assert_eq!(accounts_in(&data).await, ["alice", "bob"]);
+    let cfg: Value =
+        serde_json::from_slice(&std::fs::read(data.join("cometd.cfg")).unwrap()).unwrap();
+    assert_eq!(cfg["SelfBackup"]["Targets"][0]["EncryptionKey"], KEY);
+    assert!(
+        Repository::open(
+            Arc::new(LocalBackend::new(vaults.path().join("all"))),
+            "wrong"
+        )
+        .is_err(),
+        "the vault is encrypted with the key"
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_export_holds_only_that_tenant() {
+    let vaults = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let admin = server.admin();
+    let created = admin_post(
+        &server.url,
+        "/api/v1/admin/organization/set",
+        &[("Organization", &json!({"Name": "Tenant A"}).to_string())],
+    )
+    .await
+    .json();
+    let org = created["ID"].as_str().unwrap().to_string();
+    admin
+        .admin_add_user("top-user", "password1", None, None)
+        .await
+        .unwrap();
+    let added = admin_post(
+        &server.url,
+        "/api/v1/admin/add-user",
+        &[
+            ("TargetUser", "tenant-user"),
+            ("TargetPassword", "password1"),
+            ("TargetOrganization", &org),
+        ],
+    )
+    .await;
+    assert_eq!(added.api_status(), 200, "{}", added.message());
+
+    let export = |options: Value| {
+        let url = server.url.clone();
+        async move {
+            admin_post(
+                &url,
+                "/api/v1/admin/organization/export",
+                &[("Options", &options.to_string())],
+            )
+            .await
+        }
+    };
+    let vault = vaults.path().join("tenant");
+    let done = export(json!({"Location": local(&vault), "EncryptionKey": KEY,
+        "RestrictToSingleOrgID": org}))
+    .await;
+    assert_eq!(done.api_status(), 200, "{}", done.message());
+    assert!(done.message().contains("snapshot"));
+    let restored = tempfile::tempdir().unwrap();
+    let data = restore_latest(&vault, KEY, restored.path());
+    assert_eq!(accounts_in(&data).await, ["tenant-user"]);
+    let cfg: Value =
+        serde_json::from_slice(&std::fs::read(data.join("cometd.cfg")).unwrap()).unwrap();
+    let orgs: Vec<&String> = cfg["Organizations"].as_object().unwrap().keys().collect();
+    assert_eq!(orgs, [&org]);
+
+    for (options, status, named) in [
+        (
+            json!({"Location": local(&vault), "EncryptionKey": KEY}),
+            400,
+            "RestrictToSingleOrgID",
+        ),
+        (
+            json!({"Location": local(&vault), "EncryptionKey": KEY, "RestrictToSingleOrgID": "nope"}),
+            400,
+            "'nope'",
+        ),
+        (
+            json!({"Location": local(&vault), "RestrictToSingleOrgID": org}),
+            500,
+            "EncryptionKey",
+        ),
+        (
+            json!({"Location": local(&vault), "EncryptionKey": "not the key", "RestrictToSingleOrgID": org}),
+            500,
+            "password",
+        ),
+        (
+            json!({"Location": {"DestinationType": 1004}, "EncryptionKey": KEY, "RestrictToSingleOrgID": org}),
+            500,
+            "DestinationType 1004",
+        ),
+    ] {
+        let refused = export(options).await;
+        assert_eq!(refused.api_status(), status, "{}", refused.message());
+        assert!(refused.message().contains(named), "{}", refused.message());
+    }
+    let none = admin_post(&server.url, "/api/v1/admin/self-backup/start", &[]).await;
+    assert_eq!(none.api_status(), 400);
+    assert!(none.message().contains("SelfBackup.Targets"));
+}
