@@ -3,7 +3,12 @@
 
 pub mod admins;
 pub mod email;
+pub mod external_auth;
 pub mod policies;
 pub mod protected_items;
 pub mod server_info;
 pub mod users;
+
+/// Stands in for a secret (a password, a TOTP secret, a bind password) shown
+/// back to an administrator; sending it back unchanged keeps the stored secret.
+pub const OBSCURED: &str = "**********";
