@@ -421,7 +421,7 @@ async fn external_admin(
     if created {
         state.events.emit(
             SEVT_ACCOUNT_ADMIN_NEW,
-            &format!("external:{source_id}"),
+            "system",
             organization_id,
             username,
             None,
