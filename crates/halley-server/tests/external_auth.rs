@@ -91,7 +91,18 @@ impl Directory {
             String::from_utf8_lossy(&output.stderr)
         );
         let (port, tls_port) = (free_port(), free_port());
-        let child = Command::new(SLAPD)
+        let mut slapd = Command::new(SLAPD);
+        // Run as root (as CI does), slapd gives its privileges up for nobody's.
+        if is_root() {
+            let owned = Command::new("chown")
+                .args(["-R", "nobody:nogroup"])
+                .arg(root)
+                .status()
+                .unwrap();
+            assert!(owned.success(), "chown of the directory's files");
+            slapd.args(["-u", "nobody", "-g", "nogroup"]);
+        }
+        let child = slapd
             .arg("-f")
             .arg(&conf)
             .arg("-h")
@@ -167,6 +178,13 @@ impl Drop for Directory {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
 
 fn slapd_conf(root: &Path) -> String {
