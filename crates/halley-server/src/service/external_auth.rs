@@ -359,3 +359,90 @@ pub fn exceeds(granted: &AdminUserPermissions, holder: &AdminUserPermissions) ->
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ldap(bind_user: &str, bind_password: &str, filter: &str) -> ExternalAuthenticationSource {
+        let mut source = ExternalAuthenticationSource {
+            r#type: REMOTESERVER_LDAP.into(),
+            ..Default::default()
+        };
+        source.ldap.hostname = " ldap.example.com ".into();
+        source.ldap.bind_user = bind_user.into();
+        source.ldap.bind_password = bind_password.into();
+        source.ldap.search_filter = filter.into();
+        normalise(&mut source);
+        source
+    }
+
+    #[test]
+    fn validation_names_what_is_wrong() {
+        assert!(validate(&ldap("cn=reader", "pw", "(uid=%{USER})")).is_ok());
+        assert!(validate(&ldap("uid=%{USER},dc=example", "%{PASS}", "")).is_ok());
+        assert!(validate(&ldap("uid=%{USER},dc=example", "", "")).is_ok());
+        let fixed = validate(&ldap("uid=%{USER},dc=example", "fixed", "")).unwrap_err();
+        assert!(fixed.contains("%{PASS}"), "{fixed}");
+        let no_filter = validate(&ldap("cn=reader", "pw", "")).unwrap_err();
+        assert!(no_filter.contains("SearchFilter"), "{no_filter}");
+        let no_user = validate(&ldap("cn=reader", "pw", "(uid=alice)")).unwrap_err();
+        assert!(no_user.contains("%{USER}"), "{no_user}");
+        let mut url = ldap("cn=reader", "pw", "(uid=%{USER})");
+        url.ldap.hostname = "ldap://ldap.example.com".into();
+        assert!(validate(&url).unwrap_err().contains("Hostname"));
+        let source = ldap("cn=reader", "pw", "(uid=%{USER})");
+        assert_eq!(source.ldap.hostname, "ldap.example.com");
+        assert_eq!(source.ldap.security_method, LDAPSECURITYMETHOD_PLAIN);
+    }
+
+    #[test]
+    fn secrets_are_obscured_and_restored() {
+        let stored = ldap("cn=reader", "readerpass", "(uid=%{USER})");
+        let mut shown = obscured(&stored);
+        assert_eq!(shown.ldap.bind_password, OBSCURED);
+        restore(&mut shown, Some(&stored));
+        assert_eq!(shown.ldap.bind_password, "readerpass");
+        let mut fresh = obscured(&stored);
+        restore(&mut fresh, None);
+        assert_eq!(fresh.ldap.bind_password, "");
+    }
+
+    #[test]
+    fn a_source_grants_no_more_than_its_editor_holds() {
+        let holder = AdminUserPermissions {
+            allow_edit_external_auth_sources: true,
+            prevent_server_shutdown: true,
+            allowed_user_policies: vec!["basic".into()],
+            ..Default::default()
+        };
+        let same = AdminUserPermissions {
+            prevent_server_shutdown: true,
+            allowed_user_policies: vec!["basic".into()],
+            ..Default::default()
+        };
+        assert_eq!(exceeds(&same, &holder), None);
+        let branding = AdminUserPermissions {
+            allow_edit_branding: true,
+            ..same.clone()
+        };
+        assert_eq!(
+            exceeds(&branding, &holder).as_deref(),
+            Some("AllowEditBranding")
+        );
+        let unrestricted = AdminUserPermissions {
+            prevent_server_shutdown: false,
+            ..same.clone()
+        };
+        assert!(exceeds(&unrestricted, &holder)
+            .unwrap()
+            .contains("PreventServerShutdown"));
+        let every_policy = AdminUserPermissions {
+            allowed_user_policies: vec![],
+            ..same
+        };
+        assert!(exceeds(&every_policy, &holder)
+            .unwrap()
+            .contains("AllowedUserPolicies"));
+    }
+}
