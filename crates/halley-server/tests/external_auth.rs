@@ -744,6 +744,52 @@ async fn ldap_administrators_sign_in_with_the_permissions_of_their_source() {
         }
     }
 
+    // A source removed from the whole configuration vouches for nobody: its
+    // administrator's entry stays, but neither password nor session works.
+    let by_key = |key: String| {
+        let url = server.url.clone();
+        async move {
+            post_form(
+                &url,
+                PROPERTIES,
+                &[
+                    ("Username", "alice"),
+                    ("AuthType", "SessionKey"),
+                    ("SessionKey", &key),
+                ],
+            )
+            .await
+        }
+    };
+    let mut whole = post(&server, ADMIN, "/api/v1/admin/meta/server-config/get", &[])
+        .await
+        .json();
+    whole["ExternalAdminUserSources"] = json!({});
+    let set = post(
+        &server,
+        ADMIN,
+        "/api/v1/admin/meta/server-config/set",
+        &[("Config", &whole.to_string())],
+    )
+    .await;
+    assert_eq!(set.api_status(), 200, "{}", set.message());
+    let refused = post(&server, alice, PROPERTIES, &[]).await;
+    assert_eq!(refused.api_status(), 403);
+    assert_eq!(refused.message(), "Unauthorised");
+    assert_eq!(by_key(key.clone()).await.api_status(), 403);
+    let restored = post(
+        &server,
+        ADMIN,
+        NEW,
+        &[
+            ("Source", &directory.group_source().to_string()),
+            ("SourceID", "corp"),
+        ],
+    )
+    .await;
+    assert_eq!(restored.api_status(), 200);
+    assert!(signed_in(&by_key(key.clone()).await));
+
     // Deleting the source removes the administrators it signed in, sessions and all.
     let deleted = post(&server, ADMIN, DELETE, &[("SourceID", "corp")]).await;
     assert_eq!(deleted.api_status(), 200);

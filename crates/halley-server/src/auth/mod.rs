@@ -195,10 +195,22 @@ pub async fn admin(
                 .await?
                 .ok_or_else(ApiError::unauthorised)?;
             let config = state.config.get();
-            // A session outlives nothing: a deleted administrator's keys stop working.
-            if !config.admin_users.iter().any(|a| {
+            // A session outlives nothing: a deleted administrator's keys stop
+            // working, and so do those of an external administrator whose
+            // source is gone.
+            let entry = config.admin_users.iter().find(|a| {
                 a.username == creds.username && a.organization_id == session.organization_id
-            }) {
+            });
+            let valid = entry.is_some_and(|a| {
+                a.external_authentication_source.is_empty()
+                    || external_auth::find(
+                        &config,
+                        &a.organization_id,
+                        &a.external_authentication_source,
+                    )
+                    .is_some()
+            });
+            if !valid {
                 return Err(ApiError::unauthorised());
             }
             Ok(AdminPrincipal {
@@ -263,10 +275,12 @@ async fn admin_password(
                     Some(source) if source.r#type == REMOTESERVER_LDAP => {
                         ldap::verify(&source.ldap, username, password).await
                     }
-                    _ => ldap::Outcome::Unavailable(format!(
-                    "its external authentication source '{}' is not an LDAP source of its tenant",
-                    admin.external_authentication_source
-                )),
+                    // Its source is gone (removed by hand or through
+                    // server-config/set): nothing vouches for it any more.
+                    _ => ldap::Outcome::Refused(format!(
+                        "its external authentication source '{}' is no LDAP source of its tenant",
+                        admin.external_authentication_source
+                    )),
                 };
                 if let Some(err) =
                     external_refusal(username, &admin.external_authentication_source, &outcome)
