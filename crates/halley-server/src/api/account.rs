@@ -18,7 +18,7 @@ use crate::store::SessionKind;
 
 /// Stands in for secrets in `account/properties`; sending it back unchanged
 /// to `account/set-properties` keeps the secret as it is.
-pub const OBSCURED: &str = "**********";
+pub use crate::service::OBSCURED;
 
 pub fn session_reply(key: String, kind: SessionKind) -> Reply {
     Reply::json(&SessionKeyRegeneratedResponse {
@@ -195,6 +195,11 @@ pub async fn set_properties(call: Call) -> ApiResult<Reply> {
         password => Some(password.to_string()),
     };
     if new_password.is_some() {
+        if !entry.external_authentication_source.is_empty() {
+            return Err(ApiError::forbidden(
+                "This administrator signs in through an external authentication source, which keeps its password",
+            ));
+        }
         if entry.permissions.prevent_change_password {
             return Err(ApiError::forbidden(
                 "This administrator may not change its password",

@@ -5,6 +5,7 @@
 mod account;
 mod admins;
 mod email;
+mod external_auth;
 mod install_tokens;
 mod logs;
 mod meta;
@@ -88,6 +89,10 @@ pub fn handler_for(endpoint: &str) -> Option<Handler> {
         "AdminAdminUserList" => handler(admins::list),
         "AdminAdminUserNew" => handler(admins::new),
         "AdminAdminUserDelete" => handler(admins::delete),
+        "AdminExternalAuthSourcesNew" => handler(external_auth::new),
+        "AdminExternalAuthSourcesGet" => handler(external_auth::get),
+        "AdminExternalAuthSourcesSet" => handler(external_auth::set),
+        "AdminExternalAuthSourcesDelete" => handler(external_auth::delete),
         // The administrator's own account and sessions
         "AdminAddFirstAdminUser" => handler(account::add_first_admin_user),
         "AdminAccountProperties" => handler(account::properties),

@@ -7,12 +7,17 @@ use halley_api::constants::{
 use halley_api::types::{Organization, OrganizationResponse, UninstallConfig};
 
 use crate::http::{ApiError, ApiResult, Call, Reply};
-use crate::service::{policies, users};
+use crate::service::{external_auth, policies, users};
 
 const USER_GROUPS: &str = "user-group";
 
+/// Every tenant, with the secrets of its external authentication sources obscured.
 pub async fn list(call: Call) -> ApiResult<Reply> {
-    Ok(Reply::json(&call.state.config.get().organizations))
+    let mut organizations = call.state.config.get().organizations.clone();
+    organizations
+        .values_mut()
+        .for_each(external_auth::obscure_tenant);
+    Ok(Reply::json(&organizations))
 }
 
 /// Creates a tenant (no or empty `OrganizationID`) or replaces one. Host
@@ -41,6 +46,7 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
     } else {
         requested_id
     };
+    external_auth::restore_tenant(&mut organization, existing.as_ref());
     organization.hosts = organization
         .hosts
         .iter()
@@ -60,6 +66,8 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
         }
     }
     let saved = organization.clone();
+    let mut shown = organization;
+    external_auth::obscure_tenant(&mut shown);
     let key = id.clone();
     call.state
         .config
@@ -78,13 +86,13 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
         &admin.actor(),
         &id,
         &id,
-        serde_json::to_value(&organization).ok(),
+        serde_json::to_value(&shown).ok(),
     );
     Ok(Reply::json(&OrganizationResponse {
         status: 200,
         message: "OK".into(),
         id,
-        organization,
+        organization: shown,
         ..Default::default()
     }))
 }

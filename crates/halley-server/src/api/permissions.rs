@@ -19,6 +19,10 @@ pub const EDIT_EMAIL: Rule =
     Rule::TenantNeeds("AllowEditEmailOptions", |p| p.allow_edit_email_options);
 pub const EDIT_REMOTE_STORAGE: Rule =
     Rule::TenantNeeds("AllowEditRemoteStorage", |p| p.allow_edit_remote_storage);
+pub const EDIT_EXTERNAL_AUTH_SOURCES: Rule =
+    Rule::TenantNeeds("AllowEditExternalAuthSources", |p| {
+        p.allow_edit_external_auth_sources
+    });
 pub const SOFTWARE_BUILD: Rule =
     Rule::DeniedBy("DenySoftwareBuildRole", |p| p.deny_software_build_role);
 pub const CONSTELLATION: Rule =

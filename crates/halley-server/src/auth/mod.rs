@@ -2,19 +2,29 @@
 //! `AuthType`, then `Password`, `SessionKey`, `TOTP`); this module turns them
 //! into a [`Principal`] or an error that says nothing about whether the
 //! account exists.
+//!
+//! An administrator name that is not a local administrator is tried against
+//! the external authentication sources of the host's tenant ([`ldap`]); the
+//! first that vouches for it gets an administrator entry of its own (no
+//! password, tied to the source, with the source's `NewUserPermissions`), and
+//! that source alone decides that administrator's later sign-ins. Second
+//! factors, address allowlists, throttling and login events apply as to
+//! local administrators.
 
+pub mod ldap;
 pub mod password;
 pub mod sessions;
 pub mod throttle;
 pub mod totp;
 
 use halley_api::constants::{
-    SEVT_ACCOUNT_ADMIN_LOGIN, SEVT_ACCOUNT_ADMIN_LOGIN_FAILED, SEVT_ACCOUNT_LOGIN,
-    SEVT_ACCOUNT_LOGIN_FAILED,
+    REMOTESERVER_LDAP, SEVT_ACCOUNT_ADMIN_LOGIN, SEVT_ACCOUNT_ADMIN_LOGIN_FAILED,
+    SEVT_ACCOUNT_ADMIN_NEW, SEVT_ACCOUNT_LOGIN, SEVT_ACCOUNT_LOGIN_FAILED,
 };
-use halley_api::types::UserProfileConfig;
+use halley_api::types::{AllowedAdminUser, ExternalAuthenticationSource, UserProfileConfig};
 
 use crate::http::{ApiError, ApiResult, Params};
+use crate::service::external_auth;
 use crate::state::AppState;
 use crate::store::SessionKind;
 
@@ -185,10 +195,22 @@ pub async fn admin(
                 .await?
                 .ok_or_else(ApiError::unauthorised)?;
             let config = state.config.get();
-            // A session outlives nothing: a deleted administrator's keys stop working.
-            if !config.admin_users.iter().any(|a| {
+            // A session outlives nothing: a deleted administrator's keys stop
+            // working, and so do those of an external administrator whose
+            // source is gone.
+            let entry = config.admin_users.iter().find(|a| {
                 a.username == creds.username && a.organization_id == session.organization_id
-            }) {
+            });
+            let valid = entry.is_some_and(|a| {
+                a.external_authentication_source.is_empty()
+                    || external_auth::find(
+                        &config,
+                        &a.organization_id,
+                        &a.external_authentication_source,
+                    )
+                    .is_some()
+            });
+            if !valid {
                 return Err(ApiError::unauthorised());
             }
             Ok(AdminPrincipal {
@@ -217,39 +239,103 @@ async fn admin_password(
         .throttle
         .check(&keys, &config.login_protection)
         .map_err(throttled)?;
-    let Some(admin) = crate::service::admins::find_for_login(&config, username, &origin.host)
-    else {
-        password::burn_verification(password);
-        state
-            .throttle
-            .record_failure(&keys, &config.login_protection);
-        return Err(ApiError::unauthorised());
-    };
-    let fail = |err: ApiError| {
+    let fail = |organization_id: &str, err: ApiError| {
         state
             .throttle
             .record_failure(&keys, &config.login_protection);
         state.events.emit(
             SEVT_ACCOUNT_ADMIN_LOGIN_FAILED,
             &format!("admin:{username}"),
-            &admin.organization_id,
+            organization_id,
             &origin.path,
             None,
         );
         err
     };
-    if !state.verified.verify(
-        &account_key,
-        admin.password_format,
-        &admin.password,
-        password,
-    ) {
-        return Err(fail(ApiError::unauthorised()));
-    }
+    let admin: AllowedAdminUser =
+        match crate::service::admins::find_for_login(&config, username, &origin.host) {
+            Some(admin) if admin.external_authentication_source.is_empty() => {
+                if !state.verified.verify(
+                    &account_key,
+                    admin.password_format,
+                    &admin.password,
+                    password,
+                ) {
+                    return Err(fail(&admin.organization_id, ApiError::unauthorised()));
+                }
+                admin.clone()
+            }
+            // Signed in through a source before: that source alone decides.
+            Some(admin) => {
+                let outcome = match external_auth::find(
+                    &config,
+                    &admin.organization_id,
+                    &admin.external_authentication_source,
+                ) {
+                    Some(source) if source.r#type == REMOTESERVER_LDAP => {
+                        ldap::verify(&source.ldap, username, password).await
+                    }
+                    // Its source is gone (removed by hand or through
+                    // server-config/set): nothing vouches for it any more.
+                    _ => ldap::Outcome::Refused(format!(
+                        "its external authentication source '{}' is no LDAP source of its tenant",
+                        admin.external_authentication_source
+                    )),
+                };
+                if let Some(err) =
+                    external_refusal(username, &admin.external_authentication_source, &outcome)
+                {
+                    return Err(fail(&admin.organization_id, err));
+                }
+                admin.clone()
+            }
+            None => {
+                let sources = external_auth::for_host(&config, &origin.host);
+                if sources.is_empty() {
+                    password::burn_verification(password);
+                    state
+                        .throttle
+                        .record_failure(&keys, &config.login_protection);
+                    return Err(ApiError::unauthorised());
+                }
+                // A refusal outweighs a source that could not be asked.
+                let mut refused: Option<String> = None;
+                let mut unavailable: Option<(String, ApiError)> = None;
+                let mut accepted = None;
+                for (organization_id, id, source) in sources {
+                    let outcome = ldap::verify(&source.ldap, username, password).await;
+                    match external_refusal(username, &id, &outcome) {
+                        None => {
+                            accepted = Some((organization_id, id, source));
+                            break;
+                        }
+                        Some(_) if matches!(outcome, ldap::Outcome::Refused(_)) => {
+                            refused.get_or_insert(organization_id);
+                        }
+                        Some(err) => {
+                            unavailable.get_or_insert((organization_id, err));
+                        }
+                    }
+                }
+                match (accepted, refused, unavailable) {
+                    (Some((organization_id, id, source)), _, _) => {
+                        external_admin(state, username, &organization_id, &id, &source).await?
+                    }
+                    (None, Some(organization_id), _) => {
+                        return Err(fail(&organization_id, ApiError::unauthorised()))
+                    }
+                    (None, None, Some((organization_id, err))) => {
+                        return Err(fail(&organization_id, err))
+                    }
+                    (None, None, None) => return Err(fail("", ApiError::unauthorised())),
+                }
+            }
+        };
     if !ip_allowed(&admin.ip_whitelist, &origin.client_ip) {
-        return Err(fail(ApiError::forbidden(
-            "Unauthorised: this address is not allowed for this account",
-        )));
+        return Err(fail(
+            &admin.organization_id,
+            ApiError::forbidden("Unauthorised: this address is not allowed for this account"),
+        ));
     }
     let policy = LoginPolicy {
         allow_password: admin.allow_password_login,
@@ -259,10 +345,12 @@ async fn admin_password(
     match policy.second_factor(state, &account_key, totp) {
         Ok(()) => {}
         Err(ApiError::TotpRequired) => return Err(ApiError::TotpRequired),
-        Err(err) => return Err(fail(err)),
+        Err(err) => return Err(fail(&admin.organization_id, err)),
     }
     state.throttle.record_success(&account_key);
-    if admin.password_format == halley_api::constants::PASSWORD_FORMAT_PLAINTEXT {
+    if admin.external_authentication_source.is_empty()
+        && admin.password_format == halley_api::constants::PASSWORD_FORMAT_PLAINTEXT
+    {
         upgrade_plaintext_admin_password(state, username, &admin.organization_id, password).await?;
     }
     state.events.emit(
@@ -277,6 +365,83 @@ async fn admin_password(
         organization_id: admin.organization_id.clone(),
         session_key_hash: None,
     })
+}
+
+/// The error a source's answer means for the caller, if it is not a yes.
+/// The details go to the log only; the caller learns no more than that the
+/// credentials were refused, or that the directory could not be asked.
+fn external_refusal(username: &str, source_id: &str, outcome: &ldap::Outcome) -> Option<ApiError> {
+    match outcome {
+        ldap::Outcome::Accepted => None,
+        ldap::Outcome::Refused(why) => {
+            tracing::info!(
+                "LDAP sign-in of administrator '{username}' refused by source '{source_id}': {why}"
+            );
+            Some(ApiError::unauthorised())
+        }
+        ldap::Outcome::Unavailable(why) => {
+            tracing::warn!(
+                "LDAP sign-in of administrator '{username}' through source '{source_id}' failed: {why}"
+            );
+            Some(ApiError::new(
+                503,
+                "Unauthorised: the external authentication server could not be reached; try again later",
+            ))
+        }
+    }
+}
+
+/// The administrator entry of someone a source has just vouched for: the one
+/// that exists, or a new one with no password of its own, tied to the source
+/// and holding the permissions the source gives new administrators.
+async fn external_admin(
+    state: &AppState,
+    username: &str,
+    organization_id: &str,
+    source_id: &str,
+    source: &ExternalAuthenticationSource,
+) -> ApiResult<AllowedAdminUser> {
+    let entry = AllowedAdminUser {
+        username: username.to_string(),
+        organization_id: organization_id.to_string(),
+        external_authentication_source: source_id.to_string(),
+        password_format: password::PASSWORD_FORMAT_ARGON2ID,
+        allow_password_login: true,
+        permissions: source.new_user_permissions.clone(),
+        ..Default::default()
+    };
+    let new = entry.clone();
+    let (admin, created) = state
+        .config
+        .update(move |config| -> ApiResult<(AllowedAdminUser, bool)> {
+            let existing = config
+                .admin_users
+                .iter()
+                .find(|a| a.username == new.username && a.organization_id == new.organization_id);
+            match existing {
+                Some(a)
+                    if a.external_authentication_source == new.external_authentication_source =>
+                {
+                    Ok((a.clone(), false))
+                }
+                Some(_) => Err(ApiError::unauthorised()),
+                None => {
+                    config.admin_users.push(new.clone());
+                    Ok((new, true))
+                }
+            }
+        })
+        .await?;
+    if created {
+        state.events.emit(
+            SEVT_ACCOUNT_ADMIN_NEW,
+            "system",
+            organization_id,
+            username,
+            None,
+        );
+    }
+    Ok(admin)
 }
 
 /// A plaintext password typed into `cometd.cfg` is replaced by its hash at the
@@ -411,12 +576,20 @@ async fn user_password(
 }
 
 /// `HybridSessionStart`: administrator credentials when the name is an
-/// administrator's and they check out, end-user credentials otherwise.
+/// administrator's and they check out, end-user credentials otherwise. A name
+/// that is neither is tried against the host's external authentication
+/// sources, as an administrator.
 pub async fn hybrid(state: &AppState, params: &Params, origin: &Origin) -> ApiResult<Principal> {
     let creds = credentials(params)?;
+    let config = state.config.get();
     let admin_named =
-        crate::service::admins::find_for_login(&state.config.get(), creds.username, &origin.host)
-            .is_some();
+        crate::service::admins::find_for_login(&config, creds.username, &origin.host).is_some();
+    let external_candidate = !admin_named
+        && !external_auth::for_host(&config, &origin.host).is_empty()
+        && state.store.user_get(creds.username).await?.is_none();
+    if external_candidate {
+        return admin(state, params, origin).await.map(Principal::Admin);
+    }
     if admin_named {
         match admin(state, params, origin).await {
             Ok(admin) => return Ok(Principal::Admin(admin)),

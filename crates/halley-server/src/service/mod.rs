@@ -3,6 +3,7 @@
 
 pub mod admins;
 pub mod email;
+pub mod external_auth;
 pub mod policies;
 pub mod policy_locks;
 pub mod protected_items;
@@ -13,3 +14,7 @@ pub mod self_backup;
 pub mod server_info;
 pub mod users;
 pub mod vault_location;
+
+/// Stands in for a secret (a password, a TOTP secret, a bind password) shown
+/// back to an administrator; sending it back unchanged keeps the stored secret.
+pub const OBSCURED: &str = "**********";
