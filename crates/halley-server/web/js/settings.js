@@ -77,7 +77,8 @@ function webhooksCard() {
               if (box.checked) chosen.add(type);
               else chosen.delete(type);
             });
-            return field(`${describe({ Type: type, TypeString: name })} (${type})`, box);
+            const label = type === 4000 ? "Hello, first to a new or changed hook" : describe({ Type: type, TypeString: name });
+            return field(`${label} (${type})`, box);
           })))));
       all.addEventListener("change", () => { typeBoxes.disabled = all.checked; });
       const headers = Object.entries(hook.CustomHeaders || {});
