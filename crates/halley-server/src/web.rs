@@ -100,6 +100,11 @@ const ASSETS: &[Asset] = &[
     asset!("js/profile.js", JS),
     asset!("js/pending.js", JS),
     asset!("js/settings.js", JS),
+    asset!("js/account.js", JS),
+    asset!("js/policies.js", JS),
+    asset!("js/groups.js", JS),
+    asset!("js/tenants.js", JS),
+    asset!("js/admins.js", JS),
     asset!("js/user.js", JS),
 ];
 

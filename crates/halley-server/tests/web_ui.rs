@@ -751,6 +751,439 @@ async fn the_origin_allowlist_refuses_other_origins() {
     browser.stop().await;
 }
 
+/// Calls an administrator endpoint with `admin`/`admin` and returns its JSON.
+async fn admin_json(server: &Server, path: &str, fields: &[(&str, &str)]) -> Value {
+    common::admin_post(&server.url, path, fields).await.json()
+}
+
+/// The value of a form control.
+async fn value_of(browser: &Browser, css: &str) -> Value {
+    browser
+        .js(
+            "return document.querySelector(arguments[0]).value;",
+            vec![json!(css)],
+        )
+        .await
+}
+
+/// Waits until the page's address holds `part`, but not `/new`.
+async fn wait_url(browser: &Browser, part: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let url = browser.client.current_url().await.unwrap().to_string();
+        if url.contains(part) && !url.ends_with("/new") {
+            return url;
+        }
+        assert!(Instant::now() < deadline, "never reached {part}: {url}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn signed_in_admin(server: &Server, width: u32) -> Browser {
+    let browser = Browser::start(width, 900).await;
+    browser.sign_in(server, "admin", "admin").await;
+    browser.wait("#signed-in-user").await;
+    browser
+}
+
+#[tokio::test]
+async fn create_a_policy_and_keep_edits_when_someone_else_saved() {
+    if browser_missing("create_a_policy_and_keep_edits_when_someone_else_saved") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    let browser = signed_in_admin(&server, 1280).await;
+
+    browser.goto(&format!("{}/#/policies", server.url)).await;
+    browser.wait_text("#area-body", "No policies yet").await;
+    browser.click("#new-policy").await;
+    browser.fill("#policy-description", "Locked down").await;
+    browser.click("#policy-PreventChangeAccountPassword").await;
+    browser.click("#policy-PreventRequestStorageVault").await;
+    browser.click("#policy-restrict-providers").await;
+    browser.click("#policy-provider-1003").await;
+    browser.click("#policy-default").await;
+    browser.click("#policy-save").await;
+    let url = wait_url(&browser, "#/policies/").await;
+    let id = url.rsplit('/').next().unwrap().to_string();
+    assert_ne!(id, "new");
+    browser
+        .wait_text("#policy-state", "All changes saved")
+        .await;
+
+    // The API sees what the form set.
+    let all = admin_json(&server, "/api/v1/admin/policies/list-full", &[]).await;
+    let policy = &all[&id];
+    assert_eq!(policy["Description"], "Locked down");
+    assert_eq!(policy["DefaultUserPolicy"], true);
+    assert_eq!(policy["Policy"]["PreventChangeAccountPassword"], true);
+    assert_eq!(policy["Policy"]["PreventRequestStorageVault"], true);
+    assert_eq!(
+        policy["Policy"]["StorageVaultProviders"],
+        json!({"ShouldRestrictProviderList": true, "AllowedProvidersWhenRestricted": [1003]})
+    );
+
+    // Someone else saves meanwhile: our save is refused, our edits kept,
+    // theirs intact.
+    let mut theirs = policy.clone();
+    theirs["Description"] = json!("Changed by a script");
+    let answer = admin_json(
+        &server,
+        "/api/v1/admin/policies/set",
+        &[("PolicyID", &id), ("Policy", &theirs.to_string())],
+    )
+    .await;
+    assert_eq!(answer["Status"], 200, "{answer}");
+    browser.fill("#policy-description", "Locked down v2").await;
+    browser.click("#policy-PreventNewProtectedItem").await;
+    browser.click("#policy-save").await;
+    browser
+        .wait_text("#policy-banner", "someone else changed this policy")
+        .await;
+    assert_eq!(
+        value_of(&browser, "#policy-description").await,
+        json!("Locked down v2")
+    );
+    assert_eq!(
+        browser
+            .js(
+                "return document.getElementById('policy-PreventNewProtectedItem').checked;",
+                vec![]
+            )
+            .await,
+        json!(true)
+    );
+    let stored = admin_json(&server, "/api/v1/admin/policies/get", &[("PolicyID", &id)]).await;
+    assert_eq!(stored["Policy"]["Description"], "Changed by a script");
+    assert_ne!(stored["Policy"]["Policy"]["PreventNewProtectedItem"], true);
+
+    // Loading their version, then saving, works.
+    browser.click("#policy-reload").await;
+    browser
+        .wait_text("#policy-state", "All changes saved")
+        .await;
+    assert_eq!(
+        value_of(&browser, "#policy-description").await,
+        json!("Changed by a script")
+    );
+    browser.click("#policy-PreventNewProtectedItem").await;
+    browser.click("#policy-save").await;
+    browser.wait_text("#policy-banner", "Changes saved").await;
+    let stored = admin_json(&server, "/api/v1/admin/policies/get", &[("PolicyID", &id)]).await;
+    assert_eq!(stored["Policy"]["Policy"]["PreventNewProtectedItem"], true);
+    assert_eq!(stored["Policy"]["Description"], "Changed by a script");
+    browser.stop().await;
+}
+
+#[tokio::test]
+async fn create_a_tenant_in_a_narrow_window() {
+    if browser_missing("create_a_tenant_in_a_narrow_window") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    let browser = signed_in_admin(&server, 400).await;
+
+    browser.goto(&format!("{}/#/tenants", server.url)).await;
+    browser.wait_text("#area-body", "No tenants yet").await;
+    browser.click("#new-tenant").await;
+    browser.fill("#tenant-name", "Reseller One").await;
+    browser
+        .fill("#tenant-hosts", "Backup.Reseller.example\n\n")
+        .await;
+    browser.click("#tenant-submit").await;
+    browser.wait_text("#area-body", "Reseller One").await;
+    assert!(!browser.is_present("dialog[open]").await);
+
+    let tenants = admin_json(&server, "/api/v1/admin/organization/list", &[]).await;
+    let (_, tenant) = tenants
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, o)| o["Name"] == "Reseller One")
+        .expect("the tenant");
+    assert_eq!(tenant["Hosts"], json!(["backup.reseller.example"]));
+    assert_eq!(tenant["IsSuspended"], false);
+
+    // A second tenant claiming the same host is refused next to the form,
+    // and what was typed stays.
+    browser.click("#new-tenant").await;
+    browser.fill("#tenant-name", "Reseller Two").await;
+    browser
+        .fill("#tenant-hosts", "backup.reseller.example")
+        .await;
+    browser.click("#tenant-submit").await;
+    browser
+        .wait_text("dialog .notice-error", "backup.reseller.example")
+        .await;
+    assert_eq!(
+        value_of(&browser, "#tenant-name").await,
+        json!("Reseller Two")
+    );
+    // The dialog and the page fit the window.
+    let fits = browser
+        .js(
+            "const w = window.innerWidth; return [w, document.querySelector('dialog[open]').getBoundingClientRect().right, document.documentElement.scrollWidth];",
+            vec![],
+        )
+        .await;
+    let [inner, right, scroll] = [0, 1, 2].map(|i| fits[i].as_f64().unwrap());
+    assert!(
+        inner <= 500.0 && right <= inner && scroll <= inner,
+        "{fits}"
+    );
+    browser.stop().await;
+}
+
+#[tokio::test]
+async fn create_an_administrator_with_a_tenant_and_permissions() {
+    if browser_missing("create_an_administrator_with_a_tenant_and_permissions") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    let org = json!({"Name": "Reseller One", "Hosts": []}).to_string();
+    let created = admin_json(
+        &server,
+        "/api/v1/admin/organization/set",
+        &[("Organization", &org)],
+    )
+    .await;
+    let org_id = created["ID"].as_str().unwrap().to_string();
+    let browser = signed_in_admin(&server, 1280).await;
+
+    browser.goto(&format!("{}/#/admins", server.url)).await;
+    browser.wait_text("#area-body", "admin").await;
+    browser.click("#new-admin").await;
+    // A refused creation keeps the dialog and what was typed.
+    browser.fill("#admin-username", "admin").await;
+    browser.fill("#admin-password", "a-long-password-1").await;
+    browser.click("#admin-submit").await;
+    browser
+        .wait_text("dialog .notice-error", "already exists")
+        .await;
+    browser.fill("#admin-username", "ops").await;
+    browser
+        .js(
+            "const s = document.getElementById('admin-tenant'); s.value = arguments[0]; s.dispatchEvent(new Event('change'));",
+            vec![json!(org_id)],
+        )
+        .await;
+    browser.click("#admin-permissions-toggle").await;
+    browser.click("#perm-AllowEditWebhooks").await;
+    browser.click("#perm-PreventChangePassword").await;
+    browser.click("#admin-submit").await;
+    browser.wait_text("#area-body", "2 set").await;
+    assert!(!browser.is_present("dialog[open]").await);
+
+    let admins = admin_json(&server, "/api/v1/admin/admin-user/list", &[]).await;
+    let ops = admins
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["Username"] == "ops")
+        .expect("ops is listed");
+    assert_eq!(ops["OrganizationID"], org_id);
+    assert_eq!(ops["Permissions"]["AllowEditWebhooks"], true);
+    assert_eq!(ops["Permissions"]["PreventChangePassword"], true);
+    assert_ne!(ops["Permissions"]["PreventEditServerSettings"], true);
+    // The other administrators' secrets survived the configuration round trip.
+    let answer = common::admin_post(&server.url, "/api/v1/admin/account/properties", &[]).await;
+    assert_eq!(answer.json()["OrganizationID"], "", "{}", answer.json());
+    browser.stop().await;
+}
+
+#[tokio::test]
+async fn a_webhook_added_in_the_interface_receives_deliveries() {
+    if browser_missing("a_webhook_added_in_the_interface_receives_deliveries") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let mut receiver = common::WebhookReceiver::start(0).await;
+    let server = Server::start();
+    let browser = signed_in_admin(&server, 1280).await;
+
+    browser.goto(&format!("{}/#/settings", server.url)).await;
+    browser.wait_text("#webhooks", "No webhooks").await;
+    browser.click("#add-webhook").await;
+    browser.fill("#hook-name", "audit").await;
+    browser.fill("#hook-url", &receiver.url).await;
+    browser.click("#hook-all-events").await;
+    browser.click("#hook-type-4100").await;
+    browser.click("#hook-add-header").await;
+    browser.fill(".hook-header-name", "X-Halley-Test").await;
+    browser.fill(".hook-header-value", "from-the-form").await;
+    browser.click("#hook-submit").await;
+    browser.wait_text("#webhooks", "audit").await;
+    browser.wait_text("#webhooks", "1 types").await;
+
+    let hooks = admin_json(&server, "/api/v1/admin/meta/webhook-options/get", &[]).await;
+    assert_eq!(hooks["audit"]["URL"], receiver.url);
+    assert_eq!(hooks["audit"]["WhiteListedEventTypes"], json!([4100]));
+    assert_eq!(
+        hooks["audit"]["CustomHeaders"],
+        json!({"X-Halley-Test": "from-the-form"})
+    );
+
+    add_user(&server, "hooked").await;
+    let delivery = receiver.until_type(4100, 20).await;
+    assert_eq!(delivery.event["ResourceID"], "hooked");
+    assert_eq!(delivery.headers["x-halley-test"], "from-the-form");
+
+    // Removing it from the interface removes it from the server.
+    browser
+        .click("button[aria-label='Remove webhook audit']")
+        .await;
+    browser.click("#confirm-submit").await;
+    browser.wait_text("#webhooks", "No webhooks").await;
+    let hooks = admin_json(&server, "/api/v1/admin/meta/webhook-options/get", &[]).await;
+    assert_eq!(hooks, json!({}));
+    browser.stop().await;
+}
+
+#[tokio::test]
+async fn an_administrator_changes_password_and_turns_on_totp() {
+    if browser_missing("an_administrator_changes_password_and_turns_on_totp") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    let browser = signed_in_admin(&server, 1280).await;
+    browser.goto(&format!("{}/#/account", server.url)).await;
+
+    // A wrong current password is refused next to the form.
+    browser.fill("#admin-pw-old", "not-the-password").await;
+    browser.fill("#admin-pw-new", "a-new-password-2").await;
+    browser.fill("#admin-pw-again", "a-new-password-2").await;
+    browser.click("#admin-pw-submit").await;
+    browser
+        .wait_text("#admin-pw-result", "current password is not right")
+        .await;
+    assert_eq!(
+        value_of(&browser, "#admin-pw-new").await,
+        json!("a-new-password-2")
+    );
+    browser.fill("#admin-pw-old", "admin").await;
+    browser.click("#admin-pw-submit").await;
+    browser
+        .wait_text("#admin-pw-result", "Password changed")
+        .await;
+    let old = common::admin_post(&server.url, "/api/v1/admin/account/properties", &[]).await;
+    assert_eq!(old.api_status(), 403);
+
+    // TOTP: the secret is on the page; a code from it turns TOTP on. Three
+    // codes are used below, each once and in order: start early enough in a
+    // 30-second step that they stay valid.
+    browser.click("#totp-start").await;
+    let secret_el = browser.wait("#totp-secret").await;
+    let url = secret_el.attr("data-url").await.unwrap().unwrap();
+    assert!(url.starts_with("otpauth://totp/"), "{url}");
+    let secret = common::secret_from_url(&url);
+    assert_eq!(secret_el.text().await.unwrap(), secret);
+    let into_step = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 30;
+    if into_step >= 27 {
+        tokio::time::sleep(Duration::from_secs(31 - into_step)).await;
+    }
+    browser.fill("#totp-code", &totp_code(&secret, -1)).await;
+    browser.click("#totp-confirm").await;
+    browser
+        .wait_text("#totp-card", "Two-factor authentication is on")
+        .await;
+    browser
+        .wait_text("#account-signin-mode", "authenticator code")
+        .await;
+
+    // Now a password change asks for a code too.
+    browser.fill("#admin-pw-old", "a-new-password-2").await;
+    browser.fill("#admin-pw-new", "a-new-password-3").await;
+    browser.fill("#admin-pw-again", "a-new-password-3").await;
+    browser.click("#admin-pw-submit").await;
+    browser
+        .wait_text("#admin-pw-result", "Enter the code")
+        .await;
+    browser.fill("#admin-pw-totp", &totp_code(&secret, 0)).await;
+    browser.click("#admin-pw-submit").await;
+    browser
+        .wait_text("#admin-pw-result", "Password changed")
+        .await;
+
+    // Signing in takes the new password and a code.
+    browser.click("#sign-out").await;
+    browser.wait("#signin-username").await;
+    browser.sign_in(&server, "admin", "a-new-password-3").await;
+    browser.wait("#signin-totp").await;
+    browser.fill("#signin-totp", &totp_code(&secret, 1)).await;
+    browser.click("#signin-verify").await;
+    browser.wait_text("#signed-in-user", "admin").await;
+    browser.stop().await;
+}
+
+#[tokio::test]
+async fn a_user_group_with_a_policy_and_members() {
+    if browser_missing("a_user_group_with_a_policy_and_members") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    add_user(&server, "ann").await;
+    add_user(&server, "ben").await;
+    let policy = json!({"Description": "Clinics", "Policy": {"PreventDeleteStorageVault": true}});
+    let created = admin_json(
+        &server,
+        "/api/v1/admin/policies/new",
+        &[("Policy", &policy.to_string())],
+    )
+    .await;
+    let policy_id = created["PolicyID"].as_str().unwrap().to_string();
+    let browser = signed_in_admin(&server, 1280).await;
+
+    browser.goto(&format!("{}/#/groups", server.url)).await;
+    browser.click("#new-group").await;
+    browser.fill("#group-new-name", "Dental clinics").await;
+    browser.click("#group-new-submit").await;
+    let url = wait_url(&browser, "#/groups/").await;
+    let group_id = url.rsplit('/').next().unwrap().to_string();
+    browser.wait_text("#group-members", "ben").await;
+    browser
+        .js(
+            "const s = document.getElementById('group-policy'); s.value = arguments[0]; s.dispatchEvent(new Event('change'));",
+            vec![json!(policy_id)],
+        )
+        .await;
+    browser.click("#member-ann").await;
+    browser.click("#group-save").await;
+    browser.wait_text("#group-banner", "Changes saved").await;
+
+    let group = admin_json(
+        &server,
+        "/api/v1/admin/user-groups/get",
+        &[("GroupID", &group_id), ("IncludeUsers", "1")],
+    )
+    .await;
+    assert_eq!(group["UserGroup"]["Name"], "Dental clinics");
+    assert_eq!(group["UserGroup"]["PolicyID"], policy_id);
+    let members: Vec<&String> = group["Users"].as_object().unwrap().keys().collect();
+    assert_eq!(members, ["ann"]);
+    let ann = server.admin().admin_get_user_profile("ann").await.unwrap();
+    let ann = serde_json::to_value(&ann).unwrap();
+    assert_eq!(ann["PolicyID"], policy_id);
+    assert_eq!(ann["Policy"]["PreventDeleteStorageVault"], true);
+    let ben =
+        serde_json::to_value(server.admin().admin_get_user_profile("ben").await.unwrap()).unwrap();
+    assert_ne!(ben["PolicyID"], policy_id);
+
+    // The list shows the group with its policy and one member.
+    browser.goto(&format!("{}/#/groups", server.url)).await;
+    let row = browser.wait_text("#area-body", "Dental clinics").await;
+    assert!(row.contains("Clinics"), "{row}");
+    browser.stop().await;
+}
+
 /// Fills a server with a few realistic accounts for the screenshots.
 async fn demo_data(server: &Server) {
     let admin = server.admin();
@@ -839,6 +1272,73 @@ async fn demo_data(server: &Server) {
     }
 }
 
+/// A policy, a group, a tenant with its administrator and a webhook, for the
+/// screenshots; returns the policy's ID.
+async fn demo_admin_data(server: &Server) -> String {
+    let policy = json!({
+        "Description": "Managed clients",
+        "DefaultUserPolicy": true,
+        "Policy": {
+            "PreventChangeAccountPassword": true,
+            "PreventAddCustomStorageVault": true,
+            "PreventDeleteStorageVault": true,
+            "ModeAdminResetPassword": 3,
+            "StorageVaultProviders": {"ShouldRestrictProviderList": true, "AllowedProvidersWhenRestricted": [1003, 1000]}
+        }
+    });
+    let created = admin_json(
+        server,
+        "/api/v1/admin/policies/new",
+        &[("Policy", &policy.to_string())],
+    )
+    .await;
+    let policy_id = created["PolicyID"].as_str().unwrap().to_string();
+    let group = admin_json(
+        server,
+        "/api/v1/admin/user-groups/new",
+        &[("Name", "Healthcare")],
+    )
+    .await;
+    let group_id = group["UserGroupID"].as_str().unwrap().to_string();
+    admin_json(
+        server,
+        "/api/v1/admin/user-groups/set-users-for-group",
+        &[("GroupID", &group_id), ("Users", r#"["bluebird-dental"]"#)],
+    )
+    .await;
+    let org = json!({"Name": "Harbor IT Reseller", "Hosts": ["backup.harbor-it.example"]});
+    let tenant = admin_json(
+        server,
+        "/api/v1/admin/organization/set",
+        &[("Organization", &org.to_string())],
+    )
+    .await;
+    let tenant_id = tenant["ID"].as_str().unwrap().to_string();
+    admin_json(
+        server,
+        "/api/v1/admin/admin-user/new",
+        &[
+            ("TargetUser", "harbor-ops"),
+            ("TargetPassword", "a-long-password-1"),
+            ("TargetOrgID", &tenant_id),
+        ],
+    )
+    .await;
+    let hooks = json!({"psa": {
+        "URL": "https://psa.example.com/halley/events",
+        "Level": "full",
+        "WhiteListedEventTypes": [4100, 4101, 4201],
+        "CustomHeaders": {"Authorization": "Bearer 3f9c…"}
+    }});
+    admin_json(
+        server,
+        "/api/v1/admin/meta/webhook-options/set",
+        &[("WebhookOptions", &hooks.to_string())],
+    )
+    .await;
+    policy_id
+}
+
 #[tokio::test]
 #[ignore = "refreshes docs/screenshots; run with --ignored"]
 async fn screenshots() {
@@ -875,6 +1375,23 @@ async fn screenshots() {
     browser.click("#tab-vaults").await;
     browser.wait_text(".tab-body", "northwind-backups").await;
     browser.screenshot("profile-editor").await;
+
+    // The administration forms.
+    let policy = demo_admin_data(&server).await;
+    browser
+        .goto(&format!("{}/#/policies/{policy}", server.url))
+        .await;
+    browser.wait("#policy-description").await;
+    browser
+        .fill("#policy-description", "Managed clients (no custom vaults)")
+        .await;
+    browser.screenshot("policy-editor").await;
+    browser.goto(&format!("{}/#/settings", server.url)).await;
+    browser.wait_text("#webhooks", "psa").await;
+    browser.click("button[aria-label='Edit webhook psa']").await;
+    browser.wait("#hook-url").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    browser.screenshot("webhook-form").await;
 
     if !endpoint_built(&server, "/api/v1/admin/get-jobs-recent").await {
         browser.goto(&format!("{}/#/jobs", server.url)).await;
@@ -960,7 +1477,33 @@ async fn screenshots() {
         shot("accounts-menu").await;
         browser.click("#new-account").await;
         shot("accounts-new").await;
+        browser.goto(&format!("{}/#/admins", server.url)).await;
+        browser.click("#new-admin").await;
+        browser.click("#admin-permissions-toggle").await;
+        shot("admins-new").await;
+        browser.goto(&format!("{}/#/tenants", server.url)).await;
+        browser.click("#new-tenant").await;
+        shot("tenants-new").await;
+        browser.goto(&format!("{}/#/groups", server.url)).await;
+        browser.wait_text("#area-body", "Healthcare").await;
+        browser.click("a.group-link").await;
+        browser.wait("#group-name").await;
+        shot("group-editor").await;
+        browser.goto(&format!("{}/#/settings", server.url)).await;
+        browser.wait("#email-mode").await;
+        shot("settings-full").await;
         browser.client.set_window_size(420, 860).await.unwrap();
+        browser
+            .goto(&format!("{}/#/policies/{policy}", server.url))
+            .await;
+        browser.wait("#policy-description").await;
+        shot("narrow-policy").await;
+        browser.goto(&format!("{}/#/settings", server.url)).await;
+        browser.click("button[aria-label='Edit webhook psa']").await;
+        shot("narrow-webhook").await;
+        browser.goto(&format!("{}/#/account", server.url)).await;
+        browser.wait("#admin-pw-old").await;
+        shot("narrow-account").await;
         browser.goto(&format!("{}/#/dashboard", server.url)).await;
         shot("narrow-dashboard").await;
         browser.goto(&format!("{}/#/accounts", server.url)).await;

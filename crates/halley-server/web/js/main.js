@@ -10,7 +10,12 @@ import { renderDashboard } from "./dashboard.js";
 import { renderAccounts } from "./accounts.js";
 import { renderProfile } from "./profile.js";
 import { renderPending, PENDING_AREAS } from "./pending.js";
-import { renderSettings, renderMyAccount } from "./settings.js";
+import { renderSettings } from "./settings.js";
+import { renderMyAccount } from "./account.js";
+import { renderPolicies } from "./policies.js";
+import { renderGroups } from "./groups.js";
+import { renderTenants } from "./tenants.js";
+import { renderAdmins } from "./admins.js";
 import { renderUser, USER_SECTIONS } from "./user.js";
 
 const STORAGE_KEY = "halley.session";
@@ -180,6 +185,10 @@ function route() {
   else if (view === "accounts") app.cleanup = renderAccounts(main, ctx);
   else if (view === "settings") app.cleanup = renderSettings(main, ctx);
   else if (view === "account") app.cleanup = renderMyAccount(main, ctx);
+  else if (view === "policies") app.cleanup = renderPolicies(main, ctx, parts[1]);
+  else if (view === "groups") app.cleanup = renderGroups(main, ctx, parts[1]);
+  else if (view === "tenants") app.cleanup = renderTenants(main, ctx);
+  else if (view === "admins") app.cleanup = renderAdmins(main, ctx);
   else if (PENDING_AREAS[view]) app.cleanup = renderPending(main, ctx, PENDING_AREAS[view]);
   else {
     clear(main, h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "#/dashboard" }, "Back to the dashboard")));

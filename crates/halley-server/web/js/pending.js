@@ -38,51 +38,6 @@ export const PENDING_AREAS = {
       { label: "Connected", render: ([, c]) => formatDate(c.ConnectionTime) },
     ],
   },
-  policies: {
-    title: "Policies",
-    subtitle: "Settings and restrictions applied to groups of accounts",
-    what: "Policies are",
-    path: "/api/v1/admin/policies/list-full",
-    rows: (data) => Object.entries(data || {}),
-    columns: [
-      { label: "Policy", render: ([id, p]) => text(p.Description || id) },
-      { label: "Default for new accounts", render: ([, p]) => (p.DefaultPolicy ? "yes" : "no") },
-    ],
-  },
-  groups: {
-    title: "User groups",
-    subtitle: "Accounts grouped for reporting and policies",
-    what: "User groups are",
-    path: "/api/v1/admin/user-groups/list-full",
-    rows: (data) => Object.entries(data || {}),
-    columns: [
-      { label: "Group", render: ([id, g]) => text(g.Name || id) },
-      { label: "Policy", render: ([, g]) => text(g.PolicyID) },
-    ],
-  },
-  tenants: {
-    title: "Tenants",
-    subtitle: "Organisations with their own administrators and accounts",
-    what: "Tenants are",
-    path: "/api/v1/admin/organization/list",
-    rows: (data) => Object.entries(data || {}),
-    columns: [
-      { label: "Tenant", render: ([id, o]) => text(o.Name || id) },
-      { label: "Suspended", render: ([, o]) => (o.IsSuspended ? badge("Suspended", "warn") : badge("Active", "ok")) },
-    ],
-  },
-  admins: {
-    title: "Administrators",
-    subtitle: "People who manage this server",
-    what: "Administrator management is",
-    path: "/api/v1/admin/admin-user/list",
-    rows: (data) => (Array.isArray(data) ? data : Object.values(data || {})),
-    columns: [
-      { label: "Username", render: (a) => text(a.Username) },
-      { label: "Tenant", render: (a) => text(a.OrganizationID || "Top level") },
-      { label: "Two-factor", render: (a) => (a.AllowPasswordAndTOTPLogin ? badge("TOTP", "ok") : badge("Off", "neutral")) },
-    ],
-  },
 };
 
 export function renderPending(main, ctx, area) {

@@ -4,9 +4,9 @@
 // overwritten, and the draft is kept so nothing typed is lost.
 
 import { call } from "./api.js";
-import { h, clear, badge, button, field, formatBytes, formatDate, notice, notAvailable, pageHeader, randomId, showError, spinner, table, toast } from "./ui.js";
+import { h, clear, stickyHeader, badge, button, field, formatBytes, formatDate, notice, notAvailable, pageHeader, randomId, showError, spinner, table, toast } from "./ui.js";
 
-const VAULT_TYPES = { 1000: "S3-compatible", 1001: "SFTP", 1002: "Local path", 1003: "Comet/Halley storage", 1004: "FTP", 1005: "Azure Blob", 1006: "Spanned", 1007: "OpenStack Swift", 1008: "Backblaze B2", 1009: "Storj", 1010: "WebDAV", 1011: "SMB" };
+export const VAULT_TYPES = { 1000: "S3-compatible", 1001: "SFTP", 1002: "Local path", 1003: "Comet/Halley storage", 1004: "FTP", 1005: "Azure Blob", 1006: "Spanned", 1007: "OpenStack Swift", 1008: "Backblaze B2", 1009: "Storj", 1010: "WebDAV", 1011: "SMB" };
 const ENGINES = { "engine1/file": "Files and folders", "engine1/stdout": "Program output", "engine1/mysql": "MySQL", "engine1/mssql": "Microsoft SQL Server", "engine1/windisk": "Disk image", "engine1/hyperv": "Hyper-V", "engine1/vmware": "VMware", "engine1/exchangeedb": "Exchange", "engine1/winmsofficemail": "Microsoft 365", "engine1/systemstate": "Windows System State" };
 const FREQUENCIES = { 8011: "Daily", 8012: "Hourly", 8013: "Weekly", 8014: "Monthly", 8015: "Periodic", 8010: "Once" };
 const TABS = [
@@ -326,8 +326,7 @@ export function renderProfile(main, ctx, username) {
   clear(
     main,
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/accounts" }, "Accounts"), " / ", username),
-    header,
-    banner,
+    stickyHeader(header, banner),
     tabs,
     body,
   );

@@ -77,6 +77,12 @@ export function pageHeader(title, subtitle, ...actions) {
   );
 }
 
+/// A page header, and the banner where its saves report, that stay in view
+/// while the form below them scrolls.
+export function stickyHeader(header, banner) {
+  return h("div", { class: "editor-header" }, header, banner);
+}
+
 export function button(label, onclick, { kind = "secondary", type = "button", ...rest } = {}) {
   return h("button", { type, class: `btn btn-${kind}`, onclick, ...rest }, label);
 }
@@ -125,6 +131,65 @@ export function modal(title, build) {
 export function showError(box, err) {
   clear(box, notice("error", err.message || String(err)));
 }
+
+/// Confirms a destructive action in a dialog. `run()` is awaited; on error the
+/// dialog stays open with the message. With `typeToConfirm`, the user types
+/// that text first.
+export function confirmDialog(title, text, label, run, { typeToConfirm } = {}) {
+  return modal(title, (close, dialogError) => {
+    const typed = typeToConfirm ? h("input", { id: "confirm-text", autocomplete: "off", required: true, spellcheck: "false" }) : null;
+    const submit = h("button", { type: "submit", class: "btn btn-danger", id: "confirm-submit" }, label);
+    return h(
+      "form",
+      { class: "dialog-body", onsubmit: async (event) => {
+        event.preventDefault();
+        if (typed && typed.value.trim() !== typeToConfirm) {
+          clear(dialogError, notice("error", `Type ${typeToConfirm} exactly to confirm.`));
+          return;
+        }
+        submit.disabled = true;
+        try {
+          await run();
+          close();
+        } catch (err) {
+          showError(dialogError, err);
+        } finally {
+          submit.disabled = false;
+        }
+      } },
+      h("p", {}, text),
+      typed ? field(`Type ${typeToConfirm} to confirm`, typed) : null,
+      h("div", { class: "dialog-actions" }, button("Cancel", close), submit),
+    );
+  });
+}
+
+/// A checkbox bound to `get`/`set`; `onchange` runs after each change.
+export function checkbox(label, get, set, { id, hint, onchange, disabled } = {}) {
+  const input = h("input", { type: "checkbox", id, checked: !!get(), disabled });
+  input.addEventListener("change", () => {
+    set(input.checked);
+    if (onchange) onchange();
+  });
+  return field(label, input, hint);
+}
+
+/// A text (or other) input bound to `get`/`set`.
+export function textInput(get, set, { onchange, ...attrs } = {}) {
+  const input = h("input", { ...attrs, value: get() ?? "" });
+  input.addEventListener("input", () => {
+    set(attrs.type === "number" ? (input.value === "" ? 0 : Number(input.value)) : input.value);
+    if (onchange) onchange();
+  });
+  return input;
+}
+
+/// Lines of a textarea as a list, blank lines dropped.
+export function lines(text) {
+  return String(text).split(/\n/).map((s) => s.trim()).filter(Boolean);
+}
+
+export const clone = (value) => JSON.parse(JSON.stringify(value));
 
 /// The "not available on this server yet" state of an area whose endpoint
 /// answers 501.
