@@ -515,3 +515,59 @@ async fn a_tenant_administrator_sees_its_own_share_of_the_stats() {
     newest_stats_sample(&restarted.url, ("admin", "admin"), 3).await;
     newest_stats_sample(&restarted.url, ("boss", "bosspass"), 2).await;
 }
+
+#[tokio::test]
+async fn a_suspended_tenant_signs_nobody_in_until_resumed() {
+    let (server, org) = with_tenant().await;
+    let added = post(
+        &server.url,
+        ("boss", "bosspass"),
+        "/api/v1/admin/add-user",
+        &[("TargetUser", "worker"), ("TargetPassword", "password1")],
+    )
+    .await;
+    assert_eq!(added["Status"], 200, "{added}");
+    let set_suspended = |suspended: bool| {
+        let url = server.url.clone();
+        let org = org.clone();
+        async move {
+            let organization = json!({"Name": "Tenant A", "IsSuspended": suspended});
+            let answer = admin_post(
+                &url,
+                "/api/v1/admin/organization/set",
+                &[
+                    ("OrganizationID", org.as_str()),
+                    ("Organization", &organization.to_string()),
+                ],
+            )
+            .await;
+            assert_eq!(answer.api_status(), 200, "{}", answer.message());
+        }
+    };
+    let admin_call = || {
+        post(
+            &server.url,
+            ("boss", "bosspass"),
+            "/api/v1/admin/list-users",
+            &[],
+        )
+    };
+    let user_call = || {
+        post(
+            &server.url,
+            ("worker", "password1"),
+            "/api/v1/user/web/get-user-profile-and-hash",
+            &[],
+        )
+    };
+    set_suspended(true).await;
+    let refused = admin_call().await;
+    assert_eq!(refused["Status"], 403, "{refused}");
+    assert!(refused["Message"].as_str().unwrap().contains("suspended"));
+    assert_eq!(user_call().await["Status"], 403);
+    // The top level is untouched, and resuming lets the tenant back in.
+    assert!(server.admin().admin_list_users().await.is_ok());
+    set_suspended(false).await;
+    assert!(admin_call().await.is_array());
+    assert!(user_call().await["ProfileHash"].is_string());
+}

@@ -166,6 +166,21 @@ async fn authenticate(
             }
         }
     };
+    let organization = match &principal {
+        Principal::Admin(admin) => admin.organization_id.as_str(),
+        Principal::User(user) => user.organization_id.as_str(),
+        Principal::Anonymous => "",
+    };
+    if !organization.is_empty()
+        && state
+            .config
+            .get()
+            .organizations
+            .get(organization)
+            .is_some_and(|org| org.is_suspended)
+    {
+        return Err(ApiError::forbidden("This organization is suspended"));
+    }
     if let Principal::Admin(admin) = &principal {
         if endpoint.top_level_admin_only && !admin.organization_id.is_empty() {
             return Err(ApiError::forbidden(

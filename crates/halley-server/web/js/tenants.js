@@ -60,7 +60,7 @@ export function renderTenants(main, ctx) {
     } },
     field("Name", name),
     field("Host names", hosts, "One per line. Requests to these names sign in to this tenant and show its branding."),
-    field("Suspended", suspended, "Marks the tenant as suspended. This server keeps the mark but does not block the tenant's sign-ins yet."),
+    field("Suspended", suspended, "While suspended, the tenant's administrators and accounts cannot sign in or use the API."),
     h("div", { class: "dialog-actions" }, button("Cancel", close), submit));
   });
 
