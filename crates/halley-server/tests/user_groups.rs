@@ -120,3 +120,89 @@ async fn groups_hold_accounts() {
         400
     );
 }
+
+#[tokio::test]
+async fn a_group_linking_a_policy_gives_it_to_its_members() {
+    let server = Server::start();
+    let admin = server.admin();
+    for name in ["ann", "ben"] {
+        admin
+            .admin_add_user(name, "password1", None, None)
+            .await
+            .unwrap();
+    }
+    let policy = json!({"Description": "Locked", "Policy": {"PreventDeleteStorageVault": true}});
+    admin_post(
+        &server.url,
+        "/api/v1/admin/policies/set",
+        &[("PolicyID", "locked"), ("Policy", &policy.to_string())],
+    )
+    .await;
+    let refused = call(
+        &server,
+        "set",
+        &[
+            ("GroupID", "g1"),
+            (
+                "Group",
+                &json!({"Name": "Sales", "PolicyID": "nope"}).to_string(),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(refused["Status"], 400);
+    assert!(refused["Message"].as_str().unwrap().contains("'nope'"));
+
+    // A member before the link gets the policy when the group is saved.
+    call(
+        &server,
+        "set",
+        &[
+            ("GroupID", "g1"),
+            ("Group", &json!({"Name": "Sales"}).to_string()),
+        ],
+    )
+    .await;
+    call(
+        &server,
+        "set-users-for-group",
+        &[("GroupID", "g1"), ("Users", &json!(["ann"]).to_string())],
+    )
+    .await;
+    assert_eq!(
+        admin.admin_get_user_profile("ann").await.unwrap().policy_id,
+        ""
+    );
+    let linked = call(
+        &server,
+        "set",
+        &[
+            ("GroupID", "g1"),
+            (
+                "Group",
+                &json!({"Name": "Sales", "PolicyID": "locked"}).to_string(),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(linked["Status"], 200, "{linked}");
+    let ann = admin.admin_get_user_profile("ann").await.unwrap();
+    assert_eq!(ann.policy_id, "locked");
+    assert!(ann.policy.prevent_delete_storage_vault);
+    // The link is kept with the group, and members who join receive it.
+    let got = call(&server, "get", &[("GroupID", "g1")]).await;
+    assert_eq!(got["UserGroup"]["PolicyID"], "locked");
+    call(
+        &server,
+        "set-users-for-group",
+        &[
+            ("GroupID", "g1"),
+            ("Users", &json!(["ann", "ben"]).to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        admin.admin_get_user_profile("ben").await.unwrap().policy_id,
+        "locked"
+    );
+}

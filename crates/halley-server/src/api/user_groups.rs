@@ -1,14 +1,19 @@
 //! `/api/v1/admin/user-groups/*`: named groups of accounts within a tenant; an
-//! account's `GroupID` names its group.
+//! account's `GroupID` names its group. A group may link a policy with a
+//! `PolicyID` field (Halley's addition; the API's `UserGroup` has none, and
+//! unknown fields are kept): saving the group gives that policy to every
+//! member, and accounts joining through `set-users-for-group` receive it.
 
 use std::collections::BTreeMap;
 
 use halley_api::constants::{SEVT_USERGROUP_NEW, SEVT_USERGROUP_REMOVED, SEVT_USERGROUP_UPDATED};
-use halley_api::types::{CreateUserGroupResponse, GetUserGroupWithUsersResponse, UserGroup};
+use halley_api::types::{
+    CreateUserGroupResponse, GetUserGroupWithUsersResponse, GroupPolicy, UserGroup,
+};
 
 use super::scope::{list_scope, target_organization};
 use crate::http::{ApiError, ApiResult, Call, Reply};
-use crate::service::users;
+use crate::service::{policies, policy_locks, users};
 use crate::state::AppState;
 use crate::store::DocumentRecord;
 use crate::util::now_unix;
@@ -71,15 +76,51 @@ async fn list_groups(call: &Call) -> ApiResult<BTreeMap<String, UserGroup>> {
         .collect()
 }
 
-/// Sets the `GroupID` of one account, leaving the rest of its profile alone.
+/// The policy a group links, if any.
+fn linked_policy(group: &UserGroup) -> Option<&str> {
+    group
+        .extra
+        .get("PolicyID")
+        .and_then(|id| id.as_str())
+        .filter(|id| !id.is_empty())
+}
+
+/// The linked policy's ID and content; a policy the group's tenant cannot
+/// use is refused.
+async fn policy_of(
+    state: &AppState,
+    group: &UserGroup,
+) -> ApiResult<Option<(String, GroupPolicy)>> {
+    let Some(id) = linked_policy(group) else {
+        return Ok(None);
+    };
+    let (policy, _) = policies::load(state, &group.organization_id, id)
+        .await
+        .map_err(|_| {
+            ApiError::invalid_param(
+                "Group",
+                format!("PolicyID '{id}' names no policy of the group's organization"),
+            )
+        })?;
+    Ok(Some((id.to_string(), policy)))
+}
+
+/// Sets the `GroupID` of one account and, when the group links a policy,
+/// its policy, leaving the rest of its profile alone.
 async fn set_group_of(
     state: &AppState,
     username: &str,
     group_id: &str,
+    policy: Option<&(String, GroupPolicy)>,
     actor: &str,
 ) -> ApiResult<()> {
     users::edit(state, username, actor, |profile| {
-        profile.group_id = group_id.to_string()
+        profile.group_id = group_id.to_string();
+        if let Some((id, policy)) = policy {
+            profile.policy_id = id.clone();
+            profile.policy = policy.policy.clone();
+            policy_locks::apply(profile);
+        }
     })
     .await
 }
@@ -159,7 +200,14 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
             SEVT_USERGROUP_NEW
         }
     };
-    save(&call.state, id, &group, &call.admin()?.actor(), event).await?;
+    let policy = policy_of(&call.state, &group).await?;
+    let actor = call.admin()?.actor();
+    save(&call.state, id, &group, &actor, event).await?;
+    if policy.is_some() {
+        for record in call.state.store.users_in_group(id).await? {
+            set_group_of(&call.state, &record.username, id, policy.as_ref(), &actor).await?;
+        }
+    }
     Ok(Reply::ok())
 }
 
@@ -178,13 +226,14 @@ pub async fn set_users_for_group(call: Call) -> ApiResult<Reply> {
             ));
         }
     }
+    let policy = policy_of(&call.state, &group).await?;
     for record in call.state.store.users_in_group(id).await? {
         if !wanted.contains(&record.username) {
-            set_group_of(&call.state, &record.username, "", &admin.actor()).await?;
+            set_group_of(&call.state, &record.username, "", None, &admin.actor()).await?;
         }
     }
     for username in &wanted {
-        set_group_of(&call.state, username, id, &admin.actor()).await?;
+        set_group_of(&call.state, username, id, policy.as_ref(), &admin.actor()).await?;
     }
     Ok(Reply::ok())
 }
@@ -194,7 +243,7 @@ pub async fn delete(call: Call) -> ApiResult<Reply> {
     let id = call.params.str("GroupID")?;
     let group = load(&call, id).await?;
     for record in call.state.store.users_in_group(id).await? {
-        set_group_of(&call.state, &record.username, "", &admin.actor()).await?;
+        set_group_of(&call.state, &record.username, "", None, &admin.actor()).await?;
     }
     call.state.store.document_delete(KIND, id).await?;
     call.state.events.emit(

@@ -1,7 +1,7 @@
 // User groups: the list, creation, and an editor for a group's name, its
-// policy and its members. The group keeps the policy's ID (`PolicyID`, a
-// field the API keeps as it is); on save, the interface gives that policy to
-// every member whose account does not have it yet.
+// policy and its members. The group keeps the policy's ID (`PolicyID`); the
+// server gives that policy to the members when the group or its membership
+// is saved.
 
 import { call } from "./api.js";
 import { h, clear, stickyHeader, button, confirmDialog, field, formatDate, modal, notAvailable, notice, pageHeader, showError, spinner, table, toast } from "./ui.js";
@@ -130,22 +130,6 @@ function renderGroupEditor(main, ctx, groupId) {
     }
   };
 
-  // Gives the group's policy to members that do not have it; the profile
-  // hash keeps a concurrent edit of an account from being overwritten.
-  const applyPolicy = async (policyId, members) => {
-    const failed = [];
-    for (const username of members) {
-      try {
-        const current = await call("/api/v1/admin/get-user-profile-and-hash", { TargetUser: username });
-        if ((current.Profile.PolicyID || "") === policyId) continue;
-        await call("/api/v1/admin/set-user-profile-hash", { TargetUser: username, ProfileData: { ...current.Profile, PolicyID: policyId }, RequireHash: current.ProfileHash });
-      } catch (err) {
-        failed.push(`${username} (${err.message})`);
-      }
-    }
-    return failed;
-  };
-
   const save = async () => {
     saveButton.disabled = true;
     saveButton.textContent = "Saving…";
@@ -159,12 +143,7 @@ function renderGroupEditor(main, ctx, groupId) {
         await call("/api/v1/admin/user-groups/set-users-for-group", { GroupID: groupId, Users: draft.members });
         original.members = [...draft.members];
       }
-      const failed = draft.group.PolicyID ? await applyPolicy(draft.group.PolicyID, draft.members) : [];
-      if (failed.length) {
-        clear(banner, notice("warn", `Saved, but the policy could not be given to: ${failed.join(", ")}.`));
-      } else {
-        clear(banner, notice("ok", "Changes saved."));
-      }
+      clear(banner, notice("ok", "Changes saved."));
       toast("Group saved");
       users = await accounts();
       draw();
