@@ -170,3 +170,61 @@ impl<'r> Windowed<'r> {
         self.blobs.get(&id).map(|d| Ok(d.as_slice()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::{IndexFile, PackEntry, PackedBlob};
+
+    fn blob(n: u8, offset: u64, length: u32) -> PackedBlob {
+        PackedBlob {
+            id: Id([n; 32]),
+            kind: BlobKind::Data,
+            offset,
+            length,
+            raw_length: length,
+        }
+    }
+
+    #[test]
+    fn runs_join_neighbours_within_the_gap_and_size_limits() {
+        let (p, q) = (Id([200; 32]), Id([201; 32]));
+        let mut index = Index::default();
+        index.add_file(IndexFile {
+            packs: vec![
+                PackEntry {
+                    id: p,
+                    blobs: vec![
+                        blob(1, 0, 1000),
+                        blob(2, 1000, 1000),
+                        // 100 KiB later: joined.
+                        blob(3, 2000 + (100 << 10), 1000),
+                        // Far after: a new run.
+                        blob(4, 10 << 20, 1000),
+                        // Would make the run larger than MAX_RUN.
+                        blob(5, (10 << 20) + 1000, MAX_RUN as u32),
+                    ],
+                },
+                PackEntry {
+                    id: q,
+                    blobs: vec![blob(6, 0, 10)],
+                },
+            ],
+        });
+        let ids: Vec<Id> = [3, 1, 2, 1, 4, 5, 6, 99].map(|n| Id([n; 32])).to_vec();
+        let runs = plan(&index, &ids);
+        let shape: Vec<(Id, u64, u64, usize)> = runs
+            .iter()
+            .map(|r| (r.pack, r.start, r.end, r.blobs.len()))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                (p, 0, 2000 + (100 << 10) + 1000, 3),
+                (p, 10 << 20, (10 << 20) + 1000, 1),
+                (p, (10 << 20) + 1000, (10 << 20) + 1000 + MAX_RUN, 1),
+                (q, 0, 10, 1),
+            ]
+        );
+    }
+}
