@@ -15,6 +15,21 @@ const ACCOUNT: &str = "devstoreaccount1";
 const KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
+/// An account SAS for the blob service, signed with the account key.
+fn account_sas(key: &str) -> String {
+    use base64::Engine as _;
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    let (version, permissions, expiry) = ("2021-08-06", "rwdlac", "2099-01-01T00:00:00Z");
+    let string_to_sign = format!("{ACCOUNT}\n{permissions}\nb\nsco\n\n{expiry}\n\n\n{version}\n\n");
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &b64.decode(key).unwrap());
+    let sig = b64.encode(ring::hmac::sign(&key, string_to_sign.as_bytes()).as_ref());
+    let sig = sig
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    format!("sv={version}&ss=b&srt=sco&sp={permissions}&se={expiry}&sig={sig}")
+}
+
 fn find_azurite() -> Option<String> {
     ["azurite-blob", "/opt/azurite/bin/azurite-blob"]
         .into_iter()
@@ -95,6 +110,26 @@ fn azure_backend_round_trip_verify_prune_and_cli() {
     let cli = vault_cli(&["--repo", &other, "snapshots", "--json"], &env);
     assert!(cli.status.success());
 
+    // A SAS token instead of the key, for init (which creates the
+    // container) and for use.
+    let sas = account_sas(KEY);
+    let sas_env = [
+        ("AZURE_STORAGE_SAS_TOKEN", sas.as_str()),
+        ("AZURE_STORAGE_ENDPOINT", endpoint.as_str()),
+    ];
+    let by_sas = format!("azure://{ACCOUNT}/sas-vault/p");
+    for args in [
+        &["--repo", &by_sas, "init", "--kdf-memory-kib", "64"][..],
+        &["--repo", &by_sas, "snapshots", "--json"][..],
+    ] {
+        let cli = vault_cli(args, &sas_env);
+        assert!(
+            cli.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&cli.stderr)
+        );
+    }
+
     // Bad inputs, each named in the error.
     let fails = |args: &[&str], env: &[(&str, &str)], needle: &str| {
         let out = vault_cli(args, env);
@@ -132,4 +167,6 @@ fn azure_backend_round_trip_verify_prune_and_cli() {
         ],
     );
     assert!(!out.status.success(), "a wrong key was accepted");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("check the credentials"), "{err}");
 }

@@ -96,6 +96,12 @@ impl ObjectBackend {
             object_store::Error::NotFound { .. } => {
                 VaultError::Missing(format!("{key} in {}", self.location))
             }
+            e @ (object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. }) => VaultError::Backend {
+                op,
+                key: format!("{} ({key})", self.location),
+                detail: format!("access refused, check the credentials: {e}"),
+            },
             e => VaultError::Backend {
                 op,
                 key: format!("{} ({key})", self.location),
