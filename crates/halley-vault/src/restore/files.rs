@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use filetime::FileTime;
 
-use super::grouped::{Windowed, WINDOW};
+use super::grouped::Windowed;
 use crate::error::{Result, VaultError};
 use crate::index::Index;
 use crate::progress::{Progress, ProgressFn};
@@ -87,16 +87,20 @@ pub(super) struct Written {
 }
 
 /// Files handed to one writer at a time: consecutive small files go together
-/// (up to [`WINDOW`] bytes, or one file of any size), so that their chunks,
-/// which usually sit side by side in a pack, come in few grouped reads.
-const BATCH_FILES: usize = 1000;
+/// (up to [`BATCH_BYTES`] and [`BATCH_FILES`], or one file of any size), so
+/// that their chunks, which usually sit side by side in a pack, come in few
+/// grouped reads, while there are still batches enough to keep every writer
+/// busy.
+const BATCH_FILES: usize = 256;
+const BATCH_BYTES: u64 = 1 << 20;
 
 fn batches(jobs: Vec<(PathBuf, Node)>) -> Vec<Vec<(PathBuf, Node)>> {
     let mut out: Vec<Vec<(PathBuf, Node)>> = Vec::new();
     let mut current = Vec::new();
     let mut size = 0u64;
     for job in jobs {
-        if !current.is_empty() && (size + job.1.size > WINDOW || current.len() >= BATCH_FILES) {
+        if !current.is_empty() && (size + job.1.size > BATCH_BYTES || current.len() >= BATCH_FILES)
+        {
             out.push(std::mem::take(&mut current));
             size = 0;
         }
