@@ -111,6 +111,9 @@ pub struct Repository {
 impl Repository {
     /// Creates a repository at an empty location.
     pub fn init(backend: Arc<dyn Backend>, password: &str, opts: InitOptions) -> Result<Self> {
+        // A missing bucket or container is created where the backend can,
+        // and otherwise named in the error.
+        backend.prepare(true)?;
         match backend.get("config") {
             Ok(_) => return Err(VaultError::AlreadyExists(backend.location())),
             Err(VaultError::Missing(_)) => {}
@@ -148,7 +151,9 @@ impl Repository {
     pub fn open(backend: Arc<dyn Backend>, password: &str) -> Result<Self> {
         let raw = match backend.get("config") {
             Err(VaultError::Missing(_)) => {
-                return Err(VaultError::NotARepository(backend.location()))
+                // Say so when the bucket or container itself is missing.
+                backend.prepare(false)?;
+                return Err(VaultError::NotARepository(backend.location()));
             }
             r => r?,
         };

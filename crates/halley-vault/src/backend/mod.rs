@@ -5,11 +5,15 @@
 //! the pipeline threads need no async runtime; the object-store backend runs
 //! its own small runtime inside.
 
+mod azure;
+mod gcs;
 mod local;
 mod object;
 mod sftp;
 mod url;
 
+pub use azure::{open_azure, AzureLocation};
+pub use gcs::{open_gcs, GcsLocation};
 pub use local::LocalBackend;
 pub use object::ObjectBackend;
 pub use sftp::{SftpBackend, SftpLocation};
@@ -44,6 +48,13 @@ pub trait Backend: Send + Sync {
     fn delete(&self, key: &str) -> Result<()>;
     /// Every file whose key starts with `prefix` (which ends with `/`).
     fn list(&self, prefix: &str) -> Result<Vec<Listed>>;
+    /// Checks that the place the backend points into exists (an object
+    /// store's bucket or container); with `create`, creates it where the
+    /// backend knows how. A missing one is an error that names it.
+    fn prepare(&self, create: bool) -> Result<()> {
+        let _ = create;
+        Ok(())
+    }
     /// Removes leftovers of interrupted writes, if the backend has any.
     fn clean_temporary(&self) -> Result<()> {
         Ok(())

@@ -1,5 +1,6 @@
 //! Object stores through the `object_store` crate: S3-compatible services
-//! (`DESTINATIONTYPE_S3`), and whatever else that crate speaks.
+//! (`DESTINATIONTYPE_S3`), Azure Blob Storage, Google Cloud Storage, WebDAV,
+//! and whatever else that crate speaks.
 //!
 //! Object stores make each PUT atomic by themselves, which is what
 //! [`Backend::put`] requires. The engine's threads call in synchronously; a
@@ -7,6 +8,7 @@
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use futures::TryStreamExt;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, PutPayload};
@@ -14,12 +16,40 @@ use object_store::{ObjectStore, PutPayload};
 use super::{Backend, Listed};
 use crate::error::{Result, VaultError};
 
+/// Creates a missing bucket or container.
+pub(crate) type CreateBucket = Box<dyn Fn() -> BoxFuture<'static, Result<()>> + Send + Sync>;
+
+/// The bucket or container an object store lives in, so that a missing one
+/// is reported by name, and created at `init` where the backend can.
+pub(crate) struct Bucket {
+    /// What the service calls it: `bucket` or `container`.
+    pub kind: &'static str,
+    /// Its name.
+    pub name: String,
+    /// How to create it, where the backend knows how.
+    pub create: Option<CreateBucket>,
+    /// Whether it exists, where the backend can ask directly: `None` when
+    /// the answer is unclear (then a listing decides).
+    pub exists: Option<BucketExists>,
+}
+
+/// Asks whether a bucket or container exists.
+pub(crate) type BucketExists = Box<dyn Fn() -> BoxFuture<'static, Option<bool>> + Send + Sync>;
+
+/// Stores one whole object by its full name, where a backend uploads in
+/// another way than the store's own `put`.
+pub(crate) type PutObject = Box<
+    dyn Fn(String, Vec<u8>) -> BoxFuture<'static, std::result::Result<(), String>> + Send + Sync,
+>;
+
 /// A backend over any [`ObjectStore`], below an optional key prefix.
 pub struct ObjectBackend {
     store: Arc<dyn ObjectStore>,
     prefix: String,
     location: String,
     runtime: tokio::runtime::Runtime,
+    bucket: Option<Bucket>,
+    put_object: Option<PutObject>,
 }
 
 impl ObjectBackend {
@@ -35,7 +65,22 @@ impl ObjectBackend {
             prefix: prefix.trim_matches('/').to_string(),
             location,
             runtime,
+            bucket: None,
+            put_object: None,
         })
+    }
+
+    /// Uploads with `put` instead of the store's own.
+    pub(crate) fn with_put(mut self, put: PutObject) -> Self {
+        self.put_object = Some(put);
+        self
+    }
+
+    /// Names the bucket or container the store lives in (see
+    /// [`Backend::prepare`]).
+    pub(crate) fn with_bucket(mut self, bucket: Bucket) -> Self {
+        self.bucket = Some(bucket);
+        self
     }
 
     fn path(&self, key: &str) -> ObjPath {
@@ -51,6 +96,12 @@ impl ObjectBackend {
             object_store::Error::NotFound { .. } => {
                 VaultError::Missing(format!("{key} in {}", self.location))
             }
+            e @ (object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. }) => VaultError::Backend {
+                op,
+                key: format!("{} ({key})", self.location),
+                detail: format!("access refused, check the credentials: {e}"),
+            },
             e => VaultError::Backend {
                 op,
                 key: format!("{} ({key})", self.location),
@@ -60,9 +111,65 @@ impl ObjectBackend {
     }
 }
 
+/// Whether a failed listing says the bucket or container itself is missing:
+/// the services answer 404 to listing one that does not exist, and an empty
+/// list for one that exists but holds nothing.
+fn says_not_found(e: &object_store::Error) -> bool {
+    if matches!(e, object_store::Error::NotFound { .. }) {
+        return true;
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text.contains("404 Not Found")
+        || text.contains("NoSuchBucket")
+        || text.contains("ContainerNotFound")
+}
+
 impl Backend for ObjectBackend {
     fn location(&self) -> String {
         self.location.clone()
+    }
+
+    fn prepare(&self, create: bool) -> Result<()> {
+        let Some(bucket) = &self.bucket else {
+            return Ok(());
+        };
+        let asked = match &bucket.exists {
+            Some(exists) => self.runtime.block_on(exists()),
+            None => None,
+        };
+        let exists = match asked {
+            Some(answer) => answer,
+            None => {
+                let probe = self.path("config");
+                match self
+                    .runtime
+                    .block_on(self.store.list_with_delimiter(Some(&probe)))
+                {
+                    Ok(_) => true,
+                    Err(e) if says_not_found(&e) => false,
+                    Err(e) => return Err(self.err("list", "config", e)),
+                }
+            }
+        };
+        if exists {
+            return Ok(());
+        }
+        match (&bucket.create, create) {
+            (Some(make), true) => self.runtime.block_on(make()),
+            (None, true) => Err(VaultError::Missing(format!(
+                "{} {:?} of {}: it does not exist; create it first",
+                bucket.kind, bucket.name, self.location
+            ))),
+            (_, false) => Err(VaultError::Missing(format!(
+                "{} {:?} of {}: it does not exist",
+                bucket.kind, bucket.name, self.location
+            ))),
+        }
     }
 
     fn get(&self, key: &str) -> Result<Vec<u8>> {
@@ -95,6 +202,16 @@ impl Backend for ObjectBackend {
 
     fn put(&self, key: &str, data: &[u8]) -> Result<()> {
         let path = self.path(key);
+        if let Some(put) = &self.put_object {
+            return self
+                .runtime
+                .block_on(put(path.to_string(), data.to_vec()))
+                .map_err(|detail| VaultError::Backend {
+                    op: "put",
+                    key: format!("{} ({key})", self.location),
+                    detail,
+                });
+        }
         let payload = PutPayload::from(data.to_vec());
         self.runtime
             .block_on(self.store.put(&path, payload))

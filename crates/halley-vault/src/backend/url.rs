@@ -1,5 +1,5 @@
-//! Turns a repository location given by a person (`/path`, `s3://…`) into a
-//! backend.
+//! Turns a repository location given by a person (`/path`, `s3://…`,
+//! `azure://…`, `gs://…`) into a backend.
 
 use std::sync::Arc;
 
@@ -7,7 +7,12 @@ use object_store::aws::AmazonS3Builder;
 use object_store::http::HttpBuilder;
 use object_store::ClientOptions;
 
-use super::{Backend, LocalBackend, ObjectBackend, SftpBackend, SftpLocation};
+use super::gcs::credentials_from_env;
+use super::object::Bucket;
+use super::{
+    open_azure, open_gcs, AzureLocation, Backend, GcsLocation, LocalBackend, ObjectBackend,
+    SftpBackend, SftpLocation,
+};
 use crate::error::{Result, VaultError};
 
 /// Where an S3-compatible repository lives (the API's `S3DestinationLocation`
@@ -53,11 +58,15 @@ pub fn open_s3(loc: &S3Location) -> Result<Arc<dyn Backend>> {
     let store = b
         .build()
         .map_err(|e| VaultError::invalid("S3 location", format!("{name}: {e}")))?;
-    Ok(Arc::new(ObjectBackend::new(
-        Arc::new(store),
-        &loc.prefix,
-        name,
-    )?))
+    let bucket = Bucket {
+        kind: "bucket",
+        name: loc.bucket.clone(),
+        create: None,
+        exists: None,
+    };
+    Ok(Arc::new(
+        ObjectBackend::new(Arc::new(store), &loc.prefix, name)?.with_bucket(bucket),
+    ))
 }
 
 /// Opens a WebDAV server through `object_store`'s HTTP store: `url` is the
@@ -136,6 +145,13 @@ fn parse_sftp(location: &str, rest: &str) -> Result<SftpLocation> {
 ///   `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` (default `us-east-1`) and
 ///   `AWS_ENDPOINT_URL` (for non-AWS servers; `http://` is allowed) from the
 ///   environment;
+/// - `azure://ACCOUNT/CONTAINER[/PREFIX]`: Azure Blob Storage, with
+///   `AZURE_STORAGE_ACCOUNT_KEY` (or `AZURE_STORAGE_SAS_TOKEN`) and
+///   `AZURE_STORAGE_ENDPOINT` (another account URL, e.g. Azurite's
+///   `http://127.0.0.1:10000/devstoreaccount1`) from the environment;
+/// - `gs://BUCKET[/PREFIX]`: Google Cloud Storage, with the key file at
+///   `GOOGLE_APPLICATION_CREDENTIALS` (or the JSON in
+///   `GOOGLE_SERVICE_ACCOUNT_KEY`);
 /// - `sftp://USER@HOST[:PORT]/PATH`: an SFTP server (see `parse_sftp`);
 /// - `webdav://HOST[:PORT]/PATH` (HTTP) or `webdavs://…` (HTTPS): a WebDAV
 ///   server, with `HALLEY_VAULT_WEBDAV_USER` and `HALLEY_VAULT_WEBDAV_PASSWORD`
@@ -158,6 +174,42 @@ pub fn open_location(location: &str) -> Result<Arc<dyn Backend>> {
             secret_key: env("AWS_SECRET_ACCESS_KEY"),
         });
     }
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let Some(rest) = location.strip_prefix("azure://") {
+        let mut parts = rest.splitn(3, '/');
+        let account = parts.next().unwrap_or("");
+        let container = parts.next().unwrap_or("");
+        if account.is_empty() || container.is_empty() {
+            return Err(VaultError::invalid(
+                "Azure location",
+                format!("{location}: expected azure://ACCOUNT/CONTAINER[/PREFIX]"),
+            ));
+        }
+        return open_azure(&AzureLocation {
+            account: account.to_string(),
+            container: container.to_string(),
+            prefix: parts.next().unwrap_or("").trim_matches('/').to_string(),
+            access_key: env("AZURE_STORAGE_ACCOUNT_KEY"),
+            sas_token: env("AZURE_STORAGE_SAS_TOKEN"),
+            endpoint: env("AZURE_STORAGE_ENDPOINT").unwrap_or_default(),
+        });
+    }
+    if let Some(rest) = location.strip_prefix("gs://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(VaultError::invalid(
+                "GCS location",
+                format!("{location}: expected gs://BUCKET[/PREFIX]"),
+            ));
+        }
+        let (credentials, credentials_origin) = credentials_from_env(location)?;
+        return open_gcs(&GcsLocation {
+            bucket: bucket.to_string(),
+            prefix: prefix.trim_matches('/').to_string(),
+            credentials,
+            credentials_origin,
+        });
+    }
     if let Some(rest) = location.strip_prefix("sftp://") {
         return Ok(Arc::new(SftpBackend::connect(&parse_sftp(
             location, rest,
@@ -165,7 +217,6 @@ pub fn open_location(location: &str) -> Result<Arc<dyn Backend>> {
     }
     for (scheme, http) in [("webdav://", "http://"), ("webdavs://", "https://")] {
         if let Some(rest) = location.strip_prefix(scheme) {
-            let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
             let user = env("HALLEY_VAULT_WEBDAV_USER");
             let password = env("HALLEY_VAULT_WEBDAV_PASSWORD");
             return open_webdav(
@@ -179,7 +230,7 @@ pub fn open_location(location: &str) -> Result<Arc<dyn Backend>> {
     if path.contains("://") {
         return Err(VaultError::invalid(
             "repository location",
-            format!("{location}: unsupported scheme (use a path, s3://, sftp://, webdav:// or webdavs://)"),
+            format!("{location}: unsupported scheme (use a path, s3://, azure://, gs://, sftp://, webdav:// or webdavs://)"),
         ));
     }
     Ok(Arc::new(LocalBackend::new(path)))

@@ -2,16 +2,21 @@
 
 use std::io::Read;
 
-use crate::error::Result;
+use super::grouped::Windowed;
 use crate::id::Id;
 use crate::index::Index;
 use crate::repo::Repository;
 
-/// A file's content as a [`Read`], one chunk in memory at a time.
+/// A file's content as a [`Read`]; its chunks are fetched a window at a time
+/// with grouped reads (see [`super::grouped`]).
+///
+/// Archive restores give one reader the chunks of all their files and read
+/// it file by file ([`ContentReader::next_file`]), so the chunks of many
+/// small files come in one read.
 pub struct ContentReader<'r> {
-    repo: &'r Repository,
-    index: &'r Index,
-    chunks: std::vec::IntoIter<Id>,
+    blobs: Windowed<'r>,
+    /// Chunks the current file still has to take.
+    left: usize,
     current: Vec<u8>,
     pos: usize,
 }
@@ -20,25 +25,35 @@ impl<'r> ContentReader<'r> {
     /// Reads the chunks `content` in order.
     pub fn new(repo: &'r Repository, index: &'r Index, content: Vec<Id>) -> Self {
         ContentReader {
-            repo,
-            index,
-            chunks: content.into_iter(),
+            left: content.len(),
+            blobs: Windowed::new(repo, index, content),
             current: Vec::new(),
             pos: 0,
         }
+    }
+
+    /// Makes the reader end after the next `chunks` chunks: those of the next
+    /// file.
+    pub(crate) fn next_file(&mut self, chunks: usize) {
+        self.left = chunks;
+        self.current.clear();
+        self.pos = 0;
     }
 }
 
 impl Read for ContentReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.pos == self.current.len() {
-            match self.chunks.next() {
+            if self.left == 0 {
+                return Ok(0);
+            }
+            self.left -= 1;
+            match self.blobs.next_blob() {
                 None => return Ok(0),
-                Some(id) => {
-                    self.current = self
-                        .repo
-                        .read_blob(self.index, &id)
-                        .map_err(std::io::Error::other)?;
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+                Some(Ok(data)) => {
+                    self.current.clear();
+                    self.current.extend_from_slice(data);
                     self.pos = 0;
                 }
             }
@@ -47,25 +62,5 @@ impl Read for ContentReader<'_> {
         buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
-    }
-}
-
-/// Reads one blob, reusing the previous one when the id repeats (runs of
-/// identical chunks, such as the zeros of sparse files).
-pub(crate) struct BlobCache {
-    last: Option<(Id, Vec<u8>)>,
-}
-
-impl BlobCache {
-    pub fn new() -> Self {
-        BlobCache { last: None }
-    }
-
-    pub fn get(&mut self, repo: &Repository, index: &Index, id: &Id) -> Result<&[u8]> {
-        if self.last.as_ref().map(|(l, _)| l) != Some(id) {
-            let data = repo.read_blob(index, id)?;
-            self.last = Some((*id, data));
-        }
-        Ok(self.last.as_ref().map(|(_, d)| d.as_slice()).unwrap_or(&[]))
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use filetime::FileTime;
 
-use super::content::BlobCache;
+use super::grouped::Windowed;
 use crate::error::{Result, VaultError};
 use crate::index::Index;
 use crate::progress::{Progress, ProgressFn};
@@ -86,9 +86,38 @@ pub(super) struct Written {
     pub errors: Vec<String>,
 }
 
+/// Files handed to one writer at a time: consecutive small files go together
+/// (up to [`BATCH_BYTES`] and [`BATCH_FILES`], or one file of any size), so
+/// that their chunks, which usually sit side by side in a pack, come in few
+/// grouped reads, while there are still batches enough to keep every writer
+/// busy.
+const BATCH_FILES: usize = 256;
+const BATCH_BYTES: u64 = 1 << 20;
+
+fn batches(jobs: Vec<(PathBuf, Node)>) -> Vec<Vec<(PathBuf, Node)>> {
+    let mut out: Vec<Vec<(PathBuf, Node)>> = Vec::new();
+    let mut current = Vec::new();
+    let mut size = 0u64;
+    for job in jobs {
+        if !current.is_empty() && (size + job.1.size > BATCH_BYTES || current.len() >= BATCH_FILES)
+        {
+            out.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        size += job.1.size;
+        current.push(job);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
 /// Writes the files with several threads per core: creating and closing
 /// files waits on the file system far more than it computes, so more writers
-/// than cores keep the cores busy.
+/// than cores keep the cores busy. Each writer reads the chunks of its batch
+/// of files a window at a time with grouped reads (see [`super::grouped`]),
+/// so memory stays within a window and a read buffer per writer.
 pub(super) fn write_all(
     repo: &Repository,
     index: &Index,
@@ -121,8 +150,8 @@ pub(super) fn write_all(
         }
     };
     let (tx, rx) = crossbeam_channel::unbounded();
-    for j in jobs {
-        let _ = tx.send(j);
+    for batch in batches(jobs) {
+        let _ = tx.send(batch);
     }
     drop(tx);
     std::thread::scope(|s| {
@@ -130,19 +159,26 @@ pub(super) fn write_all(
             let rx = rx.clone();
             let (files, bytes, errors, report) = (&files, &bytes, &errors, &report);
             s.spawn(move || {
-                let mut cache = BlobCache::new();
-                for (dest, node) in rx.iter() {
-                    match write_file(repo, index, &mut cache, &dest, &node, bytes) {
-                        Ok(()) => {
-                            files.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            if let Ok(mut errs) = errors.lock() {
-                                errs.push(format!("{}: {e}", dest.display()));
+                for batch in rx.iter() {
+                    let ids: Vec<_> = batch
+                        .iter()
+                        .flat_map(|(_, node)| node.content.iter().copied())
+                        .collect();
+                    let mut blobs = Windowed::new(repo, index, ids);
+                    for (dest, node) in &batch {
+                        match write_file(&mut blobs, dest, node, bytes) {
+                            Ok(()) => {
+                                files.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err((e, unread)) => {
+                                blobs.skip(unread);
+                                if let Ok(mut errs) = errors.lock() {
+                                    errs.push(format!("{}: {e}", dest.display()));
+                                }
                             }
                         }
+                        report(dest);
                     }
-                    report(&dest);
                 }
             });
         }
@@ -154,37 +190,51 @@ pub(super) fn write_all(
     }
 }
 
+/// Writes one file from the next `node.content.len()` blobs of `blobs`. On
+/// failure, also says how many of its blobs were not taken, so the caller
+/// can skip them.
 fn write_file(
-    repo: &Repository,
-    index: &Index,
-    cache: &mut BlobCache,
+    blobs: &mut Windowed<'_>,
     dest: &Path,
     node: &Node,
     bytes: &AtomicU64,
-) -> Result<()> {
-    clear(dest)?;
+) -> std::result::Result<(), (VaultError, usize)> {
+    let count = node.content.len();
+    let fail_all = |e: VaultError| (e, count);
+    clear(dest).map_err(fail_all)?;
     let file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(dest)
-        .map_err(|e| VaultError::io("create", dest, e))?;
+        .map_err(|e| fail_all(VaultError::io("create", dest, e)))?;
     let mut pos = 0u64;
-    for id in &node.content {
-        let data = cache.get(repo, index, id)?;
-        write_sparse(&file, data, pos).map_err(|e| VaultError::io("write", dest, e))?;
+    for taken in 1..=count {
+        let fail = |e: VaultError| (e, count - taken);
+        let data = match blobs.next_blob() {
+            Some(Ok(data)) => data,
+            Some(Err(e)) => return Err(fail(e)),
+            None => {
+                return Err(fail(VaultError::Missing(format!(
+                    "content of {}",
+                    dest.display()
+                ))))
+            }
+        };
+        write_sparse(&file, data, pos).map_err(|e| fail(VaultError::io("write", dest, e)))?;
         pos += data.len() as u64;
         bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
     }
+    let done = |e: VaultError| (e, 0);
     if pos != node.size {
-        return Err(VaultError::corrupt(
+        return Err(done(VaultError::corrupt(
             format!("file {}", dest.display()),
             format!("content is {pos} bytes, the tree says {}", node.size),
-        ));
+        )));
     }
     file.set_len(pos)
-        .map_err(|e| VaultError::io("resize", dest, e))?;
+        .map_err(|e| done(VaultError::io("resize", dest, e)))?;
     drop(file);
-    apply_meta(dest, node)
+    apply_meta(dest, node).map_err(done)
 }
 
 /// Writes `data` at `pos`, skipping 4 KiB blocks of zeros so they stay holes

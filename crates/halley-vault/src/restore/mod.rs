@@ -9,6 +9,7 @@
 mod archive;
 mod content;
 mod files;
+mod grouped;
 mod zipstream;
 
 pub use archive::{restore_tar, restore_zip};

@@ -246,3 +246,109 @@ pub fn append(path: &Path, data: &[u8]) {
     let mut f = fs::OpenOptions::new().append(true).open(path).unwrap();
     f.write_all(data).unwrap();
 }
+
+/// The round trip every remote backend test runs: init, backup (several
+/// packs), restore bit-exact from a freshly opened repository, a second
+/// backup, forget, prune, deep verify.
+pub fn remote_round_trip(open: &dyn Fn() -> Arc<dyn halley_vault::backend::Backend>, seed: u64) {
+    use halley_vault::{backup, no_progress, restore, BackupOptions, Selection};
+    let opts = InitOptions {
+        kdf: KdfParams::insecure_for_tests(),
+        pack_size: 1 << 20,
+        ..Default::default()
+    };
+    let repo = Repository::init(open(), PASSWORD, opts).expect("init");
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    write(&src.join("a.bin"), &noise(seed, 3 << 20));
+    write(&src.join("dir/b.txt"), &b"text ".repeat(10_000));
+    for i in 0..20 {
+        write(&src.join(format!("small/{i}")), &noise(seed + i, 3000));
+    }
+    std::os::unix::fs::symlink("a.bin", src.join("link")).unwrap();
+    let sel = Selection::new(vec![src.clone()], &[], &[]).unwrap();
+    let first = backup(&repo, &sel, &BackupOptions::default(), &no_progress).expect("backup");
+    assert!(
+        repo.backend().list("data/").unwrap().len() > 1,
+        "several packs"
+    );
+
+    let repo = Repository::open(open(), PASSWORD).expect("open");
+    let out = tempfile::tempdir().unwrap();
+    let rs = restore(&repo, &first, out.path(), &[], &no_progress).expect("restore");
+    assert!(rs.errors.is_empty(), "{:?}", rs.errors);
+    assert_same_tree(&src, &out.path().join(src.strip_prefix("/").unwrap()));
+
+    fs::remove_file(src.join("a.bin")).unwrap();
+    let second = backup(&repo, &sel, &BackupOptions::default(), &no_progress).unwrap();
+    halley_vault::forget::forget(&repo, &[first.id]).unwrap();
+    let s = halley_vault::prune::prune(&repo).unwrap();
+    assert!(s.packs_deleted + s.packs_repacked > 0, "{s:?}");
+    let r = halley_vault::verify::verify(&repo, true, &no_progress).unwrap();
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(repo.snapshots().unwrap(), vec![second]);
+    assert!(repo.backend().list("locks/").unwrap().is_empty());
+}
+
+/// A server process a test started, killed when the test ends.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub port: u16,
+    pub _dir: tempfile::TempDir,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something listens on the port, or panics naming the server.
+pub fn wait_for_port(port: u16, what: &str, child: &mut std::process::Child) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited before listening: {status}");
+        }
+        assert!(std::time::Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// A test server that is not installed: a failure under CI (`CI` set), a
+/// loud skip elsewhere.
+pub fn missing_server(what: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{what} is missing: run crates/halley-vault/tests/setup.sh");
+    }
+    eprintln!("\n!!! SKIPPED: {what} not installed; run crates/halley-vault/tests/setup.sh !!!\n");
+}
+
+/// Runs the `halley-vault` binary with the repository password and `env`.
+pub fn vault_cli(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_halley-vault"));
+    cmd.args(args).env("HALLEY_VAULT_PASSWORD", PASSWORD);
+    for k in [
+        "AZURE_STORAGE_ACCOUNT_KEY",
+        "AZURE_STORAGE_SAS_TOKEN",
+        "AZURE_STORAGE_ENDPOINT",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_SERVICE_ACCOUNT_KEY",
+    ] {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run halley-vault")
+}
