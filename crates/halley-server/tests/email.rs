@@ -151,11 +151,8 @@ async fn test_email_arrives() {
     assert!(builtin.message().contains("not supported"));
 }
 
-#[tokio::test]
-async fn bulletins_reach_every_account_address() {
-    let Some(smtp) = SmtpServer::start() else {
-        return;
-    };
+/// A server whose email options send through `smtp`.
+async fn server_sending_to(smtp: &SmtpServer) -> Server {
     let server = Server::start();
     admin_post(
         &server.url,
@@ -163,6 +160,15 @@ async fn bulletins_reach_every_account_address() {
         &[("EmailOptions", &smtp.options().to_string())],
     )
     .await;
+    server
+}
+
+#[tokio::test]
+async fn bulletins_reach_every_account_address() {
+    let Some(smtp) = SmtpServer::start() else {
+        return;
+    };
+    let server = server_sending_to(&smtp).await;
     let admin = server.admin();
     for (user, address) in [("amy", "amy@example.com"), ("bo", "bo@example.com")] {
         admin
@@ -334,37 +340,6 @@ async fn encrypted_delivery_with_starttls_and_implicit_tls() {
     }
 }
 
-/// Records jobs in the server's job history, as devices report them.
-async fn record_jobs(server: &Server, jobs: &[serde_json::Value]) {
-    use halley_server::store::{JobRecord, SqliteStore, Store};
-    let store = SqliteStore::open(&server.data_dir.join(halley_server::server::DATABASE_FILE))
-        .await
-        .unwrap();
-    for job in jobs {
-        store
-            .job_put(&JobRecord {
-                guid: job["GUID"].as_str().unwrap().into(),
-                username: job["Username"].as_str().unwrap().into(),
-                organization_id: String::new(),
-                start_time: job["StartTime"].as_i64().unwrap(),
-                detail_json: job.to_string(),
-            })
-            .await
-            .unwrap();
-    }
-}
-
-fn job(guid: &str, user: &str, hours_ago: i64, status: u64) -> serde_json::Value {
-    let start = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        - hours_ago * 3600;
-    json!({"GUID": guid, "Username": user, "Classification": 4001, "Status": status,
-           "StartTime": start, "EndTime": start + 90, "SourceGUID": "docs", "DestinationGUID": "v1",
-           "TotalSize": 5 << 20})
-}
-
 /// A message as text: folded headers unfolded, quoted-printable soft breaks
 /// removed.
 fn readable(message: &str) -> String {
@@ -380,13 +355,7 @@ async fn email_reports_cover_the_job_history() {
     let Some(smtp) = SmtpServer::start() else {
         return;
     };
-    let server = Server::start();
-    admin_post(
-        &server.url,
-        "/api/v1/admin/meta/email-options/set",
-        &[("EmailOptions", &smtp.options().to_string())],
-    )
-    .await;
+    let server = server_sending_to(&smtp).await;
     let admin = server.admin();
     for user in ["amy", "bo"] {
         admin

@@ -7,6 +7,7 @@ mod admins;
 mod email;
 mod external_auth;
 mod install_tokens;
+mod jobs;
 mod logs;
 mod meta;
 mod news;
@@ -59,6 +60,17 @@ pub fn handler_for(endpoint: &str) -> Option<Handler> {
         "AdminMetaSendTestEmail" => handler(email::send_test),
         "AdminBulletinSubmit" => handler(email::bulletin),
         "AdminMetaSendTestReport" => handler(reports::send_test),
+        "AdminGetJobsAll" => handler(jobs::all),
+        "AdminGetJobsRecent" => handler(jobs::recent),
+        "AdminGetJobsForUser" => handler(jobs::for_user),
+        "AdminGetJobsForDateRange" => handler(jobs::for_date_range),
+        "AdminGetJobsForCustomSearch" => handler(jobs::for_custom_search),
+        "AdminCountJobsForCustomSearch" => handler(jobs::count_for_custom_search),
+        "AdminGetJobProperties" => handler(jobs::properties),
+        "AdminJobAbandon" => handler(jobs::abandon),
+        "UserWebGetJobs" => handler(jobs::all),
+        "UserWebGetJobsForCustomSearch" => handler(jobs::for_custom_search),
+        "UserWebGetJobProperties" => handler(jobs::properties),
         "AdminSelfBackupStart" => handler(self_backup::start),
         "AdminOrganizationExport" => handler(self_backup::export),
         "AdminPreviewUserEmailReport" => handler(reports::preview_user),

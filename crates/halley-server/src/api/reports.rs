@@ -20,7 +20,7 @@ use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::service::reports::{self, ReportJob};
 use crate::service::{email, users};
 use crate::state::AppState;
-use crate::store::JobScope;
+use crate::store::{JobRecord, JobScope};
 use crate::util::now_unix;
 
 pub async fn preview_user(call: Call) -> ApiResult<Reply> {
@@ -155,7 +155,7 @@ async fn jobs(
         .jobs_started_since(scope, since)
         .await?
         .iter()
-        .map(|record| serde_json::from_str(&record.detail_json).map_err(ApiError::internal))
+        .map(JobRecord::detail)
         .collect()
 }
 

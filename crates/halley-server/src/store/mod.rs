@@ -92,6 +92,13 @@ pub struct JobRecord {
     pub detail_json: String,
 }
 
+impl JobRecord {
+    /// The job as the API shows it.
+    pub fn detail(&self) -> Result<halley_api::types::BackupJobDetail, crate::http::ApiError> {
+        serde_json::from_str(&self.detail_json).map_err(crate::http::ApiError::internal)
+    }
+}
+
 /// Whose jobs a query reads.
 #[derive(Debug, Clone, Copy)]
 pub enum JobScope<'a> {
@@ -175,6 +182,7 @@ pub trait Store: Send + Sync {
 
     /// Records a job, replacing the one with the same GUID.
     async fn job_put(&self, job: &JobRecord) -> StoreResult<()>;
+    async fn job_get(&self, guid: &str) -> StoreResult<Option<JobRecord>>;
     /// Jobs in `scope` started at or after `since`, oldest first.
     async fn jobs_started_since(
         &self,

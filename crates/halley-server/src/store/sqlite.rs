@@ -459,6 +459,16 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn job_get(&self, guid: &str) -> StoreResult<Option<JobRecord>> {
+        let row = sqlx::query(
+            "SELECT guid, username, organization_id, start_time, detail_json FROM jobs WHERE guid = ?",
+        )
+        .bind(guid)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(job_from_row))
+    }
+
     async fn jobs_started_since(
         &self,
         scope: JobScope<'_>,
@@ -478,16 +488,7 @@ impl Store for SqliteStore {
             query = query.bind(value);
         }
         let rows = query.bind(since).fetch_all(&self.pool).await?;
-        Ok(rows
-            .iter()
-            .map(|row| JobRecord {
-                guid: row.get("guid"),
-                username: row.get("username"),
-                organization_id: row.get("organization_id"),
-                start_time: row.get("start_time"),
-                detail_json: row.get("detail_json"),
-            })
-            .collect())
+        Ok(rows.iter().map(job_from_row).collect())
     }
 
     async fn export_to(
@@ -591,6 +592,16 @@ impl Store for SqliteStore {
             .into_iter()
             .map(|(at, users, devices)| StatsSample { at, users, devices })
             .collect())
+    }
+}
+
+fn job_from_row(row: &sqlx::sqlite::SqliteRow) -> JobRecord {
+    JobRecord {
+        guid: row.get("guid"),
+        username: row.get("username"),
+        organization_id: row.get("organization_id"),
+        start_time: row.get("start_time"),
+        detail_json: row.get("detail_json"),
     }
 }
 

@@ -328,3 +328,35 @@ pub async fn next_event(socket: &mut Socket) -> serde_json::Value {
         }
     }
 }
+
+/// Records jobs in the server's job history, as devices report them.
+pub async fn record_jobs(server: &Server, jobs: &[serde_json::Value]) {
+    use halley_server::store::{JobRecord, SqliteStore, Store};
+    let store = SqliteStore::open(&server.data_dir.join(halley_server::server::DATABASE_FILE))
+        .await
+        .unwrap();
+    for job in jobs {
+        store
+            .job_put(&JobRecord {
+                guid: job["GUID"].as_str().unwrap().into(),
+                username: job["Username"].as_str().unwrap().into(),
+                organization_id: job["OrganizationID"].as_str().unwrap_or("").into(),
+                start_time: job["StartTime"].as_i64().unwrap(),
+                detail_json: job.to_string(),
+            })
+            .await
+            .unwrap();
+    }
+}
+
+/// A backup job of `user` that started `hours_ago` and took 90 seconds.
+pub fn job(guid: &str, user: &str, hours_ago: i64, status: u64) -> serde_json::Value {
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - hours_ago * 3600;
+    serde_json::json!({"GUID": guid, "Username": user, "Classification": 4001, "Status": status,
+           "StartTime": start, "EndTime": start + 90, "SourceGUID": "docs", "DestinationGUID": "v1",
+           "TotalSize": 5 << 20})
+}

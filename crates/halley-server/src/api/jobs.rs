@@ -1,0 +1,178 @@
+//! Job history queries for administrators (`get-jobs-*`,
+//! `count-jobs-for-custom-search`, `get-job-properties`, `job/abandon`) and
+//! end users (`user/web/get-jobs*`, `get-job-properties`). Tenant
+//! administrators see their tenant's jobs, end users their own. Lists are
+//! oldest first.
+
+use halley_api::constants::{
+    JOB_STATUS_FAILED_ABANDONED, JOB_STATUS_RUNNING__MAX, JOB_STATUS_RUNNING__MIN,
+    SEVT_JOB_COMPLETED,
+};
+use halley_api::types::{BackupJobDetail, CountJobsResponse, SearchClause};
+
+use super::scope::list_scope;
+use crate::http::{ApiError, ApiResult, Call, Reply};
+use crate::service::search;
+use crate::store::{JobRecord, JobScope};
+use crate::util::now_unix;
+
+/// "Recent" for `get-jobs-recent`: started within this many seconds, or
+/// still running.
+const RECENT_SECONDS: i64 = 24 * 3600;
+
+/// The jobs the caller may see, oldest first.
+async fn visible(call: &Call) -> ApiResult<Vec<BackupJobDetail>> {
+    let records = match call.user() {
+        Ok(user) => {
+            call.state
+                .store
+                .jobs_started_since(JobScope::User(&user.username), i64::MIN)
+                .await?
+        }
+        Err(_) => {
+            let scope = list_scope(call)?;
+            let scope = match &scope {
+                Some(org) => JobScope::Organization(org),
+                None => JobScope::All,
+            };
+            call.state.store.jobs_started_since(scope, i64::MIN).await?
+        }
+    };
+    records.iter().map(JobRecord::detail).collect()
+}
+
+fn running(job: &BackupJobDetail) -> bool {
+    (JOB_STATUS_RUNNING__MIN..=JOB_STATUS_RUNNING__MAX).contains(&job.status)
+}
+
+fn matching(jobs: Vec<BackupJobDetail>, query: &SearchClause) -> ApiResult<Vec<BackupJobDetail>> {
+    let mut kept = Vec::new();
+    for job in jobs {
+        let wire = serde_json::to_value(&job).map_err(ApiError::internal)?;
+        if search::matches(query, "BackupJobDetail", &wire)
+            .map_err(|why| ApiError::invalid_param("Query", why))?
+        {
+            kept.push(job);
+        }
+    }
+    Ok(kept)
+}
+
+pub async fn all(call: Call) -> ApiResult<Reply> {
+    Ok(Reply::json(&visible(&call).await?))
+}
+
+pub async fn recent(call: Call) -> ApiResult<Reply> {
+    let since = now_unix() - RECENT_SECONDS;
+    let jobs: Vec<BackupJobDetail> = visible(&call)
+        .await?
+        .into_iter()
+        .filter(|job| running(job) || job.start_time >= since)
+        .collect();
+    Ok(Reply::json(&jobs))
+}
+
+pub async fn for_user(call: Call) -> ApiResult<Reply> {
+    let (profile, _) = crate::service::users::load_for_admin(
+        &call.state,
+        call.admin()?,
+        call.params.str("TargetUser")?,
+    )
+    .await?;
+    let jobs: Vec<BackupJobDetail> = visible(&call)
+        .await?
+        .into_iter()
+        .filter(|job| job.username == profile.username)
+        .collect();
+    Ok(Reply::json(&jobs))
+}
+
+/// Jobs that started or ended within `[Start, End]` (swapped when reversed);
+/// `Start = End = 0` asks for the running jobs.
+pub async fn for_date_range(call: Call) -> ApiResult<Reply> {
+    let mut start = call.params.opt_int("Start")?.unwrap_or(0);
+    let mut end = call.params.opt_int("End")?.unwrap_or(0);
+    if start > end {
+        std::mem::swap(&mut start, &mut end);
+    }
+    let within = |t: i64| t != 0 && (start..=end).contains(&t);
+    let jobs: Vec<BackupJobDetail> = visible(&call)
+        .await?
+        .into_iter()
+        .filter(|job| {
+            if start == 0 && end == 0 {
+                running(job)
+            } else {
+                within(job.start_time) || within(job.end_time)
+            }
+        })
+        .collect();
+    Ok(Reply::json(&jobs))
+}
+
+pub async fn for_custom_search(call: Call) -> ApiResult<Reply> {
+    let query: SearchClause = call.params.json("Query")?;
+    Ok(Reply::json(&matching(visible(&call).await?, &query)?))
+}
+
+pub async fn count_for_custom_search(call: Call) -> ApiResult<Reply> {
+    let query: SearchClause = call.params.json("Query")?;
+    Ok(Reply::json(&CountJobsResponse {
+        count: matching(visible(&call).await?, &query)?.len() as i64,
+        ..Default::default()
+    }))
+}
+
+/// The job with `JobID`, if the caller may see it.
+async fn one(call: &Call) -> ApiResult<(JobRecord, BackupJobDetail)> {
+    let id = call.params.non_empty("JobID")?;
+    let not_found = || ApiError::bad_request(format!("No job has the ID '{id}'"));
+    let record = call.state.store.job_get(id).await?.ok_or_else(not_found)?;
+    let visible = match call.user() {
+        Ok(user) => record.username == user.username,
+        Err(_) => {
+            let admin = call.admin()?;
+            admin.organization_id.is_empty() || admin.organization_id == record.organization_id
+        }
+    };
+    if !visible {
+        return Err(not_found());
+    }
+    let detail = record.detail()?;
+    Ok((record, detail))
+}
+
+pub async fn properties(call: Call) -> ApiResult<Reply> {
+    Ok(Reply::json(&one(&call).await?.1))
+}
+
+/// Marks a running job abandoned (`JOB_STATUS_FAILED_ABANDONED`), as when its
+/// device stopped reporting.
+pub async fn abandon(call: Call) -> ApiResult<Reply> {
+    let (mut record, mut job) = one(&call).await?;
+    let username = call.params.str("TargetUser")?;
+    if job.username != username {
+        return Err(ApiError::invalid_param(
+            "JobID",
+            format!("the job belongs to '{}', not '{username}'", job.username),
+        ));
+    }
+    if !running(&job) {
+        return Err(ApiError::bad_request(format!(
+            "Job '{}' is not running (Status {})",
+            job.guid, job.status
+        )));
+    }
+    job.status = JOB_STATUS_FAILED_ABANDONED;
+    job.end_time = now_unix();
+    record.detail_json = serde_json::to_string(&job).map_err(ApiError::internal)?;
+    call.state.store.job_put(&record).await?;
+    call.state.events.emit(
+        SEVT_JOB_COMPLETED,
+        &call.admin()?.actor(),
+        &record.organization_id,
+        &job.guid,
+        serde_json::to_value(&job).ok(),
+    );
+    Ok(Reply::ok())
+}
