@@ -72,7 +72,7 @@ async fn self_backup_targets_run_and_restore() {
         let started = admin_post(&server.url, "/api/v1/admin/self-backup/start", &[]).await;
         assert_eq!(started.api_status(), 200, "{}", started.message());
         let mut status = Value::Null;
-        for _ in 0..200 {
+        for _ in 0..600 {
             let version = admin_post(&server.url, "/api/v1/admin/meta/version", &[])
                 .await
                 .json();
