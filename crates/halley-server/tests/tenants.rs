@@ -477,7 +477,7 @@ async fn a_tenant_administrator_is_confined_to_its_tenant() {
 
 /// The newest sample of `meta/stats` as seen by `auth`, once it counts `users`.
 async fn newest_stats_sample(url: &str, auth: (&str, &str), users: i64) -> Value {
-    for _ in 0..100 {
+    for _ in 0..300 {
         let stats = post(url, auth, "/api/v1/admin/meta/stats", &[("Simple", "0")]).await;
         let newest = stats
             .as_object()
