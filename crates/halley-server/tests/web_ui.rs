@@ -1185,6 +1185,87 @@ async fn a_user_group_with_a_policy_and_members() {
 }
 
 /// Fills a server with a few realistic accounts for the screenshots.
+#[tokio::test]
+async fn jobs_are_listed_filtered_and_abandoned() {
+    if browser_missing("jobs_are_listed_filtered_and_abandoned") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    add_user(&server, "erin").await;
+    add_user(&server, "frank").await;
+    let mut running = common::job("job-running", "frank", 1, 6001);
+    running["EndTime"] = json!(0);
+    common::record_jobs(
+        &server,
+        &[
+            common::job("job-ok", "erin", 2, 5000),
+            common::job("job-failed", "erin", 5, 7002),
+            common::job("job-frank", "frank", 3, 5000),
+            running,
+        ],
+    )
+    .await;
+    let browser = signed_in_admin(&server, 1280).await;
+
+    // The dashboard counts the running job and lists recent ones in words.
+    browser.wait_text("#stat-running-jobs", "1").await;
+    browser.wait_text("#recent-jobs", "Backup").await;
+    browser.wait_text("#recent-jobs", "Running").await;
+
+    browser.goto(&format!("{}/#/jobs", server.url)).await;
+    let text = browser.wait_text("#area-body", "Error").await;
+    assert!(text.contains("Backup") && text.contains("Running") && text.contains("Success"));
+    browser.wait_text("#jobs-count", "4 of 4").await;
+
+    // Only the failed job is left when filtering by status.
+    let select = |css: &str, value: &str| {
+        format!(
+            "const s = document.querySelector('{css}'); s.value = '{value}'; s.dispatchEvent(new Event('change'));"
+        )
+    };
+    browser.js(&select("#jobs-status", "error"), vec![]).await;
+    let text = browser.wait_text("#jobs-count", "1 of 4").await;
+    assert!(text.contains("1 of 4"));
+    let list = browser.wait_text("#area-body", "Error").await;
+    assert!(!list.contains("Success") && !list.contains("Running"));
+    browser.js(&select("#jobs-status", ""), vec![]).await;
+    browser.js(&select("#jobs-account", "frank"), vec![]).await;
+    browser.wait_text("#jobs-count", "2 of 4").await;
+
+    // The details of one job.
+    browser.click("button[data-details='job-running']").await;
+    browser.wait_text("#job-details", "still running").await;
+    browser.click("dialog .icon-btn").await;
+
+    // Abandon the running job: it becomes "Abandoned", in the API too.
+    browser.click("button[data-abandon='job-running']").await;
+    browser.wait_text("#area-body", "Abandoned").await;
+    assert!(!browser.is_present("button[data-abandon]").await);
+    let job = admin_json(
+        &server,
+        "/api/v1/admin/get-job-properties",
+        &[("JobID", "job-running")],
+    )
+    .await;
+    assert_eq!(job["Status"], json!(7007));
+
+    // An end user sees their own jobs only.
+    browser.click("#sign-out").await;
+    browser.wait("#signin-username").await;
+    browser.sign_in(&server, "erin", "a-long-password-1").await;
+    let text = browser.wait_text("#user-jobs", "Error").await;
+    assert!(text.contains("Success") && !text.contains("Abandoned"));
+    let rows = browser
+        .js(
+            "return document.querySelectorAll('#user-jobs tbody tr').length;",
+            vec![],
+        )
+        .await;
+    assert_eq!(rows, json!(2));
+    browser.stop().await;
+}
+
 async fn demo_data(server: &Server) {
     let admin = server.admin();
     let now = std::time::SystemTime::now()

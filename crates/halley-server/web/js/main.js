@@ -6,7 +6,7 @@ import { EventStream } from "./events.js";
 import { h, clear, icon, toast } from "./ui.js";
 import { startMessaging } from "./sso.js";
 import { renderSignIn } from "./signin.js";
-import { renderDashboard } from "./dashboard.js";
+import { renderDashboard, renderJobs } from "./dashboard.js";
 import { renderAccounts } from "./accounts.js";
 import { renderProfile } from "./profile.js";
 import { renderPending, PENDING_AREAS } from "./pending.js";
@@ -183,6 +183,7 @@ function route() {
   if (view === "dashboard") app.cleanup = renderDashboard(main, ctx);
   else if (view === "accounts" && parts[1]) app.cleanup = renderProfile(main, ctx, parts[1]);
   else if (view === "accounts") app.cleanup = renderAccounts(main, ctx);
+  else if (view === "jobs") app.cleanup = renderJobs(main, ctx);
   else if (view === "settings") app.cleanup = renderSettings(main, ctx);
   else if (view === "account") app.cleanup = renderMyAccount(main, ctx);
   else if (view === "policies") app.cleanup = renderPolicies(main, ctx, parts[1]);

@@ -3,27 +3,11 @@
 // is listed, so the page lights up as soon as the server provides it.
 
 import { call } from "./api.js";
-import { h, clear, formatBytes, formatDate, notAvailable, notice, pageHeader, spinner, table, badge } from "./ui.js";
-
-const JOB_STATUS = { 5000: ["Success", "ok"], 6000: ["Running", "info"], 7000: ["Warning", "warn"], 7001: ["Error", "error"], 7002: ["Quota exceeded", "error"], 7003: ["Missed", "warn"], 7004: ["Cancelled", "neutral"], 7005: ["Already running", "neutral"], 7006: ["Abandoned", "warn"] };
+import { h, clear, formatDate, notAvailable, notice, pageHeader, spinner, table } from "./ui.js";
 
 const text = (value) => (value === undefined || value === null || value === "" ? "—" : String(value));
 
 export const PENDING_AREAS = {
-  jobs: {
-    title: "Jobs",
-    subtitle: "Backup, restore and maintenance jobs of every account",
-    what: "Jobs are",
-    path: "/api/v1/admin/get-jobs-recent",
-    rows: (data) => (Array.isArray(data) ? data : []),
-    columns: [
-      { label: "Account", render: (j) => text(j.Username) },
-      { label: "Status", render: (j) => { const [label, kind] = JOB_STATUS[j.Status] || [text(j.Status), "neutral"]; return badge(label, kind); } },
-      { label: "Started", render: (j) => formatDate(j.StartTime) },
-      { label: "Ended", render: (j) => (j.EndTime ? formatDate(j.EndTime) : "running") },
-      { label: "Uploaded", class: "num", render: (j) => formatBytes(j.UploadSize) },
-    ],
-  },
   devices: {
     title: "Devices",
     subtitle: "Devices connected to this server now",

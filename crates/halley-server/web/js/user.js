@@ -4,6 +4,7 @@
 import { call } from "./api.js";
 import { h, clear, badge, button, field, formatBytes, formatDate, notAvailable, notice, pageHeader, showError, spinner, table, toast } from "./ui.js";
 import { totpCard } from "./account.js";
+import { userJobsTable } from "./dashboard.js";
 
 export const USER_SECTIONS = [
   { path: "", label: "Overview", icon: "dashboard" },
@@ -42,14 +43,10 @@ function vaultsTable(profile) {
   ], Object.entries(profile.Destinations || {}), { empty: "No Storage Vaults yet." });
 }
 
-function jobsCard() {
+function jobsCard(profile) {
   const box = h("div", {}, spinner());
   call("/api/v1/user/web/get-jobs").then(
-    (jobs) => clear(box, table([
-      { label: "Started", render: (j) => formatDate(j.StartTime) },
-      { label: "Ended", render: (j) => (j.EndTime ? formatDate(j.EndTime) : "running") },
-      { label: "Uploaded", class: "num", render: (j) => formatBytes(j.UploadSize) },
-    ], Array.isArray(jobs) ? jobs : [], { empty: "No jobs yet." })),
+    (jobs) => clear(box, userJobsTable(jobs, profile)),
     (err) => clear(box, err.notBuilt ? notAvailable("Job history is", "/api/v1/user/web/get-jobs") : notice("error", err.message)),
   );
   return h("section", { class: "card", id: "user-jobs" }, h("h2", {}, "Jobs"), box);
@@ -86,7 +83,7 @@ function passwordCard(getHash) {
 
 export function renderUser(main, ctx, section) {
   const body = h("div", { class: "stack" }, spinner());
-  const titles = { "": ["Overview", `Signed in as ${ctx.session.username}`], devices: ["Devices", "Computers and servers backed up by this account"], items: ["Protected Items", "What your devices back up"], vaults: ["Storage Vaults", "Where your backups are kept"], jobs: ["Jobs", "Backups and restores, with their logs"], security: ["Password & security", "How you sign in"] };
+  const titles = { "": ["Overview", `Signed in as ${ctx.session.username}`], devices: ["Devices", "Computers and servers backed up by this account"], items: ["Protected Items", "What your devices back up"], vaults: ["Storage Vaults", "Where your backups are kept"], jobs: ["Jobs", "Backups, restores and other jobs of your devices"], security: ["Password & security", "How you sign in"] };
   const [title, subtitle] = titles[section] || ["Not found", ""];
   clear(main, pageHeader(title, subtitle), body);
   const getHash = async () => (await call(PROFILE)).ProfileHash;
@@ -104,7 +101,7 @@ export function renderUser(main, ctx, section) {
             h("section", { class: "card stat" }, h("h2", { class: "stat-label" }, "Account"), h("p", { class: "stat-value stat-small", id: "user-account-name" }, profile.AccountName || profile.Username), profile.IsSuspended ? badge("Suspended", "warn") : badge("Active", "ok"))),
           h("section", { class: "card" }, h("h2", {}, "Devices"), devicesTable(profile)),
           h("section", { class: "card" }, h("h2", {}, "Protected Items"), itemsTable(profile)),
-          jobsCard());
+          jobsCard(profile));
       } else if (section === "devices") {
         clear(body, h("section", { class: "card" }, devicesTable(profile)));
       } else if (section === "items") {
@@ -112,7 +109,7 @@ export function renderUser(main, ctx, section) {
       } else if (section === "vaults") {
         clear(body, h("section", { class: "card" }, vaultsTable(profile)));
       } else if (section === "jobs") {
-        clear(body, jobsCard());
+        clear(body, jobsCard(profile));
       } else if (section === "security") {
         clear(body, h("div", { class: "grid-2" },
           passwordCard(getHash),
