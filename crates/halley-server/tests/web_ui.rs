@@ -1353,6 +1353,100 @@ async fn demo_data(server: &Server) {
     }
 }
 
+/// A day of jobs on the demo accounts' devices, one still running.
+async fn demo_jobs(server: &Server) {
+    let plan = [
+        (
+            "acme-corp",
+            1,
+            "item-1",
+            "vault-1",
+            4001,
+            5000,
+            1,
+            1_840,
+            48_200_000_000_i64,
+        ),
+        (
+            "acme-corp",
+            1,
+            "item-2",
+            "vault-2",
+            4001,
+            7001,
+            3,
+            610,
+            12_900_000_000,
+        ),
+        (
+            "bluebird-dental",
+            2,
+            "item-3",
+            "vault-1",
+            4001,
+            6001,
+            0,
+            0,
+            3_100_000_000,
+        ),
+        (
+            "bluebird-dental",
+            1,
+            "item-1",
+            "vault-1",
+            4002,
+            5000,
+            5,
+            95,
+            1_400_000_000,
+        ),
+        ("northwind", 1, "item-2", "vault-2", 4001, 7002, 7, 42, 0),
+        (
+            "northwind",
+            1,
+            "item-1",
+            "vault-1",
+            4003,
+            5000,
+            9,
+            320,
+            880_000_000_000,
+        ),
+        ("harbor-legal", 2, "item-3", "vault-1", 4001, 7004, 14, 0, 0),
+        (
+            "northwind",
+            2,
+            "item-3",
+            "vault-2",
+            4001,
+            5000,
+            20,
+            2_900,
+            212_000_000_000,
+        ),
+    ];
+    let jobs: Vec<Value> = plan
+        .iter()
+        .enumerate()
+        .map(
+            |(index, (user, device, item, vault, class, status, hours, took, size))| {
+                let mut job = common::job(&format!("demo-job-{index}"), user, *hours, *status);
+                let start = job["StartTime"].as_i64().unwrap() - 1_500;
+                job["StartTime"] = json!(start);
+                job["EndTime"] = json!(if *status == 6001 { 0 } else { start + took });
+                job["Classification"] = json!(class);
+                job["DeviceID"] = json!(format!("dev-{user}-{device}"));
+                job["SourceGUID"] = json!(item);
+                job["DestinationGUID"] = json!(vault);
+                job["TotalSize"] = json!(size);
+                job["UploadSize"] = json!(size / 40);
+                job
+            },
+        )
+        .collect();
+    common::record_jobs(server, &jobs).await;
+}
+
 /// A policy, a group, a tenant with its administrator and a webhook, for the
 /// screenshots; returns the policy's ID.
 async fn demo_admin_data(server: &Server) -> String {
@@ -1429,6 +1523,7 @@ async fn screenshots() {
     let _lock = BROWSER_LOCK.lock().await;
     let server = Server::start();
     demo_data(&server).await;
+    demo_jobs(&server).await;
     let browser = Browser::start(1200, 760).await;
 
     browser.goto(&format!("{}/", server.url)).await;
@@ -1444,6 +1539,10 @@ async fn screenshots() {
     browser.wait_text("#live-events", "summit-clinic").await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     browser.screenshot("dashboard").await;
+
+    browser.goto(&format!("{}/#/jobs", server.url)).await;
+    browser.wait_text("#area-body", "Abandon").await;
+    browser.screenshot("jobs").await;
 
     browser.goto(&format!("{}/#/accounts", server.url)).await;
     browser.wait_text("#account-list", "northwind").await;
@@ -1474,8 +1573,8 @@ async fn screenshots() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     browser.screenshot("webhook-form").await;
 
-    if !endpoint_built(&server, "/api/v1/admin/get-jobs-recent").await {
-        browser.goto(&format!("{}/#/jobs", server.url)).await;
+    if !endpoint_built(&server, "/api/v1/admin/dispatcher/list-active").await {
+        browser.goto(&format!("{}/#/devices", server.url)).await;
         browser.wait_text("#area-body", "not available").await;
         browser.screenshot("not-available").await;
     }

@@ -210,7 +210,8 @@ export function statusBadge(job) {
 function spell(seconds) {
   const n = Math.max(0, Math.round(seconds));
   if (n < 60) return `${n} s`;
-  if (n < 3600) return `${Math.floor(n / 60)} min ${n % 60 ? `${n % 60} s` : ""}`.trim();
+  if (n < 600) return `${Math.floor(n / 60)} min ${n % 60 ? `${n % 60} s` : ""}`.trim();
+  if (n < 3600) return `${Math.round(n / 60)} min`;
   const hours = Math.floor(n / 3600);
   if (hours < 48) return `${hours} h ${Math.floor((n % 3600) / 60)} min`;
   return `${Math.floor(hours / 24)} d ${hours % 24} h`;
@@ -220,7 +221,7 @@ function spell(seconds) {
 export function jobDuration(job) {
   const start = Number(job.StartTime) || 0;
   if (!start) return "—";
-  if (isRunning(job) || !job.EndTime) return `${spell(Date.now() / 1000 - start)} so far`;
+  if (isRunning(job) || !job.EndTime) return `${spell(Date.now() / 1000 - start)}, running`;
   return spell(Number(job.EndTime) - start);
 }
 
@@ -247,10 +248,12 @@ export function jobColumns(profileOf) {
   return [
     { label: "Type", render: (j) => jobType(j) },
     { label: "Status", render: (j) => statusBadge(j) },
-    { label: "Device", class: "hide-sm", render: (j) => dash(jobNames(j, profileOf(j)).device) },
-    { label: "Protected Item", render: (j) => dash(jobNames(j, profileOf(j)).item) },
-    { label: "Storage Vault", class: "hide-sm", render: (j) => dash(jobNames(j, profileOf(j)).vault) },
-    { label: "Started", render: (j) => formatDate(j.StartTime) },
+    { label: "Protected Item", render: (j) => {
+      const names = jobNames(j, profileOf(j));
+      const where = [names.device, names.vault].filter(Boolean).join(" → ");
+      return [h("div", {}, dash(names.item)), where ? h("small", { class: "muted job-where" }, where) : null];
+    } },
+    { label: "Started", class: "when", render: (j) => formatDate(j.StartTime) },
     { label: "Duration", class: "num", render: (j) => jobDuration(j) },
     { label: "Size", class: "num", render: (j) => formatBytes(j.TotalSize) },
   ];
