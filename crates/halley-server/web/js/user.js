@@ -4,7 +4,7 @@
 import { call } from "./api.js";
 import { h, clear, badge, button, field, formatBytes, formatDate, notAvailable, notice, pageHeader, showError, spinner, table, toast } from "./ui.js";
 import { totpCard } from "./account.js";
-import { userJobsTable } from "./dashboard.js";
+import { userJobsTable } from "./jobs.js";
 
 export const USER_SECTIONS = [
   { path: "", label: "Overview", icon: "dashboard" },
