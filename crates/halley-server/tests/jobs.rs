@@ -172,24 +172,8 @@ async fn administrators_query_the_job_history() {
 #[tokio::test]
 async fn end_users_and_tenants_see_only_their_jobs() {
     let server = Server::start();
-    let created = admin_post(
-        &server.url,
-        "/api/v1/admin/organization/set",
-        &[("Organization", &json!({"Name": "Tenant A"}).to_string())],
-    )
-    .await
-    .json();
-    let org = created["ID"].as_str().unwrap().to_string();
-    admin_post(
-        &server.url,
-        "/api/v1/admin/admin-user/new",
-        &[
-            ("TargetUser", "boss"),
-            ("TargetPassword", "bosspass"),
-            ("TargetOrgID", &org),
-        ],
-    )
-    .await;
+    let org = create_tenant(&server, "Tenant A").await;
+    create_tenant_admin(&server, &org, "boss", "bosspass").await;
     server
         .admin()
         .admin_add_user("amy", "password1", None, None)

@@ -20,26 +20,8 @@ async fn post(client_url: &str, auth: (&str, &str), path: &str, fields: &[(&str,
 /// A server with tenant A (no host names) and its administrator `boss`.
 async fn with_tenant() -> (Server, String) {
     let server = Server::start();
-    let created = admin_post(
-        &server.url,
-        "/api/v1/admin/organization/set",
-        &[("Organization", &json!({"Name": "Tenant A"}).to_string())],
-    )
-    .await
-    .json();
-    assert_eq!(created["Status"], 200);
-    let org = created["ID"].as_str().unwrap().to_string();
-    let new = admin_post(
-        &server.url,
-        "/api/v1/admin/admin-user/new",
-        &[
-            ("TargetUser", "boss"),
-            ("TargetPassword", "bosspass"),
-            ("TargetOrgID", &org),
-        ],
-    )
-    .await;
-    assert_eq!(new.api_status(), 200);
+    let org = create_tenant(&server, "Tenant A").await;
+    create_tenant_admin(&server, &org, "boss", "bosspass").await;
     (server, org)
 }
 

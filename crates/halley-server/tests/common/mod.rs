@@ -360,3 +360,34 @@ pub fn job(guid: &str, user: &str, hours_ago: i64, status: u64) -> serde_json::V
            "StartTime": start, "EndTime": start + 90, "SourceGUID": "docs", "DestinationGUID": "v1",
            "TotalSize": 5 << 20})
 }
+
+/// Creates a tenant named `name` through the API and returns its ID.
+pub async fn create_tenant(server: &Server, name: &str) -> String {
+    let created = admin_post(
+        &server.url,
+        "/api/v1/admin/organization/set",
+        &[(
+            "Organization",
+            &serde_json::json!({"Name": name}).to_string(),
+        )],
+    )
+    .await
+    .json();
+    assert_eq!(created["Status"], 200, "{created}");
+    created["ID"].as_str().unwrap().to_string()
+}
+
+/// Creates an administrator of the tenant `org`.
+pub async fn create_tenant_admin(server: &Server, org: &str, username: &str, password: &str) {
+    let new = admin_post(
+        &server.url,
+        "/api/v1/admin/admin-user/new",
+        &[
+            ("TargetUser", username),
+            ("TargetPassword", password),
+            ("TargetOrgID", org),
+        ],
+    )
+    .await;
+    assert_eq!(new.api_status(), 200, "{}", new.message());
+}
