@@ -131,29 +131,23 @@ fn azure_backend_round_trip_verify_prune_and_cli() {
     }
 
     // Bad inputs, each named in the error.
-    let fails = |args: &[&str], env: &[(&str, &str)], needle: &str| {
-        let out = vault_cli(args, env);
-        let err = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(!out.status.success(), "{args:?} succeeded");
-        assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
-    };
     let missing = format!("azure://{ACCOUNT}/no-such-container/x");
-    fails(
+    vault_cli_fails(
         &["--repo", &missing, "snapshots"],
         &env,
         "container \"no-such-container\"",
     );
-    fails(
+    vault_cli_fails(
         &["--repo", &repo, "snapshots"],
         &[("AZURE_STORAGE_ENDPOINT", endpoint.as_str())],
         "AZURE_STORAGE_ACCOUNT_KEY",
     );
-    fails(
+    vault_cli_fails(
         &["--repo", "azure://devstoreaccount1", "snapshots"],
         &env,
         "azure://ACCOUNT/CONTAINER",
     );
-    fails(
+    vault_cli_fails(
         &["--repo", "azure://devstoreaccount1/Bad_Name", "snapshots"],
         &env,
         "bad container name",

@@ -144,14 +144,8 @@ fn gcs_backend_round_trip_verify_prune_and_cli() {
     );
 
     // Bad inputs, each named in the error.
-    let fails = |args: &[&str], env: &[(&str, &str)], needle: &str| {
-        let out = vault_cli(args, env);
-        let err = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(!out.status.success(), "{args:?} succeeded");
-        assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
-    };
     // A missing bucket, at init (buckets are not created) and at open.
-    fails(
+    vault_cli_fails(
         &[
             "--repo",
             "gs://no-such-bucket/x",
@@ -162,20 +156,20 @@ fn gcs_backend_round_trip_verify_prune_and_cli() {
         &env,
         "bucket \"no-such-bucket\"",
     );
-    fails(
+    vault_cli_fails(
         &["--repo", "gs://no-such-bucket/x", "snapshots"],
         &env,
         "bucket \"no-such-bucket\"",
     );
-    fails(
+    vault_cli_fails(
         &["--repo", "gs://vault/x", "snapshots"],
         &[],
         "GOOGLE_APPLICATION_CREDENTIALS",
     );
-    fails(
+    vault_cli_fails(
         &["--repo", "gs://vault/x", "snapshots"],
         &[("GOOGLE_APPLICATION_CREDENTIALS", "/no/such/key.json")],
         "/no/such/key.json",
     );
-    fails(&["--repo", "gs://", "snapshots"], &env, "gs://BUCKET");
+    vault_cli_fails(&["--repo", "gs://", "snapshots"], &env, "gs://BUCKET");
 }

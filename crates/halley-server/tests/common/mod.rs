@@ -166,6 +166,12 @@ impl Answer {
             .unwrap_or_default()
             .to_string()
     }
+
+    /// Asserts a refusal with `status` whose message names `needle`.
+    pub fn assert_refused(&self, status: i64, needle: &str) {
+        assert_eq!(self.api_status(), status, "{}", self.message());
+        assert!(self.message().contains(needle), "{}", self.message());
+    }
 }
 
 /// POSTs a form, exactly as the API guide's examples do.

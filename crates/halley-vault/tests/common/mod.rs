@@ -352,3 +352,11 @@ pub fn vault_cli(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     }
     cmd.output().expect("run halley-vault")
 }
+
+/// Runs the CLI expecting a failure whose message names `needle`.
+pub fn vault_cli_fails(args: &[&str], env: &[(&str, &str)], needle: &str) {
+    let out = vault_cli(args, env);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{args:?} succeeded");
+    assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
+}
