@@ -624,14 +624,10 @@ async fn an_unreachable_directory_is_a_clear_failure() {
     );
 }
 
-#[tokio::test]
-async fn ldap_administrators_sign_in_with_the_permissions_of_their_source() {
-    let Some(directory) = Directory::start("ldap_administrators_sign_in") else {
-        return;
-    };
-    let server = with_tenants(json!({}));
-    let created = post(
-        &server,
+/// Adds the directory's group-restricted source at the top level as `corp`.
+async fn add_corp_source(server: &Server, directory: &Directory) -> Answer {
+    post(
+        server,
         ADMIN,
         NEW,
         &[
@@ -639,7 +635,16 @@ async fn ldap_administrators_sign_in_with_the_permissions_of_their_source() {
             ("SourceID", "corp"),
         ],
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn ldap_administrators_sign_in_with_the_permissions_of_their_source() {
+    let Some(directory) = Directory::start("ldap_administrators_sign_in") else {
+        return;
+    };
+    let server = with_tenants(json!({}));
+    let created = add_corp_source(&server, &directory).await;
     assert_eq!(created.api_status(), 200, "{}", created.message());
 
     let (mut socket, answer) =
@@ -747,16 +752,7 @@ async fn ldap_administrators_sign_in_with_the_permissions_of_their_source() {
     assert_eq!(refused.api_status(), 403);
     assert_eq!(refused.message(), "Unauthorised");
     assert_eq!(by_key(key.clone()).await.api_status(), 403);
-    let restored = post(
-        &server,
-        ADMIN,
-        NEW,
-        &[
-            ("Source", &directory.group_source().to_string()),
-            ("SourceID", "corp"),
-        ],
-    )
-    .await;
+    let restored = add_corp_source(&server, &directory).await;
     assert_eq!(restored.api_status(), 200);
     assert!(signed_in(&by_key(key.clone()).await));
 
