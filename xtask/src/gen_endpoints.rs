@@ -1,5 +1,7 @@
-//! `src/endpoints/table.rs`: the `ENDPOINTS` table, in the description's
-//! order.
+//! `src/endpoints/table.rs`: the `Endpoint` enum (one variant per API call)
+//! and the `ENDPOINTS` table of their descriptions, both in the
+//! description's order, so that `ENDPOINTS[endpoint as usize]` describes
+//! `endpoint`.
 
 use anyhow::{bail, Context, Result};
 
@@ -12,19 +14,44 @@ pub fn generate(api: &Api) -> Result<String> {
     emit!(out);
     emit!(
         out,
-        "//! The data of [`ENDPOINTS`]; the types are in [`crate::endpoints`]."
+        "//! [`Endpoint`] and the data of [`ENDPOINTS`]; the types are in [`crate::endpoints`]."
     );
     emit!(out);
     emit!(
         out,
-        "use super::{{AuthKind, Endpoint, Param, ParamEncoding}};"
+        "use super::{{AuthKind, EndpointSpec, Param, ParamEncoding}};"
     );
     emit!(out);
     emit!(
         out,
-        "/// Every API call, in the order of the Comet Server API description."
+        "/// Every API call, by its SDK method name, in the order of the Comet"
     );
-    emit!(out, "pub static ENDPOINTS: &[Endpoint] = &[");
+    emit!(out, "/// Server API description.");
+    emit!(out, "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]");
+    emit!(out, "pub enum Endpoint {{");
+    for endpoint in &api.endpoints {
+        emit!(out, "    /// {}", endpoint.summary);
+        emit!(out, "    {},", endpoint.name);
+    }
+    emit!(out, "}}");
+    emit!(out);
+    emit!(out, "impl Endpoint {{");
+    emit!(
+        out,
+        "    /// Every endpoint, in the order of [`ENDPOINTS`]."
+    );
+    emit!(out, "    pub const ALL: &'static [Endpoint] = &[");
+    for endpoint in &api.endpoints {
+        emit!(out, "        Endpoint::{},", endpoint.name);
+    }
+    emit!(out, "    ];");
+    emit!(out, "}}");
+    emit!(out);
+    emit!(
+        out,
+        "/// Every API call's description, in the order of the Comet Server API description."
+    );
+    emit!(out, "pub static ENDPOINTS: &[EndpointSpec] = &[");
     for endpoint in &api.endpoints {
         endpoint_entry(&mut out, endpoint)
             .with_context(|| format!("endpoint {}", endpoint.name))?;
@@ -34,7 +61,8 @@ pub fn generate(api: &Api) -> Result<String> {
 }
 
 fn endpoint_entry(out: &mut String, e: &EndpointDef) -> Result<()> {
-    emit!(out, "    Endpoint {{");
+    emit!(out, "    EndpointSpec {{");
+    emit!(out, "        id: Endpoint::{},", e.name);
     emit!(out, "        name: {},", string_literal(&e.name));
     emit!(out, "        method: {},", string_literal(&e.method));
     emit!(out, "        path: {},", string_literal(&e.path));

@@ -1,16 +1,32 @@
 //! The table of all Comet Server API calls.
 //!
-//! The types here are hand-written; the table itself ([`ENDPOINTS`]) is
-//! generated into `endpoints/table.rs`, in the order of the Comet Server API
-//! description.
+//! The types here are hand-written; the [`Endpoint`] enum and the table of
+//! descriptions ([`ENDPOINTS`]) are generated into `endpoints/table.rs`, in
+//! the order of the Comet Server API description. A server matches on
+//! [`Endpoint`] exhaustively, so the compiler names every call it has not
+//! decided about.
 
 mod table;
 
-pub use table::ENDPOINTS;
+pub use table::{Endpoint, ENDPOINTS};
 
-/// One API call.
+impl Endpoint {
+    /// This call's description.
+    pub fn spec(self) -> &'static EndpointSpec {
+        &ENDPOINTS[self as usize]
+    }
+
+    /// The SDK method name, e.g. `AdminGetUserProfile`.
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+}
+
+/// The description of one API call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Endpoint {
+pub struct EndpointSpec {
+    /// Which call this describes.
+    pub id: Endpoint,
     /// The call's name, e.g. `AdminGetUserProfile`.
     pub name: &'static str,
     /// The HTTP method: `POST`, except `GET` for `/gen/branding.props`.
@@ -81,11 +97,11 @@ pub enum ParamEncoding {
 }
 
 /// The endpoint with this call name.
-pub fn by_name(name: &str) -> Option<&'static Endpoint> {
+pub fn by_name(name: &str) -> Option<&'static EndpointSpec> {
     ENDPOINTS.iter().find(|e| e.name == name)
 }
 
 /// The endpoint served at this URL path.
-pub fn by_path(path: &str) -> Option<&'static Endpoint> {
+pub fn by_path(path: &str) -> Option<&'static EndpointSpec> {
     ENDPOINTS.iter().find(|e| e.path == path)
 }

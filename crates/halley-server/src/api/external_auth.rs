@@ -9,13 +9,12 @@ use halley_api::types::{
     AdminUserPermissions, ExternalAuthenticationSource, ExternalAuthenticationSourceResponse,
 };
 
-use super::{permissions, scope};
+use super::scope;
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::service::external_auth::{self, Sources};
 
 /// The scope the call edits: `""` for the top level, or a tenant's ID.
 fn scope_of(call: &Call) -> ApiResult<String> {
-    permissions::check(call, &permissions::EDIT_EXTERNAL_AUTH_SOURCES)?;
     scope::target_organization(call)
 }
 

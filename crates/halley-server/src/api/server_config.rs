@@ -8,14 +8,12 @@ use halley_api::constants::{SEVT_SERVER_RESTARTED, SEVT_SERVER_SHUTDOWN, SEVT_SE
 use halley_api::types::{CometAPIResponseMessage, ServerConfigOptions};
 
 use super::account::{obscured, OBSCURED};
-use super::permissions;
 use crate::events::webhooks;
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::lifecycle::Lifecycle;
 use crate::service::external_auth;
 
 pub async fn get(call: Call) -> ApiResult<Reply> {
-    permissions::check(&call, &permissions::SERVER_SETTINGS)?;
     let mut config = (*call.state.config.get()).clone();
     config.admin_users = config.admin_users.iter().map(obscured).collect();
     external_auth::obscure_config(&mut config);
@@ -26,7 +24,6 @@ pub async fn get(call: Call) -> ApiResult<Reply> {
 /// their stored values. Everything takes effect at once except the listeners,
 /// which need a restart; the answer says so when they changed.
 pub async fn set(call: Call) -> ApiResult<Reply> {
-    permissions::check(&call, &permissions::SERVER_SETTINGS)?;
     let admin = call.admin()?.clone();
     let mut next: ServerConfigOptions = call.params.json("Config")?;
     let current = call.state.config.get();
@@ -117,7 +114,6 @@ pub async fn network_interfaces(call: Call) -> ApiResult<Reply> {
 }
 
 pub async fn restart(call: Call) -> ApiResult<Reply> {
-    permissions::check(&call, &permissions::SERVER_SHUTDOWN)?;
     call.state
         .events
         .emit(SEVT_SERVER_RESTARTED, &call.admin()?.actor(), "", "", None);
@@ -126,7 +122,6 @@ pub async fn restart(call: Call) -> ApiResult<Reply> {
 }
 
 pub async fn shutdown(call: Call) -> ApiResult<Reply> {
-    permissions::check(&call, &permissions::SERVER_SHUTDOWN)?;
     call.state
         .events
         .emit(SEVT_SERVER_SHUTDOWN, &call.admin()?.actor(), "", "", None);

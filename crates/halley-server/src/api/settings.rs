@@ -10,7 +10,6 @@ use halley_api::types::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::permissions::{self, Rule};
 use crate::http::{ApiError, ApiResult, Call, Reply};
 
 type Top<T> = fn(&mut ServerConfigOptions) -> &mut T;
@@ -55,29 +54,24 @@ async fn write<T: Send + 'static>(
 
 async fn get_slice<T: Clone + Serialize>(
     call: Call,
-    rule: &Rule,
     top: Top<T>,
     tenant: Tenant<T>,
 ) -> ApiResult<Reply> {
-    permissions::check(&call, rule)?;
     Ok(Reply::json(&read(&call, top, tenant)?))
 }
 
 async fn set_slice<T: DeserializeOwned + Send + 'static>(
     call: Call,
-    rule: &Rule,
     param: &str,
     top: Top<T>,
     tenant: Tenant<T>,
 ) -> ApiResult<Reply> {
-    permissions::check(&call, rule)?;
     let value: T = call.params.json(param)?;
     write(&call, value, top, tenant).await?;
     Ok(Reply::ok())
 }
 
 pub async fn branding_get(call: Call) -> ApiResult<Reply> {
-    permissions::check(&call, &permissions::EDIT_BRANDING)?;
     let branding = read(&call, |c| &mut c.branding, |o| &mut o.branding)?;
     Ok(Reply::json(&ServerConfigOptionsBrandingFragment {
         branding,
@@ -88,7 +82,6 @@ pub async fn branding_get(call: Call) -> ApiResult<Reply> {
 pub async fn branding_set(call: Call) -> ApiResult<Reply> {
     set_slice::<BrandingOptions>(
         call,
-        &permissions::EDIT_BRANDING,
         "BrandingConfig",
         |c| &mut c.branding,
         |o| &mut o.branding,
@@ -97,7 +90,6 @@ pub async fn branding_set(call: Call) -> ApiResult<Reply> {
 }
 
 pub async fn build_get(call: Call) -> ApiResult<Reply> {
-    permissions::check(&call, &permissions::SOFTWARE_BUILD)?;
     let software_build_role = read(
         &call,
         |c| &mut c.software_build_role,
@@ -112,7 +104,6 @@ pub async fn build_get(call: Call) -> ApiResult<Reply> {
 pub async fn build_set(call: Call) -> ApiResult<Reply> {
     set_slice::<SoftwareBuildRoleOptions>(
         call,
-        &permissions::SOFTWARE_BUILD,
         "SoftwareBuildRoleConfig",
         |c| &mut c.software_build_role,
         |o| &mut o.software_build_role,
@@ -121,30 +112,16 @@ pub async fn build_set(call: Call) -> ApiResult<Reply> {
 }
 
 pub async fn email_get(call: Call) -> ApiResult<Reply> {
-    get_slice::<EmailOptions>(
-        call,
-        &permissions::EDIT_EMAIL,
-        |c| &mut c.email,
-        |o| &mut o.email,
-    )
-    .await
+    get_slice::<EmailOptions>(call, |c| &mut c.email, |o| &mut o.email).await
 }
 
 pub async fn email_set(call: Call) -> ApiResult<Reply> {
-    set_slice::<EmailOptions>(
-        call,
-        &permissions::EDIT_EMAIL,
-        "EmailOptions",
-        |c| &mut c.email,
-        |o| &mut o.email,
-    )
-    .await
+    set_slice::<EmailOptions>(call, "EmailOptions", |c| &mut c.email, |o| &mut o.email).await
 }
 
 pub async fn remote_storage_get(call: Call) -> ApiResult<Reply> {
     get_slice::<Vec<RemoteStorageOption>>(
         call,
-        &permissions::EDIT_REMOTE_STORAGE,
         |c| &mut c.authentication_role.remote_storage,
         |o| &mut o.remote_storage,
     )
@@ -154,7 +131,6 @@ pub async fn remote_storage_get(call: Call) -> ApiResult<Reply> {
 pub async fn remote_storage_set(call: Call) -> ApiResult<Reply> {
     set_slice::<Vec<RemoteStorageOption>>(
         call,
-        &permissions::EDIT_REMOTE_STORAGE,
         "RemoteStorageOptions",
         |c| &mut c.authentication_role.remote_storage,
         |o| &mut o.remote_storage,
@@ -163,19 +139,12 @@ pub async fn remote_storage_set(call: Call) -> ApiResult<Reply> {
 }
 
 pub async fn psa_get(call: Call) -> ApiResult<Reply> {
-    get_slice::<Vec<PSAConfig>>(
-        call,
-        &permissions::SERVER_SETTINGS,
-        |c| &mut c.psa_configs,
-        |o| &mut o.psa_configs,
-    )
-    .await
+    get_slice::<Vec<PSAConfig>>(call, |c| &mut c.psa_configs, |o| &mut o.psa_configs).await
 }
 
 pub async fn psa_set(call: Call) -> ApiResult<Reply> {
     set_slice::<Vec<PSAConfig>>(
         call,
-        &permissions::SERVER_SETTINGS,
         "PSAConfigList",
         |c| &mut c.psa_configs,
         |o| &mut o.psa_configs,
@@ -186,7 +155,6 @@ pub async fn psa_set(call: Call) -> ApiResult<Reply> {
 pub async fn constellation_get(call: Call) -> ApiResult<Reply> {
     get_slice::<ConstellationRoleOptions>(
         call,
-        &permissions::CONSTELLATION,
         |c| &mut c.constellation_role,
         |o| &mut o.constellation_role,
     )
@@ -196,7 +164,6 @@ pub async fn constellation_get(call: Call) -> ApiResult<Reply> {
 pub async fn constellation_set(call: Call) -> ApiResult<Reply> {
     set_slice::<ConstellationRoleOptions>(
         call,
-        &permissions::CONSTELLATION,
         "ConstellationRoleOptions",
         |c| &mut c.constellation_role,
         |o| &mut o.constellation_role,

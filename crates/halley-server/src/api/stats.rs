@@ -7,14 +7,12 @@ use std::collections::BTreeMap;
 
 use halley_api::types::StatResult;
 
-use super::permissions;
 use crate::http::{ApiResult, Call, Reply};
 
 pub const SAMPLE_EVERY_SECONDS: u64 = 60 * 60;
 
 pub async fn get(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
-    permissions::check(&call, &permissions::SERVER_HISTORY)?;
     let organization =
         (!admin.organization_id.is_empty()).then_some(admin.organization_id.as_str());
     let simple = call.params.opt_bool("Simple")?.unwrap_or(false);

@@ -5,12 +5,10 @@ use std::collections::BTreeMap;
 
 use halley_api::types::WebhookOption;
 
-use super::permissions;
 use crate::events::webhooks::{self, hook_key};
 use crate::http::{ApiError, ApiResult, Call, Reply};
 
 pub async fn get(call: Call) -> ApiResult<Reply> {
-    permissions::check(&call, &permissions::EDIT_WEBHOOKS)?;
     let organization = &call.admin()?.organization_id;
     let config = call.state.config.get();
     let empty = BTreeMap::new();
@@ -26,7 +24,6 @@ pub async fn get(call: Call) -> ApiResult<Reply> {
 }
 
 pub async fn set(call: Call) -> ApiResult<Reply> {
-    permissions::check(&call, &permissions::EDIT_WEBHOOKS)?;
     let organization = call.admin()?.organization_id.clone();
     let options: BTreeMap<String, WebhookOption> = call.params.json("WebhookOptions")?;
     webhooks::validate(&options).map_err(|why| ApiError::invalid_param("WebhookOptions", why))?;

@@ -18,6 +18,31 @@ pub enum ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// The most of a caller's value an error message quotes.
+const QUOTE_LIMIT: usize = 200;
+/// The longest message sent; a longer one (it quotes something unbounded)
+/// is cut, so a bad value of a megabyte is not echoed back whole.
+const MESSAGE_LIMIT: usize = 1000;
+
+/// `value` in quotes for an error message, at most [`QUOTE_LIMIT`] characters
+/// of it.
+pub fn quoted(value: &str) -> String {
+    match value.char_indices().nth(QUOTE_LIMIT) {
+        None => format!("'{value}'"),
+        Some((end, _)) => {
+            let rest = value[end..].chars().count();
+            format!("'{}…' ({rest} more characters)", &value[..end])
+        }
+    }
+}
+
+fn bounded(message: String) -> String {
+    match message.char_indices().nth(MESSAGE_LIMIT) {
+        None => message,
+        Some((end, _)) => format!("{}…", &message[..end]),
+    }
+}
+
 impl ApiError {
     pub fn new(status: i64, message: impl Into<String>) -> Self {
         ApiError::Message {
@@ -58,6 +83,12 @@ impl ApiError {
         )
     }
 
+    /// The caller's settings cannot work as they are (an empty SMTP host,
+    /// say): the caller's to fix, so a 400 that says what is wrong.
+    pub fn bad_configuration(why: impl std::fmt::Display) -> Self {
+        Self::bad_request(format!("The configuration is not usable: {why}"))
+    }
+
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {err}");
         Self::new(500, "Internal server error")
@@ -81,7 +112,7 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::Message { status, message } => json_response(
                 StatusCode::OK,
-                &CometAPIResponseMessage::new(status, message),
+                &CometAPIResponseMessage::new(status, bounded(message)),
             ),
             ApiError::TotpRequired => {
                 let mut response = json_response(

@@ -1,38 +1,53 @@
 //! The HTTP front: one route per endpoint of the API table, each going through
-//! the same steps: method check, parameters, authentication, required
-//! parameters, then the endpoint's handler.
+//! the same steps: method check, the endpoint's role, whether it is built,
+//! authentication (from the start of the body where the credentials are
+//! there, before the rest is read), required parameters, the endpoint's
+//! permission, then its handler.
 
+mod body;
 mod error;
 mod params;
 mod reply;
 
-pub use error::{ApiError, ApiResult};
+pub use error::{quoted, ApiError, ApiResult};
 pub use params::{parse_bool, Params, Upload};
 pub use reply::Reply;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{header, request::Parts, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use futures::future::BoxFuture;
-use halley_api::endpoints::{AuthKind, Endpoint, ParamEncoding, ENDPOINTS};
-use halley_api::types::CometAPIResponseMessage;
+use halley_api::endpoints::{AuthKind, Endpoint, EndpointSpec, ParamEncoding, ENDPOINTS};
+use halley_api::types::{CometAPIResponseMessage, ServerConfigOptions};
+use tokio::sync::Semaphore;
 use tower_http::compression::CompressionLayer;
 
+use crate::api::Route;
 use crate::auth::{self, AdminPrincipal, Origin, Principal, UserPrincipal};
 use crate::state::AppState;
+use body::{BodyError, Start};
+
+/// Bodies read whole before their sender is known (the credentials were not
+/// at their start): at most this many at once, so that anonymous senders
+/// cannot hold much memory.
+const ANONYMOUS_LARGE_BODIES: usize = 2;
+/// How long such a body waits for its turn before the call is refused.
+const ANONYMOUS_BODY_WAIT: Duration = Duration::from_secs(10);
 
 /// Everything a handler gets: the shared state, its endpoint, the parameters
 /// and the authenticated caller.
 pub struct Call {
     pub state: Arc<AppState>,
-    pub endpoint: &'static Endpoint,
+    pub endpoint: &'static EndpointSpec,
     pub params: Params,
     pub principal: Principal,
     pub origin: Origin,
@@ -66,17 +81,27 @@ where
     Arc::new(move |call| Box::pin(f(call)))
 }
 
+/// What every endpoint's dispatch shares.
+struct Front {
+    state: Arc<AppState>,
+    anonymous_large_bodies: Semaphore,
+}
+
 /// The router: every endpoint of the API is routed, built or not.
 pub fn router(state: Arc<AppState>) -> Router {
+    let front = Arc::new(Front {
+        state: state.clone(),
+        anonymous_large_bodies: Semaphore::new(ANONYMOUS_LARGE_BODIES),
+    });
     let mut router = Router::new();
-    for endpoint in ENDPOINTS {
-        let handler = crate::api::handler_for(endpoint.name);
-        let state = state.clone();
+    for spec in ENDPOINTS {
+        let route = crate::api::route(spec.id).map(Arc::new);
+        let front = front.clone();
         router = router.route(
-            endpoint.path,
+            spec.path,
             any(
                 move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
-                    dispatch(state.clone(), endpoint, handler.clone(), peer, request)
+                    dispatch(front.clone(), spec, route.clone(), peer, request)
                 },
             ),
         );
@@ -96,39 +121,51 @@ pub fn router(state: Arc<AppState>) -> Router {
     router
         .merge(crate::web::router(state))
         .fallback(unknown_path)
-        .layer(DefaultBodyLimit::max(params::MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
 }
 
 async fn dispatch(
-    state: Arc<AppState>,
-    endpoint: &'static Endpoint,
-    handler: Option<Handler>,
+    front: Arc<Front>,
+    spec: &'static EndpointSpec,
+    route: Option<Arc<Route>>,
     peer: SocketAddr,
     request: Request,
 ) -> Response {
-    if request.method().as_str() != endpoint.method {
-        let message = format!(
-            "{} accepts only {} requests",
-            endpoint.path, endpoint.method
-        );
+    let limit = body::limit_for(spec);
+    let (parts, body) = request.into_parts();
+    if parts.method.as_str() != spec.method {
+        body::drain(body, limit).await;
+        let message = format!("{} accepts only {} requests", spec.path, spec.method);
         return plain_error(StatusCode::METHOD_NOT_ALLOWED, 405, message);
     }
-    let Some(handler) = handler else {
-        return ApiError::not_implemented(endpoint.name).into_response();
+    let state = &front.state;
+    let route = match (role_disabled(&state.config.get(), spec), route) {
+        (None, Some(route)) => route,
+        (refusal, _) => {
+            body::drain(body, limit).await;
+            let err = refusal.unwrap_or_else(|| ApiError::not_implemented(spec.name));
+            return err.into_response();
+        }
     };
     let origin = Origin {
-        client_ip: client_ip(&state, peer, request.headers()),
-        path: endpoint.path.to_string(),
-        host: Origin::host_from(request.headers()),
+        client_ip: client_ip(state, peer, &parts.headers),
+        path: spec.path.to_string(),
+        host: Origin::host_from(&parts.headers),
     };
+    let (mut params, principal) =
+        match read_and_authenticate(&front, spec, &origin, parts, body, limit).await {
+            Ok(read) => read,
+            Err(Refused::Api(err)) => return err.into_response(),
+            Err(Refused::Body(err)) => return err.into_response(),
+        };
     let result = async {
-        let params = Params::from_request(request).await?;
-        let principal = authenticate(&state, endpoint, &params, &origin).await?;
-        check_params(endpoint, &params)?;
-        handler(Call {
+        check_params(spec, &mut params)?;
+        if let (Some(rule), Principal::Admin(admin)) = (route.permission, &principal) {
+            crate::api::permissions::check(state, admin, rule)?;
+        }
+        (route.handler)(Call {
             state: state.clone(),
-            endpoint,
+            endpoint: spec,
             params,
             principal,
             origin,
@@ -142,9 +179,143 @@ async fn dispatch(
     }
 }
 
+enum Refused {
+    Api(ApiError),
+    Body(BodyError),
+}
+
+impl From<ApiError> for Refused {
+    fn from(err: ApiError) -> Self {
+        Refused::Api(err)
+    }
+}
+
+impl From<BodyError> for Refused {
+    fn from(err: BodyError) -> Self {
+        Refused::Body(err)
+    }
+}
+
+/// Reads the parameters and authenticates the caller. Where the credentials
+/// are in the headers or at the start of the body, the caller is known
+/// before the rest of the body is read, so a stranger's large body is never
+/// held; otherwise the whole body is read first, a few such bodies at a time.
+async fn read_and_authenticate(
+    front: &Front,
+    spec: &'static EndpointSpec,
+    origin: &Origin,
+    parts: Parts,
+    body: Body,
+    limit: usize,
+) -> Result<(Params, Principal), Refused> {
+    let state = &front.state;
+    let query = Params::from_query(parts.uri.query().unwrap_or(""));
+    if parts.method == Method::GET {
+        // The official SDKs send credentials even with a GET; its body is ignored.
+        let principal = authenticate(state, spec, &query, origin).await?;
+        return Ok((query, principal));
+    }
+    let multipart = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if multipart {
+        let early = Params::from_multipart_headers(&parts.headers, &query);
+        let known = carries_credentials(&early);
+        let early_principal = match known {
+            true => Some(authenticate(state, spec, &early, origin).await?),
+            false => None,
+        };
+        let _turn = match known {
+            true => None,
+            false => Some(anonymous_turn(front).await?),
+        };
+        let request = Request::from_parts(parts, body);
+        let params = Params::from_multipart(request, &query, limit).await?;
+        let principal = match early_principal {
+            Some(principal) => principal,
+            None => authenticate(state, spec, &params, origin).await?,
+        };
+        return Ok((params, principal));
+    }
+    match body::read_start(body, limit).await? {
+        Start::Whole(bytes) => {
+            let params = Params::from_form(&bytes, &query);
+            let principal = authenticate(state, spec, &params, origin).await?;
+            Ok((params, principal))
+        }
+        Start::Prefix { head, rest } => {
+            let early = Params::from_form_prefix(&head, &query);
+            if carries_credentials(&early) {
+                let principal = authenticate(state, spec, &early, origin).await?;
+                let bytes = body::read_rest(head, rest, limit).await?;
+                return Ok((Params::from_form(&bytes, &query), principal));
+            }
+            let _turn = anonymous_turn(front).await?;
+            let bytes = body::read_rest(head, rest, limit).await?;
+            let params = Params::from_form(&bytes, &query);
+            let principal = authenticate(state, spec, &params, origin).await?;
+            Ok((params, principal))
+        }
+    }
+}
+
+/// Whether `params` hold a complete set of credentials, so that the caller
+/// can be authenticated from them alone.
+fn carries_credentials(params: &Params) -> bool {
+    if params.opt_str("Username").unwrap_or("").is_empty() {
+        return false;
+    }
+    match params.opt_str("AuthType").unwrap_or("Password") {
+        "SessionKey" => params.has("SessionKey"),
+        "PasswordTOTP" | "TOTP" => params.has("Password") && params.has("TOTP"),
+        _ => params.has("Password"),
+    }
+}
+
+async fn anonymous_turn(front: &Front) -> Result<tokio::sync::SemaphorePermit<'_>, Refused> {
+    match tokio::time::timeout(ANONYMOUS_BODY_WAIT, front.anonymous_large_bodies.acquire()).await
+    {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(Refused::Api(ApiError::new(
+            503,
+            "The server is busy reading other large requests; send the credentials first in the body, or try again",
+        ))),
+    }
+}
+
+/// The refusal of a call to a role this server does not run. The calls that
+/// configure a role are open while it is off, or it could not be turned on.
+fn role_disabled(config: &ServerConfigOptions, spec: &EndpointSpec) -> Option<ApiError> {
+    if matches!(
+        spec.id,
+        Endpoint::AdminMetaConstellationConfigGet | Endpoint::AdminMetaConstellationConfigSet
+    ) {
+        return None;
+    }
+    spec.roles.iter().find_map(|role| {
+        let enabled = match *role {
+            "Storage" => config.storage_role.role_enabled,
+            "Constellation" => config.constellation_role.role_enabled,
+            "Software Build" => config.software_build_role.role_enabled,
+            // Halley always runs the Auth Role.
+            _ => true,
+        };
+        (!enabled).then(|| {
+            ApiError::new(
+                403,
+                format!(
+                    "This server does not run the {role} Role (enable it in the server settings)"
+                ),
+            )
+        })
+    })
+}
+
 async fn authenticate(
     state: &AppState,
-    endpoint: &Endpoint,
+    endpoint: &EndpointSpec,
     params: &Params,
     origin: &Origin,
 ) -> ApiResult<Principal> {
@@ -192,8 +363,10 @@ async fn authenticate(
 }
 
 /// Required parameters must be present, and every parameter must parse as its
-/// declared encoding, before a handler runs.
-fn check_params(endpoint: &Endpoint, params: &Params) -> ApiResult<()> {
+/// declared encoding, before a handler runs. A map-valued parameter sent as
+/// `[]` is an empty map: PHP encodes an empty array that way (the PHP SDKs
+/// before 4.x send `WebhookOptions=[]`).
+fn check_params(endpoint: &EndpointSpec, params: &mut Params) -> ApiResult<()> {
     for param in endpoint.params {
         if !params.has(param.name) {
             if param.optional {
@@ -209,6 +382,10 @@ fn check_params(endpoint: &Endpoint, params: &Params) -> ApiResult<()> {
                 params.opt_bool(param.name)?;
             }
             ParamEncoding::Json => {
+                let empty_list = params.opt_str(param.name).map(str::trim) == Some("[]");
+                if empty_list && param.ty.starts_with("map[") {
+                    params.set(param.name, "{}".to_string());
+                }
                 params.opt_json::<serde_json::Value>(param.name)?;
             }
             ParamEncoding::String | ParamEncoding::MultipartFile => {}

@@ -7,13 +7,11 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request};
-use axum::http::{header, HeaderMap, Method};
+use axum::http::HeaderMap;
+use http_body_util::Limited;
 use serde::de::DeserializeOwned;
 
-use super::error::{ApiError, ApiResult};
-
-/// The largest request body accepted (uploads of branding resources included).
-pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+use super::error::{quoted, ApiError, ApiResult};
 
 /// Credentials sent in headers with multipart requests, and the form field each
 /// stands for.
@@ -54,38 +52,46 @@ impl Params {
         params
     }
 
-    /// Reads every parameter of a request. A body on a GET is ignored, as the
-    /// official SDKs send credentials even with `GET /gen/branding.props`.
-    pub async fn from_request(request: Request) -> ApiResult<Self> {
-        let query = request.uri().query().unwrap_or("").to_string();
-        let is_multipart = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("multipart/form-data"));
-        let mut params = if is_multipart {
-            Self::from_multipart(request).await?
-        } else if request.method() == Method::GET {
-            Params::default()
-        } else {
-            let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
-                .await
-                .map_err(|e| ApiError::bad_request(format!("Unreadable request body: {e}")))?;
-            Params::from_pairs(form_urlencoded::parse(&body).into_owned())
-        };
-        // Body values win over query-string values of the same name.
-        for (key, value) in form_urlencoded::parse(query.as_bytes()).into_owned() {
-            params.fields.entry(key).or_insert(value);
-        }
-        Ok(params)
+    /// The query string's parameters.
+    pub fn from_query(query: &str) -> Self {
+        Params::from_pairs(form_urlencoded::parse(query.as_bytes()).into_owned())
     }
 
-    async fn from_multipart(request: Request) -> ApiResult<Self> {
-        let auth = auth_from_headers(request.headers());
+    /// An `application/x-www-form-urlencoded` body, then the query string:
+    /// body values win over query-string values of the same name.
+    pub fn from_form(body: &[u8], query: &Params) -> Self {
+        let mut params = Params::from_pairs(form_urlencoded::parse(body).into_owned());
+        params.add_missing(query);
+        params
+    }
+
+    /// The complete `name=value` pairs at the start of a form body that has
+    /// not been read whole yet (the last, possibly cut, pair is left out).
+    pub fn from_form_prefix(prefix: &[u8], query: &Params) -> Self {
+        let complete = match prefix.iter().rposition(|b| *b == b'&') {
+            Some(end) => &prefix[..end],
+            None => &[],
+        };
+        Params::from_form(complete, query)
+    }
+
+    /// The credentials a multipart request carries in `X-Comet-Admin-*`
+    /// headers, then the query string.
+    pub fn from_multipart_headers(headers: &HeaderMap, query: &Params) -> Self {
+        let mut params = Params::from_pairs(auth_from_headers(headers));
+        params.add_missing(query);
+        params
+    }
+
+    /// A `multipart/form-data` request: its header credentials, its parts and
+    /// the query string. The body is read up to `limit` bytes.
+    pub async fn from_multipart(request: Request, query: &Params, limit: usize) -> ApiResult<Self> {
+        let mut params = Params::from_multipart_headers(request.headers(), query);
+        let (parts, body) = request.into_parts();
+        let request = Request::from_parts(parts, axum::body::Body::new(Limited::new(body, limit)));
         let mut multipart = Multipart::from_request(request, &())
             .await
             .map_err(|e| ApiError::bad_request(format!("Malformed multipart body: {e}")))?;
-        let mut params = Params::from_pairs(auth);
         let malformed = |e: axum::extract::multipart::MultipartError| {
             ApiError::bad_request(format!("Malformed multipart body: {e}"))
         };
@@ -103,6 +109,19 @@ impl Params {
             }
         }
         Ok(params)
+    }
+
+    fn add_missing(&mut self, other: &Params) {
+        for (key, value) in &other.fields {
+            self.fields
+                .entry(key.clone())
+                .or_insert_with(|| value.clone());
+        }
+    }
+
+    /// Replaces a parameter's value (dispatch normalises a few spellings).
+    pub fn set(&mut self, name: &str, value: String) {
+        self.fields.insert(name.to_string(), value);
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -130,11 +149,9 @@ impl Params {
     pub fn opt_int(&self, name: &str) -> ApiResult<Option<i64>> {
         match self.opt_str(name) {
             None | Some("") => Ok(None),
-            Some(text) => {
-                text.trim().parse().map(Some).map_err(|_| {
-                    ApiError::invalid_param(name, format!("'{text}' is not an integer"))
-                })
-            }
+            Some(text) => text.trim().parse().map(Some).map_err(|_| {
+                ApiError::invalid_param(name, format!("{} is not an integer", quoted(text)))
+            }),
         }
     }
 
@@ -145,7 +162,10 @@ impl Params {
             Some(text) => parse_bool(text).map(Some).ok_or_else(|| {
                 ApiError::invalid_param(
                     name,
-                    format!("'{text}' is not a boolean (use 1, 0, true or false)"),
+                    format!(
+                        "{} is not a boolean (use 1, 0, true or false)",
+                        quoted(text)
+                    ),
                 )
             }),
         }

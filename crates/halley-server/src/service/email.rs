@@ -9,6 +9,40 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+/// Why a message was not sent.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EmailError {
+    /// The email settings cannot work as they are.
+    #[error("{0}")]
+    Settings(String),
+    /// The recipient is not an address.
+    #[error("{0}")]
+    Recipient(String),
+    /// The SMTP server could not be reached or refused the message.
+    #[error("{0}")]
+    Delivery(String),
+}
+
+impl EmailError {
+    /// The `Status` of the answer: the caller's input is at fault (400), or
+    /// the delivery failed (500).
+    pub fn status(&self) -> i64 {
+        match self {
+            EmailError::Settings(_) | EmailError::Recipient(_) => 400,
+            EmailError::Delivery(_) => 500,
+        }
+    }
+
+    /// The answer's `Status` when some messages of a batch failed.
+    pub fn batch_status<'a>(failures: impl IntoIterator<Item = &'a EmailError>) -> i64 {
+        failures
+            .into_iter()
+            .map(EmailError::status)
+            .max()
+            .unwrap_or(500)
+    }
+}
+
 /// The options a tenant sends with: the top level's transport, the tenant's
 /// sender when it names one.
 pub fn effective(top: &EmailOptions, tenant: Option<&EmailOptions>) -> EmailOptions {
@@ -22,7 +56,13 @@ pub fn effective(top: &EmailOptions, tenant: Option<&EmailOptions>) -> EmailOpti
     options
 }
 
-fn transport(options: &EmailOptions) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+fn transport(options: &EmailOptions) -> Result<AsyncSmtpTransport<Tokio1Executor>, EmailError> {
+    settings_transport(options).map_err(EmailError::Settings)
+}
+
+fn settings_transport(
+    options: &EmailOptions,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
     let host = options.smtp_host.as_str();
     if host.is_empty() {
         return Err("SMTPHost is empty".into());
@@ -72,7 +112,7 @@ pub async fn send(
     to: &str,
     subject: &str,
     body: &str,
-) -> Result<(), String> {
+) -> Result<(), EmailError> {
     deliver(options, to, subject, |builder| {
         builder
             .header(ContentType::TEXT_PLAIN)
@@ -88,7 +128,7 @@ pub async fn send_alternative(
     subject: &str,
     plain: &str,
     html: &str,
-) -> Result<(), String> {
+) -> Result<(), EmailError> {
     deliver(options, to, subject, |builder| {
         builder.multipart(MultiPart::alternative_plain_html(
             plain.to_string(),
@@ -103,21 +143,22 @@ async fn deliver(
     to: &str,
     subject: &str,
     content: impl FnOnce(MessageBuilder) -> Result<Message, lettre::error::Error>,
-) -> Result<(), String> {
+) -> Result<(), EmailError> {
     let transport = transport(options)?;
     let from = Mailbox::new(
         (!options.from_name.is_empty()).then(|| options.from_name.clone()),
-        options
-            .from_email
-            .parse()
-            .map_err(|e| format!("FromEmail '{}': {e}", options.from_email))?,
+        options.from_email.parse().map_err(|e| {
+            EmailError::Settings(format!("FromEmail '{}': {e}", options.from_email))
+        })?,
     );
-    let to: Mailbox = to.parse().map_err(|e| format!("recipient '{to}': {e}"))?;
+    let to: Mailbox = to
+        .parse()
+        .map_err(|e| EmailError::Recipient(format!("recipient '{to}': {e}")))?;
     let message = content(Message::builder().from(from).to(to).subject(subject))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| EmailError::Settings(e.to_string()))?;
     transport
         .send(message)
         .await
-        .map_err(|e| format!("SMTP delivery failed: {e}"))?;
+        .map_err(|e| EmailError::Delivery(format!("SMTP delivery failed: {e}")))?;
     Ok(())
 }
