@@ -8,21 +8,32 @@ pub mod sinks;
 pub mod webhooks;
 pub mod websocket;
 
+use std::cell::Cell;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use halley_api::constants::sevt_name;
 use halley_api::types::StreamableEvent;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::util::now_unix;
 
 /// Events queued for one websocket subscriber before it is dropped.
 pub const DEFAULT_QUEUE_LIMIT: usize = 10_000;
 
+tokio::task_local! {
+    /// The newest event emitted by the request this task serves.
+    static REQUEST_EMITTED: Cell<u64>;
+}
+
 /// An event and its JSON, serialised once for every subscriber.
 #[derive(Debug)]
 pub struct Event {
+    /// Unique and stable: webhook receivers deduplicate by it.
+    pub id: String,
+    /// The bus's running number; 0 for events made outside the bus.
+    pub sequence: u64,
     pub event: StreamableEvent,
     pub json: String,
 }
@@ -46,7 +57,12 @@ impl Event {
             ..Default::default()
         };
         let json = serde_json::to_string(&event).unwrap_or_default();
-        Event { event, json }
+        Event {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            sequence: 0,
+            event,
+            json,
+        }
     }
 }
 
@@ -71,6 +87,11 @@ pub struct EventBus {
     queue_limit: usize,
     sinks: Mutex<Option<mpsc::UnboundedSender<Arc<Event>>>>,
     next_id: AtomicU64,
+    /// The running number of the newest event handed to the sinks.
+    sequence: AtomicU64,
+    /// The running number up to which the sinks have written every event
+    /// (the webhook outbox rows are committed).
+    durable: watch::Sender<u64>,
 }
 
 impl Default for EventBus {
@@ -86,7 +107,39 @@ impl EventBus {
             queue_limit: queue_limit.max(1),
             sinks: Mutex::new(None),
             next_id: AtomicU64::new(1),
+            sequence: AtomicU64::new(0),
+            durable: watch::Sender::new(0),
         }
+    }
+
+    /// Runs a request's work, then waits until every event it emitted is
+    /// written by the durable sinks: an event whose change was acknowledged
+    /// to the caller survives a `kill -9`. Concurrent requests share one
+    /// outbox commit, so this costs a wait, not a write of its own.
+    pub async fn durably<F: Future>(&self, work: F) -> F::Output {
+        let (output, emitted) = REQUEST_EMITTED
+            .scope(Cell::new(0), async {
+                let output = work.await;
+                (output, REQUEST_EMITTED.with(Cell::get))
+            })
+            .await;
+        if emitted > 0 {
+            let mut durable = self.durable.subscribe();
+            // An error means the sinks stopped (the server is stopping).
+            let _ = durable.wait_for(|written| *written >= emitted).await;
+        }
+        output
+    }
+
+    /// Called by the sinks once every event up to `sequence` is written.
+    pub fn mark_durable(&self, sequence: u64) {
+        self.durable.send_if_modified(|written| {
+            let newer = sequence > *written;
+            if newer {
+                *written = sequence;
+            }
+            newer
+        });
     }
 
     pub fn emit(
@@ -102,13 +155,13 @@ impl EventBus {
         if sinks.is_none() && subscribers.is_empty() {
             return;
         }
-        let event = Arc::new(Event::new(
-            event_type,
-            actor,
-            organization_id,
-            resource_id,
-            data,
-        ));
+        let mut event = Event::new(event_type, actor, organization_id, resource_id, data);
+        if sinks.is_some() {
+            // Numbered under the sinks' lock, so numbers reach them in order.
+            event.sequence = self.sequence.fetch_add(1, Ordering::SeqCst) + 1;
+            let _ = REQUEST_EMITTED.try_with(|emitted| emitted.set(event.sequence));
+        }
+        let event = Arc::new(event);
         if let Some(sinks) = sinks.as_ref() {
             let _ = sinks.send(event.clone());
         }
@@ -185,6 +238,8 @@ impl EventBus {
     /// Disconnects the sinks so their task can drain and finish.
     pub fn detach_sinks(&self) {
         self.sinks.lock().unwrap_or_else(|p| p.into_inner()).take();
+        // Nothing waits for events that will not be written any more.
+        self.mark_durable(u64::MAX);
     }
 }
 

@@ -8,6 +8,7 @@ use tokio::task::JoinHandle;
 
 use super::webhooks;
 use crate::state::AppState;
+use crate::store::NewDelivery;
 
 const MAX_BATCH: usize = 512;
 
@@ -26,7 +27,7 @@ pub fn spawn(state: Arc<AppState>) -> JoinHandle<()> {
             }
             let config = state.config.get();
             let hooks = webhooks::configured_hooks(&config);
-            let rows: Vec<(String, String)> = batch
+            let rows: Vec<NewDelivery> = batch
                 .iter()
                 .flat_map(|e| webhooks::rows_for(&hooks, e))
                 .collect();
@@ -36,9 +37,12 @@ pub fn spawn(state: Arc<AppState>) -> JoinHandle<()> {
                     tracing::error!("writing the webhook outbox: {err}; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-                state.deliveries.wake(rows.iter().map(|(key, _)| key));
+                state.deliveries.wake(rows.iter().map(|row| &row.hook));
             }
             state.audit.write(&config, &batch);
+            if let Some(last) = batch.last() {
+                state.events.mark_durable(last.sequence);
+            }
             batch.clear();
         }
     })

@@ -3,11 +3,15 @@
 //! dead receiver delays nobody else and nothing is lost across a restart.
 //!
 //! Delivery: an HTTP POST of the event JSON with a fresh `x-Comet-Tracing-Id`
-//! per attempt plus the hook's custom headers; only HTTP 200 counts. A failed
-//! attempt is logged with its tracing id and retried up to [`MAX_ATTEMPTS`]
-//! times with exponential backoff (1 s, 2 s, 4 s, … capped at 5 minutes: about
-//! 13 minutes in all) before it is given up. Deliveries within a hook's batch
-//! run in parallel and may arrive unordered.
+//! per attempt, the event's stable [`EVENT_ID_HEADER`] and the hook's custom
+//! headers; only HTTP 200 counts. A failed attempt is logged with its tracing
+//! id and retried up to [`MAX_ATTEMPTS`] times with exponential backoff (1 s,
+//! 2 s, 4 s, … capped at 5 minutes: about 13 minutes in all) before it is
+//! given up. A worker takes up to [`BATCH`] due rows, delivers them
+//! [`IN_FLIGHT`] at a time (so they may arrive unordered), then records every
+//! outcome in one write. Delivery is at least once: a row delivered but not
+//! yet recorded when the server dies is delivered again after the restart,
+//! with the same event ID, by which the receiver recognises it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -18,17 +22,23 @@ use halley_api::types::{ServerConfigOptions, WebhookOption};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use futures::StreamExt;
+
 use super::Event;
 use crate::service::server_info::version_info;
 use crate::state::AppState;
-use crate::store::OutboxRow;
+use crate::store::{NewDelivery, OutboxRow, Settlement};
 use crate::util::now_unix;
 
 pub const MAX_ATTEMPTS: i64 = 10;
 pub const MAX_BACKOFF_SECONDS: i64 = 300;
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Rows a worker takes from the outbox at once.
+const BATCH: i64 = 1024;
 /// Deliveries of one hook in flight at once.
-const BATCH: i64 = 32;
+const IN_FLIGHT: usize = 64;
+/// The header that carries an event's ID, the same on every attempt.
+pub const EVENT_ID_HEADER: &str = "X-Halley-Event-Id";
 
 /// Headers a hook's `CustomHeaders` may not override.
 const RESERVED_HEADERS: &[&str] = &[
@@ -38,6 +48,7 @@ const RESERVED_HEADERS: &[&str] = &[
     "transfer-encoding",
     "connection",
     "x-comet-tracing-id",
+    "x-halley-event-id",
 ];
 
 /// A configured webhook: top-level (`organization` empty, receives every
@@ -88,14 +99,18 @@ pub fn payload_for(option: &WebhookOption, event: &Event) -> Option<String> {
 }
 
 /// Outbox rows for one event.
-pub fn rows_for(hooks: &[Hook], event: &Event) -> Vec<(String, String)> {
+pub fn rows_for(hooks: &[Hook], event: &Event) -> Vec<NewDelivery> {
     hooks
         .iter()
         .filter(|hook| {
             hook.organization.is_empty() || hook.organization == event.event.owner_organization_id
         })
         .filter_map(|hook| {
-            payload_for(&hook.option, event).map(|payload| (hook.key.clone(), payload))
+            payload_for(&hook.option, event).map(|payload| NewDelivery {
+                hook: hook.key.clone(),
+                event_id: event.id.clone(),
+                payload,
+            })
         })
         .collect()
 }
@@ -186,7 +201,7 @@ pub async fn reconcile(state: &Arc<AppState>, greet: &[String]) -> anyhow::Resul
     }
     state.store.outbox_forget_hooks_except(&keys).await?;
     let server = serde_json::to_value(version_info(state)).ok();
-    let rows: Vec<(String, String)> = hooks
+    let rows: Vec<NewDelivery> = hooks
         .iter()
         .filter(|hook| greet.contains(&hook.key))
         .filter_map(|hook| {
@@ -202,12 +217,16 @@ pub async fn reconcile(state: &Arc<AppState>, greet: &[String]) -> anyhow::Resul
                 level: hook.option.level.clone(),
                 ..Default::default()
             };
-            payload_for(&level_only, &hello).map(|payload| (hook.key.clone(), payload))
+            payload_for(&level_only, &hello).map(|payload| NewDelivery {
+                hook: hook.key.clone(),
+                event_id: hello.id.clone(),
+                payload,
+            })
         })
         .collect();
     if !rows.is_empty() {
         state.store.outbox_insert(&rows).await?;
-        state.deliveries.wake(rows.iter().map(|(key, _)| key));
+        state.deliveries.wake(rows.iter().map(|row| &row.hook));
     }
     Ok(())
 }
@@ -247,17 +266,32 @@ async fn run_worker(state: Arc<AppState>, key: String, notify: Arc<Notify>) {
         else {
             return;
         };
-        let deliveries = rows.iter().map(|row| deliver(&state, &client, &hook, row));
-        futures::future::join_all(deliveries).await;
+        let hook = Arc::new(hook);
+        let outcomes: Vec<Settlement> = futures::stream::iter(rows)
+            .map(|row| {
+                let (client, hook) = (client.clone(), hook.clone());
+                async move { deliver(&client, &hook, &row).await }
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        // Every outcome of the batch in one write; retried, since a lost
+        // write would deliver the batch again.
+        while let Err(err) = state.store.outbox_settle(&outcomes).await {
+            tracing::warn!("webhook {key}: updating the outbox: {err}; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
     }
 }
 
-async fn deliver(state: &AppState, client: &reqwest::Client, hook: &Hook, row: &OutboxRow) {
+/// Delivers one row and says what becomes of it.
+async fn deliver(client: &reqwest::Client, hook: &Hook, row: &OutboxRow) -> Settlement {
     let tracing_id = uuid::Uuid::new_v4().to_string();
     let mut request = client
         .post(&hook.option.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header("x-Comet-Tracing-Id", &tracing_id)
+        .header(EVENT_ID_HEADER, &row.event_id)
         .body(row.payload.clone());
     for (name, value) in &hook.option.custom_headers {
         if !RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
@@ -269,32 +303,27 @@ async fn deliver(state: &AppState, client: &reqwest::Client, hook: &Hook, row: &
         Ok(response) => Some(format!("HTTP {}", response.status())),
         Err(err) => Some(err.to_string()),
     };
-    let outcome = match failure {
-        None => state.store.outbox_delete(row.id).await,
-        Some(why) => {
-            let attempts = row.attempts + 1;
-            if attempts >= MAX_ATTEMPTS {
-                tracing::error!(
-                    "webhook {} ({}): delivery {tracing_id} failed ({why}); giving up after {attempts} attempts",
-                    hook.key,
-                    hook.option.url
-                );
-                state.store.outbox_delete(row.id).await
-            } else {
-                let backoff = (1i64 << (attempts - 1).min(20)).min(MAX_BACKOFF_SECONDS);
-                tracing::warn!(
-                    "webhook {} ({}): delivery {tracing_id} failed ({why}); attempt {attempts} of {MAX_ATTEMPTS}, retrying in {backoff} s",
-                    hook.key,
-                    hook.option.url
-                );
-                state
-                    .store
-                    .outbox_retry_later(row.id, attempts, now_unix() + backoff)
-                    .await
-            }
-        }
+    let Some(why) = failure else {
+        return Settlement::Done(row.id);
     };
-    if let Err(err) = outcome {
-        tracing::warn!("webhook {}: updating the outbox: {err}", hook.key);
+    let attempts = row.attempts + 1;
+    if attempts >= MAX_ATTEMPTS {
+        tracing::error!(
+            "webhook {} ({}): delivery {tracing_id} failed ({why}); giving up after {attempts} attempts",
+            hook.key,
+            hook.option.url
+        );
+        return Settlement::Done(row.id);
+    }
+    let backoff = (1i64 << (attempts - 1).min(20)).min(MAX_BACKOFF_SECONDS);
+    tracing::warn!(
+        "webhook {} ({}): delivery {tracing_id} failed ({why}); attempt {attempts} of {MAX_ATTEMPTS}, retrying in {backoff} s",
+        hook.key,
+        hook.option.url
+    );
+    Settlement::RetryAt {
+        id: row.id,
+        attempts,
+        at: now_unix() + backoff,
     }
 }

@@ -152,31 +152,44 @@ async fn dispatch(
         path: spec.path.to_string(),
         host: Origin::host_from(&parts.headers),
     };
-    let (mut params, principal) =
-        match read_and_authenticate(&front, spec, &origin, parts, body, limit).await {
-            Ok(read) => read,
-            Err(Refused::Api(err)) => return err.into_response(),
-            Err(Refused::Body(err)) => return err.into_response(),
-        };
-    let result = async {
-        check_params(spec, &mut params)?;
-        if let (Some(rule), Principal::Admin(admin)) = (route.permission, &principal) {
-            crate::api::permissions::check(state, admin, rule)?;
-        }
-        (route.handler)(Call {
-            state: state.clone(),
-            endpoint: spec,
-            params,
-            principal,
-            origin,
-        })
-        .await
-    }
-    .await;
-    match result {
+    // The answer leaves only once the events of this call are durable.
+    let served = state
+        .events
+        .durably(serve(&front, spec, &route, origin, parts, body, limit))
+        .await;
+    match served {
         Ok(reply) => reply.into_response(),
-        Err(err) => err.into_response(),
+        Err(Refused::Api(err)) => err.into_response(),
+        Err(Refused::Body(err)) => err.into_response(),
     }
+}
+
+/// Reads and authenticates the call, checks its parameters and permission,
+/// and runs its handler.
+async fn serve(
+    front: &Front,
+    spec: &'static EndpointSpec,
+    route: &Route,
+    origin: Origin,
+    parts: Parts,
+    body: Body,
+    limit: usize,
+) -> Result<Reply, Refused> {
+    let state = &front.state;
+    let (mut params, principal) =
+        read_and_authenticate(front, spec, &origin, parts, body, limit).await?;
+    check_params(spec, &mut params)?;
+    if let (Some(rule), Principal::Admin(admin)) = (route.permission, &principal) {
+        crate::api::permissions::check(state, admin, rule)?;
+    }
+    let call = Call {
+        state: state.clone(),
+        endpoint: spec,
+        params,
+        principal,
+        origin,
+    };
+    Ok((route.handler)(call).await?)
 }
 
 enum Refused {

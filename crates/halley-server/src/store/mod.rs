@@ -107,13 +107,31 @@ pub enum JobScope<'a> {
     User(&'a str),
 }
 
+/// A webhook delivery to queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDelivery {
+    pub hook: String,
+    pub event_id: String,
+    pub payload: String,
+}
+
 /// One pending webhook delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxRow {
     pub id: i64,
     pub hook: String,
+    pub event_id: String,
     pub payload: String,
     pub attempts: i64,
+}
+
+/// What becomes of a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Settlement {
+    /// Delivered, or given up: the row goes.
+    Done(i64),
+    /// Failed: try again at `at`.
+    RetryAt { id: i64, attempts: i64, at: i64 },
 }
 
 #[async_trait]
@@ -142,19 +160,14 @@ pub trait Store: Send + Sync {
     /// Removes sessions idle since before `idle_before`; returns them.
     async fn sessions_expire(&self, idle_before: i64) -> StoreResult<Vec<SessionRecord>>;
 
-    /// Queues `(hook, payload)` deliveries, all or none.
-    async fn outbox_insert(&self, rows: &[(String, String)]) -> StoreResult<()>;
+    /// Queues deliveries, all or none.
+    async fn outbox_insert(&self, rows: &[NewDelivery]) -> StoreResult<()>;
     /// Deliveries of `hook` due at `now`, oldest first.
     async fn outbox_due(&self, hook: &str, now: i64, limit: i64) -> StoreResult<Vec<OutboxRow>>;
     /// When the next delivery of `hook` falls due, if any is queued.
     async fn outbox_next_due(&self, hook: &str) -> StoreResult<Option<i64>>;
-    async fn outbox_delete(&self, id: i64) -> StoreResult<()>;
-    async fn outbox_retry_later(
-        &self,
-        id: i64,
-        attempts: i64,
-        next_attempt_at: i64,
-    ) -> StoreResult<()>;
+    /// Records the outcomes of a batch of attempts, all or none.
+    async fn outbox_settle(&self, outcomes: &[Settlement]) -> StoreResult<()>;
     /// Drops the queues of every hook not in `keep`.
     async fn outbox_forget_hooks_except(&self, keep: &[String]) -> StoreResult<u64>;
 

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_stats.sql"),
     include_str!("migrations/0005_stats_by_organization.sql"),
     include_str!("migrations/0006_jobs.sql"),
+    include_str!("migrations/0007_outbox_event_ids.sql"),
 ];
 
 pub struct SqliteStore {
@@ -281,12 +282,13 @@ impl Store for SqliteStore {
         Ok(rows.iter().map(session_from_row).collect())
     }
 
-    async fn outbox_insert(&self, rows: &[(String, String)]) -> StoreResult<()> {
+    async fn outbox_insert(&self, rows: &[NewDelivery]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        for (hook, payload) in rows {
-            sqlx::query("INSERT INTO webhook_outbox (hook, payload) VALUES (?, ?)")
-                .bind(hook)
-                .bind(payload)
+        for row in rows {
+            sqlx::query("INSERT INTO webhook_outbox (hook, event_id, payload) VALUES (?, ?, ?)")
+                .bind(&row.hook)
+                .bind(&row.event_id)
+                .bind(&row.payload)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -296,7 +298,7 @@ impl Store for SqliteStore {
 
     async fn outbox_due(&self, hook: &str, now: i64, limit: i64) -> StoreResult<Vec<OutboxRow>> {
         let rows = sqlx::query(
-            "SELECT id, hook, payload, attempts FROM webhook_outbox
+            "SELECT id, hook, event_id, payload, attempts FROM webhook_outbox
              WHERE hook = ? AND next_attempt_at <= ? ORDER BY id LIMIT ?",
         )
         .bind(hook)
@@ -309,6 +311,7 @@ impl Store for SqliteStore {
             .map(|row| OutboxRow {
                 id: row.get("id"),
                 hook: row.get("hook"),
+                event_id: row.get("event_id"),
                 payload: row.get("payload"),
                 attempts: row.get("attempts"),
             })
@@ -324,26 +327,29 @@ impl Store for SqliteStore {
         Ok(next)
     }
 
-    async fn outbox_delete(&self, id: i64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM webhook_outbox WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn outbox_retry_later(
-        &self,
-        id: i64,
-        attempts: i64,
-        next_attempt_at: i64,
-    ) -> StoreResult<()> {
-        sqlx::query("UPDATE webhook_outbox SET attempts = ?, next_attempt_at = ? WHERE id = ?")
-            .bind(attempts)
-            .bind(next_attempt_at)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    async fn outbox_settle(&self, outcomes: &[Settlement]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for outcome in outcomes {
+            match *outcome {
+                Settlement::Done(id) => {
+                    sqlx::query("DELETE FROM webhook_outbox WHERE id = ?")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Settlement::RetryAt { id, attempts, at } => {
+                    sqlx::query(
+                        "UPDATE webhook_outbox SET attempts = ?, next_attempt_at = ? WHERE id = ?",
+                    )
+                    .bind(attempts)
+                    .bind(at)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
         Ok(())
     }
 
