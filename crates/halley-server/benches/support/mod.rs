@@ -1,4 +1,5 @@
 //! Shared by the benchmarks: a release `halleyd` on an ephemeral port.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -32,6 +33,10 @@ impl Halleyd {
             }
         };
         Halleyd { child, url }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 
