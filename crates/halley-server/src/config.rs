@@ -25,6 +25,8 @@ impl ConfigStore {
     /// Reads the file, or writes a fresh default one when there is none.
     pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
         let config = if path.exists() {
+            crate::private_files::restrict_file(path)
+                .with_context(|| format!("restricting {} to its owner", path.display()))?;
             let text =
                 fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             serde_json::from_str(&text)
@@ -99,8 +101,10 @@ fn write_atomically(path: &Path, config: &ServerConfigOptions) -> anyhow::Result
     text.push(b'\n');
     let temp = path.with_extension("cfg.tmp");
     {
-        let mut file =
-            fs::File::create(&temp).with_context(|| format!("creating {}", temp.display()))?;
+        // Administrator password hashes and SMTP and LDAP passwords live
+        // here: the owner's alone.
+        let mut file = crate::private_files::create_private(&temp)
+            .with_context(|| format!("creating {}", temp.display()))?;
         file.write_all(&text)?;
         file.sync_all()?;
     }

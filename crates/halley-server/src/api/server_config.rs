@@ -12,13 +12,13 @@ use super::permissions;
 use crate::events::webhooks;
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::lifecycle::Lifecycle;
-use crate::service::external_auth;
+use crate::service::secrets;
 
 pub async fn get(call: Call) -> ApiResult<Reply> {
     permissions::check(&call, &permissions::SERVER_SETTINGS)?;
     let mut config = (*call.state.config.get()).clone();
     config.admin_users = config.admin_users.iter().map(obscured).collect();
-    external_auth::obscure_config(&mut config);
+    secrets::obscure_config(&mut config);
     Ok(Reply::json(&config))
 }
 
@@ -43,7 +43,7 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
             entry.totp_key = stored.map(|a| a.totp_key.clone()).unwrap_or_default();
         }
     }
-    external_auth::restore_config(&mut next, &current);
+    secrets::restore_config(&mut next, &current);
     validate(&next).map_err(|why| ApiError::invalid_param("Config", why))?;
     let listeners_changed = next.listen_addresses != current.listen_addresses;
     let saved = next.clone();

@@ -58,7 +58,10 @@ pub async fn session_revoke(call: Call) -> ApiResult<Reply> {
 
 pub async fn get_profile_and_hash(call: Call) -> ApiResult<Reply> {
     let (profile, record) = load(&call.state, &call.user()?.username).await?;
-    Ok(profile_and_hash(profile, record.profile_hash))
+    Ok(profile_and_hash(
+        service::without_secrets(&profile),
+        record.profile_hash,
+    ))
 }
 
 pub async fn set_profile_hash(call: Call) -> ApiResult<Reply> {
@@ -70,7 +73,7 @@ pub async fn set_profile_hash(call: Call) -> ApiResult<Reply> {
     policy_locks::check_self_edit(&stored, &profile)?;
     policies::enforce(&call.state, &mut profile).await?;
     let hash = service::save(&call.state, &profile, Some(expected), &user.actor()).await?;
-    Ok(profile_and_hash(profile, hash))
+    Ok(profile_and_hash(service::without_secrets(&profile), hash))
 }
 
 pub async fn reset_password(call: Call) -> ApiResult<Reply> {

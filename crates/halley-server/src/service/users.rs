@@ -294,8 +294,19 @@ pub async fn end_sessions(state: &AppState, username: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// The profile without what only the server may know: the password hash,
+/// the recovery code and the TOTP secret. Events and the account holder's
+/// own reads carry this form.
+pub fn without_secrets(profile: &UserProfileConfig) -> UserProfileConfig {
+    let mut shown = profile.clone();
+    shown.password_hash.clear();
+    shown.password_recovery.clear();
+    shown.totp_key.clear();
+    shown
+}
+
 fn emit_profile(state: &AppState, event: i64, actor: &str, profile: &UserProfileConfig) {
-    let data = serde_json::to_value(profile).ok();
+    let data = serde_json::to_value(without_secrets(profile)).ok();
     state.events.emit(
         event,
         actor,
