@@ -11,6 +11,7 @@
 //! factors, address allowlists, throttling and login events apply as to
 //! local administrators.
 
+pub mod client_address;
 pub mod ldap;
 pub mod password;
 pub mod sessions;
@@ -234,15 +235,15 @@ async fn admin_password(
 ) -> ApiResult<AdminPrincipal> {
     let config = state.config.get();
     let account_key = format!("admin:{username}");
-    let keys = [format!("ip:{}", origin.client_ip), account_key.clone()];
+    let address = origin.client_ip.as_str();
     state
         .throttle
-        .check(&keys, &config.login_protection)
+        .check(&account_key, address, &config.login_protection)
         .map_err(throttled)?;
     let fail = |organization_id: &str, err: ApiError| {
         state
             .throttle
-            .record_failure(&keys, &config.login_protection);
+            .record_failure(&account_key, address, &config.login_protection);
         state.events.emit(
             SEVT_ACCOUNT_ADMIN_LOGIN_FAILED,
             &format!("admin:{username}"),
@@ -295,7 +296,7 @@ async fn admin_password(
                     password::burn_verification(password);
                     state
                         .throttle
-                        .record_failure(&keys, &config.login_protection);
+                        .record_failure(&account_key, address, &config.login_protection);
                     return Err(ApiError::unauthorised());
                 }
                 // A refusal outweighs a source that could not be asked.
@@ -347,7 +348,7 @@ async fn admin_password(
         Err(ApiError::TotpRequired) => return Err(ApiError::TotpRequired),
         Err(err) => return Err(fail(&admin.organization_id, err)),
     }
-    state.throttle.record_success(&account_key);
+    state.throttle.record_success(&account_key, address);
     if admin.external_authentication_source.is_empty()
         && admin.password_format == halley_api::constants::PASSWORD_FORMAT_PLAINTEXT
     {
@@ -507,10 +508,10 @@ async fn user_password(
 ) -> ApiResult<UserPrincipal> {
     let config = state.config.get();
     let account_key = format!("user:{username}");
-    let keys = [format!("ip:{}", origin.client_ip), account_key.clone()];
+    let address = origin.client_ip.as_str();
     state
         .throttle
-        .check(&keys, &config.login_protection)
+        .check(&account_key, address, &config.login_protection)
         .map_err(throttled)?;
     let record = state.store.user_get(username).await?;
     let profile: Option<UserProfileConfig> = record
@@ -520,13 +521,13 @@ async fn user_password(
         password::burn_verification(password);
         state
             .throttle
-            .record_failure(&keys, &config.login_protection);
+            .record_failure(&account_key, address, &config.login_protection);
         return Err(ApiError::unauthorised());
     };
     let fail = |err: ApiError| {
         state
             .throttle
-            .record_failure(&keys, &config.login_protection);
+            .record_failure(&account_key, address, &config.login_protection);
         state.events.emit(
             SEVT_ACCOUNT_LOGIN_FAILED,
             &format!("user:{username}"),
@@ -557,7 +558,7 @@ async fn user_password(
     if profile.is_suspended {
         return Err(ApiError::forbidden("This account is suspended"));
     }
-    state.throttle.record_success(&account_key);
+    state.throttle.record_success(&account_key, address);
     if profile.password_format == halley_api::constants::PASSWORD_FORMAT_PLAINTEXT {
         crate::service::users::set_password(state, username, password, false).await?;
     }

@@ -4,7 +4,6 @@
 //! `SEVT_META_HELLO` and one JSON frame per event, in order. A client that
 //! falls more than the queue limit behind is disconnected (and only it).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,25 +21,15 @@ pub const PATH: &str = "/api/v1/events/stream";
 const CREDENTIAL_FRAMES: [&str; 5] = ["Username", "AuthType", "Password", "SessionKey", "TOTP"];
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub fn upgrade(
-    state: Arc<AppState>,
-    peer: SocketAddr,
-    host: String,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    upgrade.on_upgrade(move |socket| serve(state, peer, host, socket))
+pub fn upgrade(state: Arc<AppState>, origin: Origin, upgrade: WebSocketUpgrade) -> Response {
+    upgrade.on_upgrade(move |socket| serve(state, origin, socket))
 }
 
-async fn serve(state: Arc<AppState>, peer: SocketAddr, host: String, mut socket: WebSocket) {
+async fn serve(state: Arc<AppState>, origin: Origin, mut socket: WebSocket) {
     let Ok(Some(params)) =
         tokio::time::timeout(HANDSHAKE_TIMEOUT, read_credentials(&mut socket)).await
     else {
         return;
-    };
-    let origin = Origin {
-        client_ip: peer.ip().to_string(),
-        path: PATH.to_string(),
-        host,
     };
     let admin = match auth::admin(&state, &params, &origin).await {
         Ok(admin) => admin,
