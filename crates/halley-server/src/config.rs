@@ -19,6 +19,9 @@ pub struct ConfigStore {
     current: RwLock<Arc<ServerConfigOptions>>,
     /// Serialises read-modify-write cycles so no update is lost.
     writer: tokio::sync::Mutex<()>,
+    /// Counts changes, so that what was derived from an older configuration
+    /// (a cached session, an open event stream) can tell it is stale.
+    generation: tokio::sync::watch::Sender<u64>,
 }
 
 impl ConfigStore {
@@ -40,6 +43,7 @@ impl ConfigStore {
             path: path.to_path_buf(),
             current: RwLock::new(Arc::new(config)),
             writer: tokio::sync::Mutex::new(()),
+            generation: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -68,7 +72,16 @@ impl ConfigStore {
             .current
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(next);
+        self.generation.send_modify(|generation| *generation += 1);
         Ok(result)
+    }
+
+    pub fn generation(&self) -> u64 {
+        *self.generation.borrow()
+    }
+
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.subscribe()
     }
 
     pub fn session_idle_seconds(&self) -> u64 {

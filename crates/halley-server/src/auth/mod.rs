@@ -14,9 +14,12 @@
 pub mod client_address;
 pub mod ldap;
 pub mod password;
+pub mod password_check;
+pub mod session_cache;
 pub mod sessions;
 pub mod throttle;
 pub mod totp;
+pub mod verify_pool;
 
 use halley_api::constants::{
     REMOTESERVER_LDAP, SEVT_ACCOUNT_ADMIN_LOGIN, SEVT_ACCOUNT_ADMIN_LOGIN_FAILED,
@@ -154,7 +157,7 @@ impl LoginPolicy<'_> {
     }
 
     /// Decides the second factor once the password is known to be right.
-    fn second_factor(
+    async fn second_factor(
         &self,
         state: &AppState,
         account: &str,
@@ -163,7 +166,7 @@ impl LoginPolicy<'_> {
         let totp_ready = self.allow_password_and_totp && !self.totp_key.is_empty();
         match totp {
             Some(code) if totp_ready => {
-                if state.totp.check(account, self.totp_key, code) {
+                if totp::check(state.store.as_ref(), account, self.totp_key, code).await? {
                     Ok(())
                 } else {
                     Err(ApiError::unauthorised())
@@ -195,25 +198,6 @@ pub async fn admin(
             let session = sessions::resolve(state, key, SessionKind::Admin, creds.username)
                 .await?
                 .ok_or_else(ApiError::unauthorised)?;
-            let config = state.config.get();
-            // A session outlives nothing: a deleted administrator's keys stop
-            // working, and so do those of an external administrator whose
-            // source is gone.
-            let entry = config.admin_users.iter().find(|a| {
-                a.username == creds.username && a.organization_id == session.organization_id
-            });
-            let valid = entry.is_some_and(|a| {
-                a.external_authentication_source.is_empty()
-                    || external_auth::find(
-                        &config,
-                        &a.organization_id,
-                        &a.external_authentication_source,
-                    )
-                    .is_some()
-            });
-            if !valid {
-                return Err(ApiError::unauthorised());
-            }
             Ok(AdminPrincipal {
                 username: session.username,
                 organization_id: session.organization_id,
@@ -256,12 +240,15 @@ async fn admin_password(
     let admin: AllowedAdminUser =
         match crate::service::admins::find_for_login(&config, username, &origin.host) {
             Some(admin) if admin.external_authentication_source.is_empty() => {
-                if !state.verified.verify(
+                if !password_check::verify(
+                    state,
                     &account_key,
                     admin.password_format,
                     &admin.password,
                     password,
-                ) {
+                )
+                .await?
+                {
                     return Err(fail(&admin.organization_id, ApiError::unauthorised()));
                 }
                 admin.clone()
@@ -293,7 +280,7 @@ async fn admin_password(
             None => {
                 let sources = external_auth::for_host(&config, &origin.host);
                 if sources.is_empty() {
-                    password::burn_verification(password);
+                    password_check::spend(state, password).await?;
                     state
                         .throttle
                         .record_failure(&account_key, address, &config.login_protection);
@@ -343,12 +330,13 @@ async fn admin_password(
         allow_password_and_totp: admin.allow_password_and_totp_login,
         totp_key: &admin.totp_key,
     };
-    match policy.second_factor(state, &account_key, totp) {
+    match policy.second_factor(state, &account_key, totp).await {
         Ok(()) => {}
         Err(ApiError::TotpRequired) => return Err(ApiError::TotpRequired),
         Err(err) => return Err(fail(&admin.organization_id, err)),
     }
     state.throttle.record_success(&account_key, address);
+    refuse_suspended_tenant(&config, &admin.organization_id)?;
     if admin.external_authentication_source.is_empty()
         && admin.password_format == halley_api::constants::PASSWORD_FORMAT_PLAINTEXT
     {
@@ -453,7 +441,11 @@ async fn upgrade_plaintext_admin_password(
     organization_id: &str,
     password: &str,
 ) -> ApiResult<()> {
-    let hash = password::hash_password(password);
+    let owned = password.to_string();
+    let hash = state
+        .verify_pool
+        .run(move || password::hash_password(&owned))
+        .await?;
     state
         .config
         .update(|config| -> ApiResult<()> {
@@ -518,7 +510,7 @@ async fn user_password(
         .as_ref()
         .and_then(|r| serde_json::from_str(&r.profile_json).ok());
     let Some(profile) = profile else {
-        password::burn_verification(password);
+        password_check::spend(state, password).await?;
         state
             .throttle
             .record_failure(&account_key, address, &config.login_protection);
@@ -537,12 +529,15 @@ async fn user_password(
         );
         err
     };
-    if !state.verified.verify(
+    if !password_check::verify(
+        state,
         &account_key,
         profile.password_format,
         &profile.password_hash,
         password,
-    ) {
+    )
+    .await?
+    {
         return Err(fail(ApiError::unauthorised()));
     }
     let policy = LoginPolicy {
@@ -550,7 +545,7 @@ async fn user_password(
         allow_password_and_totp: profile.allow_password_and_totp_login,
         totp_key: &profile.totp_key,
     };
-    match policy.second_factor(state, &account_key, totp) {
+    match policy.second_factor(state, &account_key, totp).await {
         Ok(()) => {}
         Err(ApiError::TotpRequired) => return Err(ApiError::TotpRequired),
         Err(err) => return Err(fail(err)),
@@ -559,6 +554,7 @@ async fn user_password(
         return Err(ApiError::forbidden("This account is suspended"));
     }
     state.throttle.record_success(&account_key, address);
+    refuse_suspended_tenant(&config, &profile.organization_id)?;
     if profile.password_format == halley_api::constants::PASSWORD_FORMAT_PLAINTEXT {
         crate::service::users::set_password(state, username, password, false).await?;
     }
@@ -597,6 +593,161 @@ pub async fn hybrid(state: &AppState, params: &Params, origin: &Origin) -> ApiRe
             Err(ApiError::TotpRequired) => return Err(ApiError::TotpRequired),
             Err(_) => {}
         }
+    } else if matches!(creds.method, Method::Password { .. }) {
+        // An administrator's name costs the administrator check before the
+        // end-user one; every other name spends the same time, so that the
+        // answer's delay does not tell administrator names apart.
+        if let Method::Password { password, .. } = creds.method {
+            password_check::spend(state, password).await?;
+        }
     }
     user(state, params, origin).await.map(Principal::User)
+}
+
+/// A suspended tenant's administrators and users are refused, however they
+/// sign in.
+pub fn refuse_suspended_tenant(
+    config: &halley_api::types::ServerConfigOptions,
+    organization_id: &str,
+) -> ApiResult<()> {
+    let suspended = !organization_id.is_empty()
+        && config
+            .organizations
+            .get(organization_id)
+            .is_some_and(|org| org.is_suspended);
+    if suspended {
+        return Err(ApiError::forbidden("This organization is suspended"));
+    }
+    Ok(())
+}
+
+/// Whether a stored session's account may use it now: the account exists
+/// (for an external administrator, with its source), neither it nor its
+/// tenant is suspended.
+pub async fn session_account_allowed(
+    state: &AppState,
+    session: &crate::store::SessionRecord,
+) -> ApiResult<bool> {
+    let config = state.config.get();
+    if refuse_suspended_tenant(&config, &session.organization_id).is_err() {
+        return Ok(false);
+    }
+    match session.kind {
+        SessionKind::Admin => Ok(admin_entry_valid(
+            &config,
+            &session.username,
+            &session.organization_id,
+        )),
+        SessionKind::User => {
+            let Some(record) = state.store.user_get(&session.username).await? else {
+                return Ok(false);
+            };
+            let profile: Option<UserProfileConfig> =
+                serde_json::from_str(&record.profile_json).ok();
+            Ok(profile
+                .is_some_and(|p| !p.is_suspended && p.organization_id == session.organization_id))
+        }
+    }
+}
+
+/// A deleted administrator signs in no more, nor does an external one whose
+/// source is gone.
+fn admin_entry_valid(
+    config: &halley_api::types::ServerConfigOptions,
+    username: &str,
+    organization_id: &str,
+) -> bool {
+    config
+        .admin_users
+        .iter()
+        .find(|a| a.username == username && a.organization_id == organization_id)
+        .is_some_and(|a| {
+            a.external_authentication_source.is_empty()
+                || external_auth::find(
+                    config,
+                    &a.organization_id,
+                    &a.external_authentication_source,
+                )
+                .is_some()
+        })
+}
+
+/// Whether an administrator signed in with `params` earlier still would be
+/// now, checked quietly (no events, no throttling): for a long-lived event
+/// stream when sessions, accounts or the configuration change.
+pub async fn admin_still_signed_in(
+    state: &AppState,
+    params: &Params,
+    admin: &AdminPrincipal,
+) -> bool {
+    let Ok(creds) = credentials(params) else {
+        return false;
+    };
+    match creds.method {
+        Method::Session(key) => {
+            matches!(
+                sessions::resolve(state, key, SessionKind::Admin, &admin.username).await,
+                Ok(Some(_))
+            )
+        }
+        Method::Password { password, .. } => {
+            let config = state.config.get();
+            if refuse_suspended_tenant(&config, &admin.organization_id).is_err()
+                || !admin_entry_valid(&config, &admin.username, &admin.organization_id)
+            {
+                return false;
+            }
+            let Some(entry) = config.admin_users.iter().find(|a| {
+                a.username == admin.username && a.organization_id == admin.organization_id
+            }) else {
+                return false;
+            };
+            if !entry.external_authentication_source.is_empty() {
+                return true;
+            }
+            // Remembered since sign-in unless the password changed.
+            password_check::verify(
+                state,
+                &format!("admin:{}", admin.username),
+                entry.password_format,
+                &entry.password,
+                password,
+            )
+            .await
+            .unwrap_or(false)
+        }
+    }
+}
+
+/// Checks an end user's current password where a call asks for it again
+/// (`OldPassword`): it counts toward login protection like any sign-in.
+pub async fn confirm_user_password(
+    state: &AppState,
+    profile: &UserProfileConfig,
+    password: &str,
+    origin: &Origin,
+) -> ApiResult<bool> {
+    let config = state.config.get();
+    let account_key = format!("user:{}", profile.username);
+    let address = origin.client_ip.as_str();
+    state
+        .throttle
+        .check(&account_key, address, &config.login_protection)
+        .map_err(throttled)?;
+    let right = password_check::verify(
+        state,
+        &account_key,
+        profile.password_format,
+        &profile.password_hash,
+        password,
+    )
+    .await?;
+    if right {
+        state.throttle.record_success(&account_key, address);
+    } else {
+        state
+            .throttle
+            .record_failure(&account_key, address, &config.login_protection);
+    }
+    Ok(right)
 }
