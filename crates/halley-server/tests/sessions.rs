@@ -116,6 +116,39 @@ async fn an_administrators_password_change_ends_its_sessions() {
         session.admin_list_users().await.unwrap_err().api_status(),
         Some(403)
     );
+
+    // A password written through server-config/set ends them too.
+    let admin = server.client(Auth::password("admin", "new-admin-pass"));
+    let key = admin
+        .admin_account_session_start()
+        .await
+        .unwrap()
+        .session_key;
+    let session = server.client(Auth::session("admin", &key));
+    session.admin_list_users().await.unwrap();
+    let credentials = [
+        ("Username", "admin"),
+        ("AuthType", "Password"),
+        ("Password", "new-admin-pass"),
+    ];
+    let mut config = post_form(
+        &server.url,
+        "/api/v1/admin/meta/server-config/get",
+        &credentials,
+    )
+    .await
+    .json();
+    config["AdminUsers"][0]["PasswordFormat"] = json!(0);
+    config["AdminUsers"][0]["Password"] = json!("third-admin-pass");
+    let config = config.to_string();
+    let mut fields = credentials.to_vec();
+    fields.push(("Config", &config));
+    let set = post_form(&server.url, "/api/v1/admin/meta/server-config/set", &fields).await;
+    assert_eq!(set.api_status(), 200, "{}", set.message());
+    assert_eq!(
+        session.admin_list_users().await.unwrap_err().api_status(),
+        Some(403)
+    );
 }
 
 #[tokio::test]

@@ -9,10 +9,12 @@ use halley_api::types::{CometAPIResponseMessage, ServerConfigOptions};
 
 use super::account::{obscured, OBSCURED};
 use super::permissions;
+use crate::auth::sessions;
 use crate::events::webhooks;
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::lifecycle::Lifecycle;
 use crate::service::secrets;
+use crate::store::SessionKind;
 
 pub async fn get(call: Call) -> ApiResult<Reply> {
     permissions::check(&call, &permissions::SERVER_SETTINGS)?;
@@ -30,6 +32,7 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?.clone();
     let mut next: ServerConfigOptions = call.params.json("Config")?;
     let current = call.state.config.get();
+    let mut passwords_changed = Vec::new();
     for entry in &mut next.admin_users {
         let stored = current
             .admin_users
@@ -38,6 +41,9 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
         if entry.password == OBSCURED {
             entry.password = stored.map(|a| a.password.clone()).unwrap_or_default();
             entry.password_format = stored.map(|a| a.password_format).unwrap_or_default();
+        }
+        if stored.is_some_and(|a| a.password != entry.password) {
+            passwords_changed.push(entry.username.clone());
         }
         if entry.totp_key == OBSCURED {
             entry.totp_key = stored.map(|a| a.totp_key.clone()).unwrap_or_default();
@@ -54,6 +60,10 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
             Ok(())
         })
         .await?;
+    // A password set here ends the sessions opened with the old one.
+    for username in &passwords_changed {
+        sessions::end_all(&call.state, SessionKind::Admin, username).await?;
+    }
     let hooks: Vec<String> = webhooks::configured_hooks(&next)
         .into_iter()
         .filter(|hook| {
