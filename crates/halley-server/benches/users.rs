@@ -225,6 +225,22 @@ async fn main() {
         concurrency,
     )
     .await;
+    let password_flooded = {
+        let admin = admin.clone();
+        measure(
+            "meta/version (password, under flood)",
+            requests,
+            concurrency,
+            |_| (),
+            move |()| {
+                let admin = admin.clone();
+                async move {
+                    admin.admin_meta_version().await.unwrap();
+                }
+            },
+        )
+        .await
+    };
     flood.abort();
     // Let the server work off the verifications the flood left queued.
     let _ = flood.await;
@@ -322,6 +338,7 @@ async fn main() {
         &version,
         &version_session,
         &version_flooded,
+        &password_flooded,
         &hybrid_admin,
         &hybrid_other,
         &list,
