@@ -19,12 +19,17 @@ pub struct ConfigStore {
     current: RwLock<Arc<ServerConfigOptions>>,
     /// Serialises read-modify-write cycles so no update is lost.
     writer: tokio::sync::Mutex<()>,
+    /// Counts changes, so that what was derived from an older configuration
+    /// (a cached session, an open event stream) can tell it is stale.
+    generation: tokio::sync::watch::Sender<u64>,
 }
 
 impl ConfigStore {
     /// Reads the file, or writes a fresh default one when there is none.
     pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
         let config = if path.exists() {
+            crate::private_files::restrict_file(path)
+                .with_context(|| format!("restricting {} to its owner", path.display()))?;
             let text =
                 fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             serde_json::from_str(&text)
@@ -38,6 +43,7 @@ impl ConfigStore {
             path: path.to_path_buf(),
             current: RwLock::new(Arc::new(config)),
             writer: tokio::sync::Mutex::new(()),
+            generation: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -66,7 +72,16 @@ impl ConfigStore {
             .current
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(next);
+        self.generation.send_modify(|generation| *generation += 1);
         Ok(result)
+    }
+
+    pub fn generation(&self) -> u64 {
+        *self.generation.borrow()
+    }
+
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.subscribe()
     }
 
     pub fn session_idle_seconds(&self) -> u64 {
@@ -99,8 +114,10 @@ fn write_atomically(path: &Path, config: &ServerConfigOptions) -> anyhow::Result
     text.push(b'\n');
     let temp = path.with_extension("cfg.tmp");
     {
-        let mut file =
-            fs::File::create(&temp).with_context(|| format!("creating {}", temp.display()))?;
+        // Administrator password hashes and SMTP and LDAP passwords live
+        // here: the owner's alone.
+        let mut file = crate::private_files::create_private(&temp)
+            .with_context(|| format!("creating {}", temp.display()))?;
         file.write_all(&text)?;
         file.sync_all()?;
     }

@@ -9,6 +9,7 @@ pub mod http;
 pub mod licensing;
 pub mod lifecycle;
 pub mod logging;
+pub mod private_files;
 pub mod server;
 pub mod service;
 pub mod state;

@@ -65,7 +65,7 @@ pub struct Options {
 
 /// Runs the server until it is stopped; says whether a restart was asked for.
 pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
-    std::fs::create_dir_all(&options.data_dir)
+    crate::private_files::private_dir(&options.data_dir)
         .with_context(|| format!("creating data directory {}", options.data_dir.display()))?;
     if let (Some(serial), Some(portal)) = (&options.serial, &options.license_portal) {
         let id = crate::licensing::activate_at_startup(&options.data_dir, portal, serial)
@@ -78,7 +78,10 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
         .clone()
         .unwrap_or_else(|| options.data_dir.join("cometd.cfg"));
     let config = ConfigStore::load_or_create(&config_path)?;
-    let store = SqliteStore::open(&options.data_dir.join(DATABASE_FILE))
+    let database = options.data_dir.join(DATABASE_FILE);
+    crate::private_files::prepare_database(&database)
+        .with_context(|| format!("restricting {} to its owner", database.display()))?;
+    let store = SqliteStore::open(&database)
         .await
         .context("opening the database")?;
     let addresses = listen_addresses(&options, &config)?;

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use halley_api::types::SelfBackupStatistics;
 
 use crate::auth::password::VerifiedCache;
+use crate::auth::session_cache::SessionCache;
 use crate::auth::throttle::Throttle;
-use crate::auth::totp::TotpGuard;
+use crate::auth::verify_pool::VerifyPool;
 use crate::config::ConfigStore;
 use crate::events::audit::AuditFiles;
 use crate::events::webhooks::Deliveries;
@@ -27,7 +28,9 @@ pub struct AppState {
     pub data_dir: PathBuf,
     pub throttle: Throttle,
     pub verified: VerifiedCache,
-    pub totp: TotpGuard,
+    /// Where argon2 runs, a few at a time.
+    pub verify_pool: VerifyPool,
+    pub session_cache: SessionCache,
     /// When this process started, and a value unique to this start, so that
     /// clients can tell a restart happened (`meta/version`).
     pub start_time: i64,
@@ -58,7 +61,8 @@ impl AppState {
             data_dir,
             throttle: Throttle::default(),
             verified: VerifiedCache::default(),
-            totp: TotpGuard::default(),
+            verify_pool: VerifyPool::default(),
+            session_cache: SessionCache::default(),
             start_time: crate::util::now_unix(),
             start_hash: crate::util::random_hex(16),
             web_allowed_origins: Default::default(),

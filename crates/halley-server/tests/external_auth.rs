@@ -886,3 +886,130 @@ async fn ldaps_and_starttls_connections() {
     let strict = post(&server, alice, PROPERTIES, &[]).await;
     assert_eq!(strict.api_status(), 503, "{}", strict.message());
 }
+
+/// A directory stand-in on loopback that records the first bytes of every
+/// connection (an LDAP simple bind carries the name and password in them),
+/// one connection at a time, then hangs up.
+struct BindRecorder {
+    port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl BindRecorder {
+    async fn start() -> BindRecorder {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buffer = vec![0u8; 4096];
+                let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or(0);
+                let text = String::from_utf8_lossy(&buffer[..read]).to_string();
+                record.lock().unwrap().push(text);
+            }
+        });
+        BindRecorder { port, seen }
+    }
+
+    fn source(&self) -> Value {
+        json!({"Type": "ldap", "LDAP": {"Hostname": "127.0.0.1", "Port": self.port,
+            "SecurityMethod": "plain", "BindUser": "uid=%{USER},ou=people,dc=example,dc=com",
+            "BindPassword": "%{PASS}"}})
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Waits until a bind holding `needle` arrived; earlier connections were
+    /// all recorded before it, as they are served in order.
+    async fn wait_for(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.seen().iter().any(|bind| bind.contains(needle)) {
+            assert!(Instant::now() < deadline, "no bind with {needle} arrived");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_tenants_directory_never_sees_sign_ins_meant_for_another_scope() {
+    let directory = BindRecorder::start().await;
+    let server = with_tenants(json!({
+        "AdminUsers": [
+            {"Username": "admin", "PasswordFormat": 0, "Password": "admin"},
+            {"Username": "loner-boss", "OrganizationID": "loner", "PasswordFormat": 0, "Password": "bosspass"},
+        ],
+        "Organizations": {
+            "acme": {"Name": "Acme", "Hosts": ["acme.test"],
+                     "ExternalAdminUserSources": {"acme-dir": directory.source()}},
+            "globex": {"Name": "Globex", "Hosts": ["globex.test"]},
+            // No host names: its administrators sign in on the default host.
+            "loner": {"Name": "Loner", "ExternalAdminUserSources": {"loner-dir": directory.source()}},
+        },
+    }));
+    for (user, password, org) in [
+        ("dave", "davepass-top", ""),
+        ("erin", "erinpass-globex", "globex"),
+    ] {
+        let added = post(
+            &server,
+            ADMIN,
+            "/api/v1/admin/add-user",
+            &[
+                ("TargetUser", user),
+                ("TargetPassword", password),
+                ("TargetOrganization", org),
+            ],
+        )
+        .await;
+        assert_eq!(added.api_status(), 200, "{}", added.message());
+    }
+    const HYBRID: &str = "/api/v1/hybrid/session/start";
+    // The top level's and other tenants' sign-ins, right or mistyped.
+    let others = [
+        (None, ("Admin", "admin-typo-pass"), PROPERTIES),
+        (None, ("dav", "davepass-top"), HYBRID),
+        (None, ("dave", "davepass-wrong"), HYBRID),
+        (None, ("erin", "erinpass-globex"), PROPERTIES),
+        (None, ("loner-bos", "bosspass"), PROPERTIES),
+        (Some("globex.test"), ("erin", "erinpass-globex"), PROPERTIES),
+        (
+            Some("globex.test"),
+            ("newcomer", "globex-newcomer-pass"),
+            HYBRID,
+        ),
+    ];
+    for (host, auth, path) in others {
+        let answer = post_on(&server, host, auth, path, &[]).await;
+        assert_ne!(answer.api_status(), 200, "{auth:?} on {host:?}");
+    }
+    // A sign-in on the tenant's own host name does reach its directory ...
+    let control = post_on(
+        &server,
+        Some("acme.test"),
+        ("acme-newbie", "acme-control-pass"),
+        PROPERTIES,
+        &[],
+    )
+    .await;
+    assert_eq!(control.api_status(), 503, "{}", control.message());
+    directory.wait_for("acme-control-pass").await;
+    // ... and is the only one it ever saw.
+    let seen = directory.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    for (_, (name, password), _) in others {
+        assert!(
+            !seen
+                .iter()
+                .any(|bind| bind.contains(password) || bind.contains(&format!("uid={name},"))),
+            "{name}'s sign-in reached a tenant's directory: {seen:?}"
+        );
+    }
+}

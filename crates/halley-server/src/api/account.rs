@@ -46,6 +46,9 @@ pub async fn session_start(call: Call) -> ApiResult<Reply> {
 pub async fn session_start_as_user(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let (profile, _) = load_for_admin(&call.state, admin, call.params.str("TargetUser")?).await?;
+    if profile.is_suspended {
+        return Err(ApiError::forbidden("This account is suspended"));
+    }
     let key = sessions::start(
         &call.state,
         SessionKind::User,
@@ -85,7 +88,7 @@ pub async fn session_revoke(call: Call) -> ApiResult<Reply> {
             "This call was not made with a session key (AuthType=SessionKey), so there is no session to revoke",
         ));
     };
-    call.state.store.session_delete(key_hash).await?;
+    sessions::revoke(&call.state, key_hash).await?;
     call.state.events.emit(
         SEVT_ACCOUNT_ADMIN_SESSION_REVOKE,
         &admin.actor(),
@@ -246,7 +249,16 @@ pub async fn set_properties(call: Call) -> ApiResult<Reply> {
             ));
         }
     }
-    let hashed = new_password.as_deref().map(password::hash_password);
+    let hashed = match new_password {
+        Some(new) => Some(
+            call.state
+                .verify_pool
+                .run(move || password::hash_password(&new))
+                .await?,
+        ),
+        None => None,
+    };
+    let password_changed = hashed.is_some();
     call.state
         .config
         .update(|config| -> ApiResult<()> {
@@ -269,6 +281,10 @@ pub async fn set_properties(call: Call) -> ApiResult<Reply> {
             Ok(())
         })
         .await?;
+    if password_changed {
+        // Every session opened with the old password ends with it.
+        sessions::end_all(&call.state, SessionKind::Admin, &admin.username).await?;
+    }
     call.state.events.emit(
         SEVT_ACCOUNT_ADMIN_UPDATED,
         &admin.actor(),
@@ -319,11 +335,8 @@ pub async fn validate_totp(call: Call) -> ApiResult<Reply> {
             "No TOTP secret is set: call account/regenerate-totp first",
         ));
     }
-    if !call
-        .state
-        .totp
-        .check(&format!("admin:{}", admin.username), &entry.totp_key, code)
-    {
+    let account = format!("admin:{}", admin.username);
+    if !totp::check(call.state.store.as_ref(), &account, &entry.totp_key, code).await? {
         return Err(ApiError::invalid_param(
             "TOTPCode",
             "the code is not valid for this account now",

@@ -99,10 +99,7 @@ pub async fn delete(call: Call) -> ApiResult<Reply> {
             Ok(organization)
         })
         .await?;
-    call.state
-        .store
-        .sessions_delete_for(SessionKind::Admin, &username)
-        .await?;
+    crate::auth::sessions::end_all(&call.state, SessionKind::Admin, &username).await?;
     call.state.events.emit(
         SEVT_ACCOUNT_ADMIN_REMOVED,
         &actor,

@@ -3,10 +3,12 @@
 use halley_api::types::{CometAPIResponseMessage, EmailOptions};
 
 use crate::http::{ApiError, ApiResult, Call, Reply};
-use crate::service::email;
+use crate::service::{email, secrets};
 
 pub async fn send_test(call: Call) -> ApiResult<Reply> {
-    let options: EmailOptions = call.params.json("EmailOptions")?;
+    let mut options: EmailOptions = call.params.json("EmailOptions")?;
+    // The settings page sends back the obscured password it was shown.
+    secrets::restore_email(&mut options, &super::settings::stored_email(&call)?);
     let recipient = call.params.non_empty("Recipient")?;
     let brand = call.state.config.get().branding.brand_name.clone();
     email::send(

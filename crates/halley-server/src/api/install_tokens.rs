@@ -3,7 +3,6 @@
 
 use halley_api::types::{InstallToken, InstallTokenResponse};
 
-use crate::auth::password::verify_password;
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::service::users::load_for_admin;
 use crate::store::DocumentRecord;
@@ -17,11 +16,8 @@ pub async fn create(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let username = call.params.str("TargetUser")?;
     let (profile, _) = load_for_admin(&call.state, admin, username).await?;
-    if !verify_password(
-        profile.password_format,
-        &profile.password_hash,
-        call.params.str("TargetPassword")?,
-    ) {
+    let password = call.params.str("TargetPassword")?;
+    if !crate::auth::confirm_user_password(&call.state, &profile, password, &call.origin).await? {
         return Err(ApiError::invalid_param(
             "TargetPassword",
             "it is not the account's password",

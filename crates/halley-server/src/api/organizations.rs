@@ -7,16 +7,14 @@ use halley_api::constants::{
 use halley_api::types::{Organization, OrganizationResponse, UninstallConfig};
 
 use crate::http::{ApiError, ApiResult, Call, Reply};
-use crate::service::{external_auth, policies, users};
+use crate::service::{policies, secrets, users};
 
 const USER_GROUPS: &str = "user-group";
 
-/// Every tenant, with the secrets of its external authentication sources obscured.
+/// Every tenant, with its secrets obscured.
 pub async fn list(call: Call) -> ApiResult<Reply> {
     let mut organizations = call.state.config.get().organizations.clone();
-    organizations
-        .values_mut()
-        .for_each(external_auth::obscure_tenant);
+    organizations.values_mut().for_each(secrets::obscure_tenant);
     Ok(Reply::json(&organizations))
 }
 
@@ -46,7 +44,7 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
     } else {
         requested_id
     };
-    external_auth::restore_tenant(&mut organization, existing.as_ref());
+    secrets::restore_tenant(&mut organization, existing.as_ref());
     organization.hosts = organization
         .hosts
         .iter()
@@ -67,7 +65,7 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
     }
     let saved = organization.clone();
     let mut shown = organization;
-    external_auth::obscure_tenant(&mut shown);
+    secrets::obscure_tenant(&mut shown);
     let key = id.clone();
     call.state
         .config

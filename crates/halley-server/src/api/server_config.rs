@@ -8,15 +8,17 @@ use halley_api::constants::{SEVT_SERVER_RESTARTED, SEVT_SERVER_SHUTDOWN, SEVT_SE
 use halley_api::types::{CometAPIResponseMessage, ServerConfigOptions};
 
 use super::account::{obscured, OBSCURED};
+use crate::auth::sessions;
 use crate::events::webhooks;
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::lifecycle::Lifecycle;
-use crate::service::external_auth;
+use crate::service::secrets;
+use crate::store::SessionKind;
 
 pub async fn get(call: Call) -> ApiResult<Reply> {
     let mut config = (*call.state.config.get()).clone();
     config.admin_users = config.admin_users.iter().map(obscured).collect();
-    external_auth::obscure_config(&mut config);
+    secrets::obscure_config(&mut config);
     Ok(Reply::json(&config))
 }
 
@@ -27,6 +29,7 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?.clone();
     let mut next: ServerConfigOptions = call.params.json("Config")?;
     let current = call.state.config.get();
+    let mut passwords_changed = Vec::new();
     for entry in &mut next.admin_users {
         let stored = current
             .admin_users
@@ -36,11 +39,14 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
             entry.password = stored.map(|a| a.password.clone()).unwrap_or_default();
             entry.password_format = stored.map(|a| a.password_format).unwrap_or_default();
         }
+        if stored.is_some_and(|a| a.password != entry.password) {
+            passwords_changed.push(entry.username.clone());
+        }
         if entry.totp_key == OBSCURED {
             entry.totp_key = stored.map(|a| a.totp_key.clone()).unwrap_or_default();
         }
     }
-    external_auth::restore_config(&mut next, &current);
+    secrets::restore_config(&mut next, &current);
     validate(&next).map_err(|why| ApiError::invalid_param("Config", why))?;
     let listeners_changed = next.listen_addresses != current.listen_addresses;
     let saved = next.clone();
@@ -51,6 +57,10 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
             Ok(())
         })
         .await?;
+    // A password set here ends the sessions opened with the old one.
+    for username in &passwords_changed {
+        sessions::end_all(&call.state, SessionKind::Admin, username).await?;
+    }
     let hooks: Vec<String> = webhooks::configured_hooks(&next)
         .into_iter()
         .filter(|hook| {

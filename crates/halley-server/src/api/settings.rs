@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::http::{ApiError, ApiResult, Call, Reply};
+use crate::service::secrets;
 
 type Top<T> = fn(&mut ServerConfigOptions) -> &mut T;
 type Tenant<T> = fn(&mut Organization) -> &mut T;
@@ -111,12 +112,23 @@ pub async fn build_set(call: Call) -> ApiResult<Reply> {
     .await
 }
 
+/// The SMTP password is never shown; sending the obscured value back keeps it.
 pub async fn email_get(call: Call) -> ApiResult<Reply> {
-    get_slice::<EmailOptions>(call, |c| &mut c.email, |o| &mut o.email).await
+    let mut email = read(&call, |c| &mut c.email, |o| &mut o.email)?;
+    secrets::obscure_email(&mut email);
+    Ok(Reply::json(&email))
 }
 
 pub async fn email_set(call: Call) -> ApiResult<Reply> {
-    set_slice::<EmailOptions>(call, "EmailOptions", |c| &mut c.email, |o| &mut o.email).await
+    let mut email: EmailOptions = call.params.json("EmailOptions")?;
+    secrets::restore_email(&mut email, &stored_email(&call)?);
+    write(&call, email, |c| &mut c.email, |o| &mut o.email).await?;
+    Ok(Reply::ok())
+}
+
+/// The email options stored for the caller's scope, secrets included.
+pub fn stored_email(call: &Call) -> ApiResult<EmailOptions> {
+    read(call, |c| &mut c.email, |o| &mut o.email)
 }
 
 pub async fn remote_storage_get(call: Call) -> ApiResult<Reply> {

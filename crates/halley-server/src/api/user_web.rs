@@ -3,7 +3,7 @@
 use halley_api::constants::SEVT_ACCOUNT_SESSION_REVOKE;
 use halley_api::types::{TotpRegeneratedResponse, UserProfileConfig};
 
-use crate::auth::{password, sessions, totp};
+use crate::auth::{self, sessions, totp};
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::service::users::{self as service, load};
 use crate::service::{policies, policy_locks};
@@ -45,7 +45,7 @@ pub async fn session_revoke(call: Call) -> ApiResult<Reply> {
             "This call was not made with a session key (AuthType=SessionKey), so there is no session to revoke",
         ));
     };
-    call.state.store.session_delete(key_hash).await?;
+    sessions::revoke(&call.state, key_hash).await?;
     call.state.events.emit(
         SEVT_ACCOUNT_SESSION_REVOKE,
         &user.actor(),
@@ -58,7 +58,10 @@ pub async fn session_revoke(call: Call) -> ApiResult<Reply> {
 
 pub async fn get_profile_and_hash(call: Call) -> ApiResult<Reply> {
     let (profile, record) = load(&call.state, &call.user()?.username).await?;
-    Ok(profile_and_hash(profile, record.profile_hash))
+    Ok(profile_and_hash(
+        service::without_secrets(&profile),
+        record.profile_hash,
+    ))
 }
 
 pub async fn set_profile_hash(call: Call) -> ApiResult<Reply> {
@@ -70,7 +73,7 @@ pub async fn set_profile_hash(call: Call) -> ApiResult<Reply> {
     policy_locks::check_self_edit(&stored, &profile)?;
     policies::enforce(&call.state, &mut profile).await?;
     let hash = service::save(&call.state, &profile, Some(expected), &user.actor()).await?;
-    Ok(profile_and_hash(profile, hash))
+    Ok(profile_and_hash(service::without_secrets(&profile), hash))
 }
 
 pub async fn reset_password(call: Call) -> ApiResult<Reply> {
@@ -78,7 +81,7 @@ pub async fn reset_password(call: Call) -> ApiResult<Reply> {
     policy_locks::check_password_change(&profile)?;
     let old = call.params.str("OldPassword")?;
     let new = call.params.str("NewPassword")?;
-    if !password::verify_password(profile.password_format, &profile.password_hash, old) {
+    if !auth::confirm_user_password(&call.state, &profile, old, &call.origin).await? {
         return Err(ApiError::invalid_param(
             "OldPassword",
             "it is not the account's current password",
@@ -86,6 +89,7 @@ pub async fn reset_password(call: Call) -> ApiResult<Reply> {
     }
     service::validate_password("NewPassword", new)?;
     service::set_password(&call.state, &profile.username, new, true).await?;
+    service::end_sessions(&call.state, &profile.username).await?;
     Ok(Reply::ok())
 }
 
@@ -121,11 +125,8 @@ pub async fn validate_totp(call: Call) -> ApiResult<Reply> {
         ));
     }
     let code = call.params.str("TOTPCode")?;
-    if !call.state.totp.check(
-        &format!("user:{}", profile.username),
-        &profile.totp_key,
-        code,
-    ) {
+    let account = format!("user:{}", profile.username);
+    if !totp::check(call.state.store.as_ref(), &account, &profile.totp_key, code).await? {
         return Err(ApiError::invalid_param(
             "TOTPCode",
             "the code is not valid for this account now",

@@ -6,7 +6,6 @@ use halley_api::types::{
 };
 
 use super::scope::{list_scope, target_organization};
-use crate::auth::password;
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::service::policies;
 use crate::service::users::{self as service, load_for_admin};
@@ -200,7 +199,8 @@ pub async fn reset_user_password(call: Call) -> ApiResult<Reply> {
     let (profile, _) = load_for_admin(&call.state, admin, username).await?;
     match call.params.opt_str("OldPassword").filter(|p| !p.is_empty()) {
         Some(old)
-            if !password::verify_password(profile.password_format, &profile.password_hash, old) =>
+            if !crate::auth::confirm_user_password(&call.state, &profile, old, &call.origin)
+                .await? =>
         {
             return Err(ApiError::invalid_param(
                 "OldPassword",

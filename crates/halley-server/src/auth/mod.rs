@@ -11,11 +11,16 @@
 //! factors, address allowlists, throttling and login events apply as to
 //! local administrators.
 
+pub mod client_address;
 pub mod ldap;
 pub mod password;
+pub mod password_check;
+pub mod session_cache;
 pub mod sessions;
+pub mod standing;
 pub mod throttle;
 pub mod totp;
+pub mod verify_pool;
 
 use halley_api::constants::{
     REMOTESERVER_LDAP, SEVT_ACCOUNT_ADMIN_LOGIN, SEVT_ACCOUNT_ADMIN_LOGIN_FAILED,
@@ -27,6 +32,10 @@ use crate::http::{ApiError, ApiResult, Params};
 use crate::service::external_auth;
 use crate::state::AppState;
 use crate::store::SessionKind;
+
+pub use standing::{
+    admin_still_signed_in, confirm_user_password, refuse_suspended_tenant, session_account_allowed,
+};
 
 #[derive(Debug, Clone)]
 pub struct AdminPrincipal {
@@ -153,7 +162,7 @@ impl LoginPolicy<'_> {
     }
 
     /// Decides the second factor once the password is known to be right.
-    fn second_factor(
+    async fn second_factor(
         &self,
         state: &AppState,
         account: &str,
@@ -162,7 +171,7 @@ impl LoginPolicy<'_> {
         let totp_ready = self.allow_password_and_totp && !self.totp_key.is_empty();
         match totp {
             Some(code) if totp_ready => {
-                if state.totp.check(account, self.totp_key, code) {
+                if totp::check(state.store.as_ref(), account, self.totp_key, code).await? {
                     Ok(())
                 } else {
                     Err(ApiError::unauthorised())
@@ -194,25 +203,6 @@ pub async fn admin(
             let session = sessions::resolve(state, key, SessionKind::Admin, creds.username)
                 .await?
                 .ok_or_else(ApiError::unauthorised)?;
-            let config = state.config.get();
-            // A session outlives nothing: a deleted administrator's keys stop
-            // working, and so do those of an external administrator whose
-            // source is gone.
-            let entry = config.admin_users.iter().find(|a| {
-                a.username == creds.username && a.organization_id == session.organization_id
-            });
-            let valid = entry.is_some_and(|a| {
-                a.external_authentication_source.is_empty()
-                    || external_auth::find(
-                        &config,
-                        &a.organization_id,
-                        &a.external_authentication_source,
-                    )
-                    .is_some()
-            });
-            if !valid {
-                return Err(ApiError::unauthorised());
-            }
             Ok(AdminPrincipal {
                 username: session.username,
                 organization_id: session.organization_id,
@@ -234,15 +224,15 @@ async fn admin_password(
 ) -> ApiResult<AdminPrincipal> {
     let config = state.config.get();
     let account_key = format!("admin:{username}");
-    let keys = [format!("ip:{}", origin.client_ip), account_key.clone()];
+    let address = origin.client_ip.as_str();
     state
         .throttle
-        .check(&keys, &config.login_protection)
+        .check(&account_key, address, &config.login_protection)
         .map_err(throttled)?;
     let fail = |organization_id: &str, err: ApiError| {
         state
             .throttle
-            .record_failure(&keys, &config.login_protection);
+            .record_failure(&account_key, address, &config.login_protection);
         state.events.emit(
             SEVT_ACCOUNT_ADMIN_LOGIN_FAILED,
             &format!("admin:{username}"),
@@ -255,12 +245,15 @@ async fn admin_password(
     let admin: AllowedAdminUser =
         match crate::service::admins::find_for_login(&config, username, &origin.host) {
             Some(admin) if admin.external_authentication_source.is_empty() => {
-                if !state.verified.verify(
+                if !password_check::verify(
+                    state,
                     &account_key,
                     admin.password_format,
                     &admin.password,
                     password,
-                ) {
+                )
+                .await?
+                {
                     return Err(fail(&admin.organization_id, ApiError::unauthorised()));
                 }
                 admin.clone()
@@ -292,10 +285,10 @@ async fn admin_password(
             None => {
                 let sources = external_auth::for_host(&config, &origin.host);
                 if sources.is_empty() {
-                    password::burn_verification(password);
+                    password_check::spend(state, password).await?;
                     state
                         .throttle
-                        .record_failure(&keys, &config.login_protection);
+                        .record_failure(&account_key, address, &config.login_protection);
                     return Err(ApiError::unauthorised());
                 }
                 // A refusal outweighs a source that could not be asked.
@@ -342,12 +335,13 @@ async fn admin_password(
         allow_password_and_totp: admin.allow_password_and_totp_login,
         totp_key: &admin.totp_key,
     };
-    match policy.second_factor(state, &account_key, totp) {
+    match policy.second_factor(state, &account_key, totp).await {
         Ok(()) => {}
         Err(ApiError::TotpRequired) => return Err(ApiError::TotpRequired),
         Err(err) => return Err(fail(&admin.organization_id, err)),
     }
-    state.throttle.record_success(&account_key);
+    state.throttle.record_success(&account_key, address);
+    refuse_suspended_tenant(&config, &admin.organization_id)?;
     if admin.external_authentication_source.is_empty()
         && admin.password_format == halley_api::constants::PASSWORD_FORMAT_PLAINTEXT
     {
@@ -452,7 +446,11 @@ async fn upgrade_plaintext_admin_password(
     organization_id: &str,
     password: &str,
 ) -> ApiResult<()> {
-    let hash = password::hash_password(password);
+    let owned = password.to_string();
+    let hash = state
+        .verify_pool
+        .run(move || password::hash_password(&owned))
+        .await?;
     state
         .config
         .update(|config| -> ApiResult<()> {
@@ -507,26 +505,26 @@ async fn user_password(
 ) -> ApiResult<UserPrincipal> {
     let config = state.config.get();
     let account_key = format!("user:{username}");
-    let keys = [format!("ip:{}", origin.client_ip), account_key.clone()];
+    let address = origin.client_ip.as_str();
     state
         .throttle
-        .check(&keys, &config.login_protection)
+        .check(&account_key, address, &config.login_protection)
         .map_err(throttled)?;
     let record = state.store.user_get(username).await?;
     let profile: Option<UserProfileConfig> = record
         .as_ref()
         .and_then(|r| serde_json::from_str(&r.profile_json).ok());
     let Some(profile) = profile else {
-        password::burn_verification(password);
+        password_check::spend(state, password).await?;
         state
             .throttle
-            .record_failure(&keys, &config.login_protection);
+            .record_failure(&account_key, address, &config.login_protection);
         return Err(ApiError::unauthorised());
     };
     let fail = |err: ApiError| {
         state
             .throttle
-            .record_failure(&keys, &config.login_protection);
+            .record_failure(&account_key, address, &config.login_protection);
         state.events.emit(
             SEVT_ACCOUNT_LOGIN_FAILED,
             &format!("user:{username}"),
@@ -536,12 +534,15 @@ async fn user_password(
         );
         err
     };
-    if !state.verified.verify(
+    if !password_check::verify(
+        state,
         &account_key,
         profile.password_format,
         &profile.password_hash,
         password,
-    ) {
+    )
+    .await?
+    {
         return Err(fail(ApiError::unauthorised()));
     }
     let policy = LoginPolicy {
@@ -549,7 +550,7 @@ async fn user_password(
         allow_password_and_totp: profile.allow_password_and_totp_login,
         totp_key: &profile.totp_key,
     };
-    match policy.second_factor(state, &account_key, totp) {
+    match policy.second_factor(state, &account_key, totp).await {
         Ok(()) => {}
         Err(ApiError::TotpRequired) => return Err(ApiError::TotpRequired),
         Err(err) => return Err(fail(err)),
@@ -557,7 +558,8 @@ async fn user_password(
     if profile.is_suspended {
         return Err(ApiError::forbidden("This account is suspended"));
     }
-    state.throttle.record_success(&account_key);
+    state.throttle.record_success(&account_key, address);
+    refuse_suspended_tenant(&config, &profile.organization_id)?;
     if profile.password_format == halley_api::constants::PASSWORD_FORMAT_PLAINTEXT {
         crate::service::users::set_password(state, username, password, false).await?;
     }
@@ -596,6 +598,11 @@ pub async fn hybrid(state: &AppState, params: &Params, origin: &Origin) -> ApiRe
             Err(ApiError::TotpRequired) => return Err(ApiError::TotpRequired),
             Err(_) => {}
         }
+    } else if let Method::Password { password, .. } = creds.method {
+        // An administrator's name costs the administrator check before the
+        // end-user one; every other name spends the same time, so that the
+        // answer's delay does not tell administrator names apart.
+        password_check::spend(state, password).await?;
     }
     user(state, params, origin).await.map(Principal::User)
 }

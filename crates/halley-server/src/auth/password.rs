@@ -47,12 +47,12 @@ pub fn verify_password(format: i64, stored: &str, password: &str) -> bool {
     }
 }
 
-/// Spends the time of one verification, so that an unknown account answers no
-/// faster than a known one with a wrong password.
-pub fn burn_verification(password: &str) {
+/// A hash no password matches in practice, to spend the time of one
+/// verification, so that an unknown account answers no faster than a known
+/// one with a wrong password.
+pub fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash_password("halley-dummy-password"));
-    let _ = verify_password(PASSWORD_FORMAT_ARGON2ID, dummy, password);
+    DUMMY.get_or_init(|| hash_password("halley-dummy-password"))
 }
 
 pub struct VerifiedCache {
@@ -81,23 +81,23 @@ impl VerifiedCache {
         *hasher.finalize().as_bytes()
     }
 
-    /// Like [`verify_password`], answering from the cache when it can.
-    pub fn verify(&self, account: &str, format: i64, stored: &str, password: &str) -> bool {
+    /// Whether this password was verified against this stored hash before.
+    pub fn knows(&self, account: &str, stored: &str, password: &str) -> bool {
+        let digest = self.digest(account, stored, password);
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&digest)
+    }
+
+    /// Remembers a successful verification.
+    pub fn remember(&self, account: &str, stored: &str, password: &str) {
         let digest = self.digest(account, stored, password);
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.contains(&digest) {
-            return true;
-        }
-        drop(entries);
-        if !verify_password(format, stored, password) {
-            return false;
-        }
-        entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= VERIFIED_CACHE_LIMIT {
             entries.clear();
         }
         entries.insert(digest);
-        true
     }
 }
 
@@ -129,11 +129,14 @@ mod tests {
     }
 
     #[test]
-    fn cache_never_accepts_a_wrong_password() {
+    fn cache_knows_only_what_it_was_told() {
         let cache = VerifiedCache::default();
         let hash = hash_password("s3cret-pass");
-        assert!(cache.verify("a", PASSWORD_FORMAT_ARGON2ID, &hash, "s3cret-pass"));
-        assert!(cache.verify("a", PASSWORD_FORMAT_ARGON2ID, &hash, "s3cret-pass"));
-        assert!(!cache.verify("a", PASSWORD_FORMAT_ARGON2ID, &hash, "other"));
+        assert!(!cache.knows("a", &hash, "s3cret-pass"));
+        cache.remember("a", &hash, "s3cret-pass");
+        assert!(cache.knows("a", &hash, "s3cret-pass"));
+        assert!(!cache.knows("a", &hash, "other"));
+        assert!(!cache.knows("b", &hash, "s3cret-pass"));
+        assert!(!cache.knows("a", "another-hash", "s3cret-pass"));
     }
 }

@@ -1,9 +1,6 @@
 //! Time-based one-time passwords (RFC 6238: SHA-1, 6 digits, 30 s steps), the
 //! second factor of both administrators and end users.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use totp_rs::{Algorithm, Secret, TOTP};
 
 /// A new random secret, base32-encoded as stored in `TOTPKey`.
@@ -32,39 +29,43 @@ pub fn enrolment(secret: &str, issuer: &str, account: &str) -> Option<(String, S
     Some((totp.get_url(), format!("data:image/png;base64,{image}")))
 }
 
-/// Remembers the last accepted time step per account so a code works once.
-#[derive(Default)]
-pub struct TotpGuard {
-    last_step: Mutex<HashMap<String, u64>>,
+/// The time step `code` belongs to, if it is valid now (one step of clock
+/// skew either way). The caller claims the step in the store
+/// ([`crate::store::Store::totp_claim_step`]) so that a code works once,
+/// across restarts and nodes.
+pub fn matching_step(secret: &str, code: &str) -> Option<u64> {
+    // The label plays no part in the code; an account name may hold a ':'
+    // that the otpauth label format forbids.
+    let totp = totp(secret, "Halley", "account")?;
+    let code = code.trim();
+    if code.is_empty() {
+        return None;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let step = now / 30;
+    [step.saturating_sub(1), step, step + 1]
+        .into_iter()
+        .find(|candidate| totp.generate(candidate * 30) == code)
 }
 
-impl TotpGuard {
-    /// True when `code` is valid now (one step of clock skew either way) and
-    /// was not already used for this account.
-    pub fn check(&self, account: &str, secret: &str, code: &str) -> bool {
-        // The label plays no part in the code; `account` may hold a ':' that
-        // the otpauth label format forbids.
-        let Some(totp) = totp(secret, "Halley", "account") else {
-            return false;
-        };
-        let code = code.trim();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let step = now / 30;
-        let mut last = self.last_step.lock().unwrap_or_else(|p| p.into_inner());
-        for candidate in [step.saturating_sub(1), step, step + 1] {
-            if totp.generate(candidate * 30) == code {
-                if last.get(account).is_some_and(|used| *used >= candidate) {
-                    return false;
-                }
-                last.insert(account.to_string(), candidate);
-                return true;
-            }
-        }
-        false
-    }
+/// True when `code` is valid now for `secret` and was not used by `account`
+/// before (nor any later code).
+pub async fn check(
+    store: &dyn crate::store::Store,
+    account: &str,
+    secret: &str,
+    code: &str,
+) -> crate::http::ApiResult<bool> {
+    let Some(step) = matching_step(secret, code) else {
+        return Ok(false);
+    };
+    // The table names no account: a copy of the database (a tenant's
+    // self-backup, say) shows no other scope's account names.
+    let account = blake3::hash(account.as_bytes()).to_hex();
+    Ok(store.totp_claim_step(&account, step as i64).await?)
 }
 
 #[cfg(test)]
@@ -72,13 +73,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_code_is_accepted_once() {
+    fn the_current_code_matches_its_step_and_others_do_not() {
         let secret = new_secret();
         let code = totp(&secret, "x", "a").unwrap().generate_current().unwrap();
-        let guard = TotpGuard::default();
-        assert!(guard.check("a", &secret, &code));
-        assert!(!guard.check("a", &secret, &code));
-        assert!(!guard.check("b", &secret, "000000") || code == "000000");
+        assert!(matching_step(&secret, &code).is_some());
+        assert_eq!(matching_step(&secret, ""), None);
+        assert_eq!(matching_step("not base32!", &code), None);
     }
 
     #[test]

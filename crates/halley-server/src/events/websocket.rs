@@ -1,10 +1,14 @@
 //! `GET /api/v1/events/stream`: the live event websocket. The client sends
 //! five text frames (Username, AuthType, Password, SessionKey, TOTP; empty to
 //! skip); the server answers `403 Unauth` and closes, or `200 OK`, then
-//! `SEVT_META_HELLO` and one JSON frame per event, in order. A client that
-//! falls more than the queue limit behind is disconnected (and only it).
+//! `SEVT_META_HELLO` and one JSON frame per event, in order. A frame that is
+//! not text is answered `403 Unauth` at once, and so is a client that has
+//! not sent all five within [`HANDSHAKE_TIMEOUT`]. A client that falls more
+//! than the queue limit behind is disconnected (and only it). Whenever
+//! sessions, accounts or the configuration change, the stream checks its
+//! caller again and closes if the caller would be refused now (a revoked
+//! session, a changed password, a suspended tenant).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,36 +24,26 @@ use crate::state::AppState;
 
 pub const PATH: &str = "/api/v1/events/stream";
 const CREDENTIAL_FRAMES: [&str; 5] = ["Username", "AuthType", "Password", "SessionKey", "TOTP"];
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn upgrade(
-    state: Arc<AppState>,
-    peer: SocketAddr,
-    host: String,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    upgrade.on_upgrade(move |socket| serve(state, peer, host, socket))
+pub fn upgrade(state: Arc<AppState>, origin: Origin, upgrade: WebSocketUpgrade) -> Response {
+    upgrade.on_upgrade(move |socket| serve(state, origin, socket))
 }
 
-async fn serve(state: Arc<AppState>, peer: SocketAddr, host: String, mut socket: WebSocket) {
-    let Ok(Some(params)) =
-        tokio::time::timeout(HANDSHAKE_TIMEOUT, read_credentials(&mut socket)).await
-    else {
-        return;
-    };
-    let origin = Origin {
-        client_ip: peer.ip().to_string(),
-        path: PATH.to_string(),
-        host,
+async fn serve(state: Arc<AppState>, origin: Origin, mut socket: WebSocket) {
+    let params = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_credentials(&mut socket)).await
+    {
+        Ok(Handshake::Complete(params)) => params,
+        Ok(Handshake::Gone) => return,
+        Ok(Handshake::BadFrame) | Err(_) => return refuse(socket).await,
     };
     let admin = match auth::admin(&state, &params, &origin).await {
         Ok(admin) => admin,
-        Err(_) => {
-            let _ = socket.send(Message::Text("403 Unauth".into())).await;
-            let _ = socket.send(Message::Close(None)).await;
-            return;
-        }
+        Err(_) => return refuse(socket).await,
     };
+    // Anything that could end the caller's right to this stream.
+    let mut sessions_changed = state.session_cache.watch();
+    let mut config_changed = state.config.watch();
     let scope = (!admin.organization_id.is_empty()).then(|| admin.organization_id.clone());
     // Subscribe before answering so that no event falls between the two.
     let mut subscription = state.events.subscribe(scope);
@@ -84,6 +78,12 @@ async fn serve(state: Arc<AppState>, peer: SocketAddr, host: String, mut socket:
                     }
                 }
                 _ = subscription.dropped.notified() => break,
+                _ = sessions_changed.changed() => {
+                    if !auth::admin_still_signed_in(&state, &params, &admin).await { break; }
+                }
+                _ = config_changed.changed() => {
+                    if !auth::admin_still_signed_in(&state, &params, &admin).await { break; }
+                }
             }
         }
     }
@@ -91,19 +91,33 @@ async fn serve(state: Arc<AppState>, peer: SocketAddr, host: String, mut socket:
     let _ = socket.send(Message::Close(None)).await;
 }
 
-async fn read_credentials(socket: &mut WebSocket) -> Option<Params> {
+async fn refuse(mut socket: WebSocket) {
+    let _ = socket.send(Message::Text("403 Unauth".into())).await;
+    let _ = socket.send(Message::Close(None)).await;
+}
+
+enum Handshake {
+    Complete(Params),
+    /// A frame that is not text (binary, or a close before the end).
+    BadFrame,
+    /// The connection ended; there is no one to answer.
+    Gone,
+}
+
+async fn read_credentials(socket: &mut WebSocket) -> Handshake {
     let mut pairs = Vec::new();
     for name in CREDENTIAL_FRAMES {
         let text = loop {
-            match socket.recv().await? {
-                Ok(Message::Text(text)) => break text.to_string(),
-                Ok(Message::Ping(_) | Message::Pong(_)) => continue,
-                _ => return None,
+            match socket.recv().await {
+                Some(Ok(Message::Text(text))) => break text.to_string(),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(_)) => return Handshake::BadFrame,
+                None | Some(Err(_)) => return Handshake::Gone,
             }
         };
         if !text.is_empty() {
             pairs.push((name, text));
         }
     }
-    Some(Params::from_pairs(pairs))
+    Handshake::Complete(Params::from_pairs(pairs))
 }

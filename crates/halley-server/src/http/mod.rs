@@ -113,8 +113,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             move |ConnectInfo(peer): ConnectInfo<SocketAddr>,
                   headers: HeaderMap,
                   upgrade: WebSocketUpgrade| async move {
-                let host = Origin::host_from(&headers);
-                crate::events::websocket::upgrade(stream_state, peer, host, upgrade)
+                let origin = Origin {
+                    client_ip: client_ip(&stream_state, peer, &headers),
+                    path: crate::events::websocket::PATH.to_string(),
+                    host: Origin::host_from(&headers),
+                };
+                crate::events::websocket::upgrade(stream_state, origin, upgrade)
             },
         ),
     );
@@ -407,19 +411,9 @@ fn check_params(endpoint: &EndpointSpec, params: &mut Params) -> ApiResult<()> {
     Ok(())
 }
 
-/// The caller's address: the peer, or with `TrustXForwardedFor` the left-most
-/// `X-Forwarded-For` entry set by the reverse proxy.
+/// The caller's address ([`auth::client_address`]).
 fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
-    if state.config.get().trust_x_forwarded_for {
-        if let Some(first) = headers
-            .get("X-Forwarded-For")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-        {
-            return first.trim().to_string();
-        }
-    }
-    peer.ip().to_string()
+    auth::client_address::client_ip(&state.config.get(), peer.ip(), headers)
 }
 
 async fn unknown_path(request: Request) -> Response {

@@ -42,7 +42,9 @@ pub fn tenant_for_host<'a>(config: &'a ServerConfigOptions, host: &str) -> Optio
 
 /// The administrator a login names. On a tenant's host name only that
 /// tenant's administrators sign in. Elsewhere, top-level administrators come
-/// first, then administrators of tenants that have no host names of their own.
+/// first, then local administrators of tenants that have no host names of
+/// their own; a tenant's external administrators sign in only on its host
+/// names, so that its directory never sees another scope's passwords.
 pub fn find_for_login<'a>(
     config: &'a ServerConfigOptions,
     username: &str,
@@ -59,10 +61,11 @@ pub fn find_for_login<'a>(
     }
     named().find(|a| a.organization_id.is_empty()).or_else(|| {
         named().find(|a| {
-            config
-                .organizations
-                .get(&a.organization_id)
-                .is_some_and(|org| org.hosts.is_empty())
+            a.external_authentication_source.is_empty()
+                && config
+                    .organizations
+                    .get(&a.organization_id)
+                    .is_some_and(|org| org.hosts.is_empty())
         })
     })
 }

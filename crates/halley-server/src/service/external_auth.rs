@@ -82,34 +82,23 @@ pub fn find(
 }
 
 /// The sources that may sign in a new administrator on a host name, in the
-/// order they are tried, each with its tenant. On a tenant's host name, that
-/// tenant's; elsewhere the top level's, then those of tenants that have no
-/// host names of their own (as local administrator sign-in does).
+/// order they are tried, each with its tenant: on a tenant's host name that
+/// tenant's, elsewhere the top level's. A tenant's directory only ever sees
+/// sign-ins meant for that tenant, so a tenant without host names has no
+/// external sign-in (its sources would otherwise receive the passwords of
+/// everyone who signs in on the default host).
 pub fn for_host(
     config: &ServerConfigOptions,
     host: &str,
 ) -> Vec<(String, String, ExternalAuthenticationSource)> {
-    let scopes: Vec<String> = match super::admins::tenant_for_host(config, host) {
-        Some(tenant) => vec![tenant.to_string()],
-        None => std::iter::once(String::new())
-            .chain(
-                config
-                    .organizations
-                    .iter()
-                    .filter(|(_, org)| org.hosts.is_empty())
-                    .map(|(id, _)| id.clone()),
-            )
-            .collect(),
-    };
-    scopes
+    let scope = super::admins::tenant_for_host(config, host)
+        .unwrap_or("")
+        .to_string();
+    of_scope(config, &scope)
+        .unwrap_or_default()
         .into_iter()
-        .flat_map(|org| {
-            of_scope(config, &org)
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|(_, source)| source.r#type == REMOTESERVER_LDAP)
-                .map(move |(id, source)| (org.clone(), id, source))
-        })
+        .filter(|(_, source)| source.r#type == REMOTESERVER_LDAP)
+        .map(|(id, source)| (scope.clone(), id, source))
         .collect()
 }
 

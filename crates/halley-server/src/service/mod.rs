@@ -10,6 +10,7 @@ pub mod protected_items;
 pub mod reports;
 pub mod schedule;
 pub mod search;
+pub mod secrets;
 pub mod self_backup;
 pub mod server_info;
 pub mod users;

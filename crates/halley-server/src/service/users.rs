@@ -227,6 +227,13 @@ pub async fn save(
             ))
         }
     }
+    // A suspended account's sessions end; any save may change what a
+    // cached session is allowed.
+    if profile.is_suspended {
+        end_sessions(state, &profile.username).await?;
+    } else {
+        state.session_cache.revoke();
+    }
     emit_profile(state, SEVT_ACCOUNT_UPDATED, actor, profile);
     Ok(record.profile_hash)
 }
@@ -261,6 +268,7 @@ pub async fn delete(
     if !state.store.user_delete(username).await? {
         return Err(ApiError::user_not_found());
     }
+    state.session_cache.revoke();
     state
         .events
         .emit(SEVT_ACCOUNT_REMOVED, actor, organization_id, username, None);
@@ -276,8 +284,9 @@ pub async fn set_password(
     refresh_recovery: bool,
 ) -> ApiResult<()> {
     let (mut profile, _) = load(state, username).await?;
+    let owned = password.to_string();
     profile.password_format = PASSWORD_FORMAT_ARGON2ID;
-    profile.password_hash = hash_password(password);
+    profile.password_hash = state.verify_pool.run(move || hash_password(&owned)).await?;
     if refresh_recovery && !profile.password_recovery.is_empty() {
         profile.password_recovery = new_recovery_code();
     }
@@ -287,15 +296,23 @@ pub async fn set_password(
 
 /// Ends every session of an end user (after a password change, say).
 pub async fn end_sessions(state: &AppState, username: &str) -> ApiResult<()> {
-    state
-        .store
-        .sessions_delete_for(SessionKind::User, username)
-        .await?;
+    crate::auth::sessions::end_all(state, SessionKind::User, username).await?;
     Ok(())
 }
 
+/// The profile without what only the server may know: the password hash,
+/// the recovery code and the TOTP secret. Events and the account holder's
+/// own reads carry this form.
+pub fn without_secrets(profile: &UserProfileConfig) -> UserProfileConfig {
+    let mut shown = profile.clone();
+    shown.password_hash.clear();
+    shown.password_recovery.clear();
+    shown.totp_key.clear();
+    shown
+}
+
 fn emit_profile(state: &AppState, event: i64, actor: &str, profile: &UserProfileConfig) {
-    let data = serde_json::to_value(profile).ok();
+    let data = serde_json::to_value(without_secrets(profile)).ok();
     state.events.emit(
         event,
         actor,

@@ -217,4 +217,10 @@ pub trait Store: Send + Sync {
     async fn stats_sample(&self, at: i64) -> StoreResult<StatsSample>;
     /// The samples of the whole server (`None`) or of one organization.
     async fn stats_list(&self, organization: Option<&str>) -> StoreResult<Vec<StatsSample>>;
+
+    // --- Authentication ---
+
+    /// Records that `account` used the TOTP code of time step `step`; false
+    /// (and nothing changes) when that step or a later one was used already.
+    async fn totp_claim_step(&self, account: &str, step: i64) -> StoreResult<bool>;
 }

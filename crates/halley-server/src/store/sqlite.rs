@@ -19,7 +19,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_stats.sql"),
     include_str!("migrations/0005_stats_by_organization.sql"),
     include_str!("migrations/0006_jobs.sql"),
-    include_str!("migrations/0007_outbox_event_ids.sql"),
+    include_str!("migrations/0007_totp_used_steps.sql"),
+    include_str!("migrations/0008_outbox_event_ids.sql"),
 ];
 
 pub struct SqliteStore {
@@ -598,6 +599,24 @@ impl Store for SqliteStore {
             .into_iter()
             .map(|(at, users, devices)| StatsSample { at, users, devices })
             .collect())
+    }
+
+    // --- Authentication ---
+
+    async fn totp_claim_step(&self, account: &str, step: i64) -> StoreResult<bool> {
+        // One statement: of two racing claims of the same step exactly one
+        // inserts or raises the row.
+        let claimed = sqlx::query(
+            "INSERT INTO totp_used_steps (account, step) VALUES (?, ?)
+             ON CONFLICT (account) DO UPDATE SET step = excluded.step
+             WHERE excluded.step > totp_used_steps.step",
+        )
+        .bind(account)
+        .bind(step)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(claimed == 1)
     }
 }
 
