@@ -14,8 +14,9 @@ use async_trait::async_trait;
 pub enum StoreError {
     #[error("already exists")]
     Conflict,
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    /// The engine failed (I/O, corruption, a bug); the source says how.
+    #[error("storage failure: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

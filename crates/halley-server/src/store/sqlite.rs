@@ -21,26 +21,50 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_jobs.sql"),
 ];
 
+/// Reads go through a pool of connections; writes through one connection of
+/// their own. SQLite admits one writer at a time anyway, and a transaction
+/// that reads and then writes on a shared pool fails with `SQLITE_BUSY`
+/// (517) when another connection wrote after its read began: the busy
+/// timeout cannot help there. With one writer, writes queue instead of failing.
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
     pub async fn open(path: &Path) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::from_str("sqlite://")?
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(backend)?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
+            // Another process (an operator's tool) may hold the lock briefly.
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options.clone())
+            .await
+            .map_err(backend)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
-            .await?;
-        let store = SqliteStore { pool };
+            .await
+            .map_err(backend)?;
+        let store = SqliteStore { pool, writer };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// A write transaction that holds the write lock from its first
+    /// statement, so what it reads cannot change before it writes.
+    async fn write_transaction(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)
     }
 
     /// Accounts whose profile has `value` in the top-level `field` (a name from
@@ -53,22 +77,31 @@ impl SqliteStore {
         let sql = format!(
             "SELECT * FROM users WHERE json_extract(profile_json, '$.{field}') = ? ORDER BY username"
         );
-        let rows = sqlx::query(&sql).bind(value).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql)
+            .bind(value)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(rows.iter().map(user_from_row).collect())
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let applied: i64 = sqlx::query_scalar("PRAGMA user_version")
             .fetch_one(&mut *tx)
-            .await?;
+            .await
+            .map_err(backend)?;
         for (index, script) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
-            sqlx::raw_sql(script).execute(&mut *tx).await?;
+            sqlx::raw_sql(script)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
             sqlx::raw_sql(&format!("PRAGMA user_version = {}", index + 1))
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .map_err(backend)?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(backend)?;
         Ok(())
     }
 }
@@ -98,6 +131,11 @@ fn session_from_row(row: &sqlx::sqlite::SqliteRow) -> SessionRecord {
     }
 }
 
+/// The engine's error, kept as the source of a [`StoreError::Backend`].
+fn backend(err: sqlx::Error) -> StoreError {
+    StoreError::Backend(Box::new(err))
+}
+
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -112,12 +150,12 @@ impl Store for SqliteStore {
         .bind(&user.organization_id)
         .bind(&user.profile_json)
         .bind(&user.profile_hash)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await;
         match result {
             Ok(_) => Ok(()),
             Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict),
-            Err(err) => Err(err.into()),
+            Err(err) => Err(backend(err)),
         }
     }
 
@@ -125,7 +163,8 @@ impl Store for SqliteStore {
         let row = sqlx::query("SELECT * FROM users WHERE username = ?")
             .bind(username)
             .fetch_optional(&self.pool)
-            .await?;
+            .await
+            .map_err(backend)?;
         Ok(row.as_ref().map(user_from_row))
     }
 
@@ -141,8 +180,8 @@ impl Store for SqliteStore {
         if let Some(organization) = organization {
             query = query.bind(organization);
         }
-        let json: String = query.fetch_one(&self.pool).await?;
-        Ok(serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?)
+        let json: String = query.fetch_one(&self.pool).await.map_err(backend)?;
+        Ok(serde_json::from_str(&json).map_err(|e| StoreError::Backend(Box::new(e)))?)
     }
 
     async fn user_list_full(&self, organization: Option<&str>) -> StoreResult<Vec<UserRecord>> {
@@ -156,9 +195,9 @@ impl Store for SqliteStore {
         if let Some(organization) = organization {
             query = query.bind(organization);
         }
-        let json: String = query.fetch_one(&self.pool).await?;
+        let json: String = query.fetch_one(&self.pool).await.map_err(backend)?;
         let rows: Vec<(String, String, String, String)> =
-            serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            serde_json::from_str(&json).map_err(|e| StoreError::Backend(Box::new(e)))?;
         Ok(rows
             .into_iter()
             .map(
@@ -177,7 +216,7 @@ impl Store for SqliteStore {
         user: &UserRecord,
         expected_hash: Option<&str>,
     ) -> StoreResult<ReplaceOutcome> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let updated = sqlx::query(
             "UPDATE users SET organization_id = ?, profile_json = ?, profile_hash = ?
              WHERE username = ? AND (?5 IS NULL OR profile_hash = ?5)",
@@ -188,16 +227,18 @@ impl Store for SqliteStore {
         .bind(&user.username)
         .bind(expected_hash)
         .execute(&mut *tx)
-        .await?
+        .await
+        .map_err(backend)?
         .rows_affected();
         if updated == 1 {
-            tx.commit().await?;
+            tx.commit().await.map_err(backend)?;
             return Ok(ReplaceOutcome::Replaced);
         }
         let exists = sqlx::query("SELECT 1 FROM users WHERE username = ?")
             .bind(&user.username)
             .fetch_optional(&mut *tx)
-            .await?
+            .await
+            .map_err(backend)?
             .is_some();
         Ok(if exists {
             ReplaceOutcome::HashMismatch
@@ -207,17 +248,19 @@ impl Store for SqliteStore {
     }
 
     async fn user_delete(&self, username: &str) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let deleted = sqlx::query("DELETE FROM users WHERE username = ?")
             .bind(username)
             .execute(&mut *tx)
-            .await?
+            .await
+            .map_err(backend)?
             .rows_affected();
         sqlx::query("DELETE FROM sessions WHERE kind = 'user' AND username = ?")
             .bind(username)
             .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
         Ok(deleted == 1)
     }
 
@@ -232,8 +275,8 @@ impl Store for SqliteStore {
         .bind(&session.organization_id)
         .bind(session.created_at)
         .bind(session.last_used_at)
-        .execute(&self.pool)
-        .await?;
+        .execute(&self.writer)
+        .await.map_err(backend)?;
         Ok(())
     }
 
@@ -241,7 +284,8 @@ impl Store for SqliteStore {
         let row = sqlx::query("SELECT * FROM sessions WHERE key_hash = ?")
             .bind(key_hash)
             .fetch_optional(&self.pool)
-            .await?;
+            .await
+            .map_err(backend)?;
         Ok(row.as_ref().map(session_from_row))
     }
 
@@ -249,16 +293,18 @@ impl Store for SqliteStore {
         sqlx::query("UPDATE sessions SET last_used_at = ? WHERE key_hash = ?")
             .bind(now)
             .bind(key_hash)
-            .execute(&self.pool)
-            .await?;
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
     async fn session_delete(&self, key_hash: &str) -> StoreResult<bool> {
         let deleted = sqlx::query("DELETE FROM sessions WHERE key_hash = ?")
             .bind(key_hash)
-            .execute(&self.pool)
-            .await?
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?
             .rows_affected();
         Ok(deleted == 1)
     }
@@ -267,8 +313,9 @@ impl Store for SqliteStore {
         let deleted = sqlx::query("DELETE FROM sessions WHERE kind = ? AND username = ?")
             .bind(kind.as_str())
             .bind(username)
-            .execute(&self.pool)
-            .await?
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?
             .rows_affected();
         Ok(deleted)
     }
@@ -276,21 +323,23 @@ impl Store for SqliteStore {
     async fn sessions_expire(&self, idle_before: i64) -> StoreResult<Vec<SessionRecord>> {
         let rows = sqlx::query("DELETE FROM sessions WHERE last_used_at < ? RETURNING *")
             .bind(idle_before)
-            .fetch_all(&self.pool)
-            .await?;
+            .fetch_all(&self.writer)
+            .await
+            .map_err(backend)?;
         Ok(rows.iter().map(session_from_row).collect())
     }
 
     async fn outbox_insert(&self, rows: &[(String, String)]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         for (hook, payload) in rows {
             sqlx::query("INSERT INTO webhook_outbox (hook, payload) VALUES (?, ?)")
                 .bind(hook)
                 .bind(payload)
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .map_err(backend)?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(backend)?;
         Ok(())
     }
 
@@ -303,7 +352,8 @@ impl Store for SqliteStore {
         .bind(now)
         .bind(limit)
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .map_err(backend)?;
         Ok(rows
             .iter()
             .map(|row| OutboxRow {
@@ -320,15 +370,17 @@ impl Store for SqliteStore {
             sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM webhook_outbox WHERE hook = ?")
                 .bind(hook)
                 .fetch_one(&self.pool)
-                .await?;
+                .await
+                .map_err(backend)?;
         Ok(next)
     }
 
     async fn outbox_delete(&self, id: i64) -> StoreResult<()> {
         sqlx::query("DELETE FROM webhook_outbox WHERE id = ?")
             .bind(id)
-            .execute(&self.pool)
-            .await?;
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
@@ -342,19 +394,21 @@ impl Store for SqliteStore {
             .bind(attempts)
             .bind(next_attempt_at)
             .bind(id)
-            .execute(&self.pool)
-            .await?;
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
     async fn outbox_forget_hooks_except(&self, keep: &[String]) -> StoreResult<u64> {
-        let keep = serde_json::to_string(keep).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let keep = serde_json::to_string(keep).map_err(|e| StoreError::Backend(Box::new(e)))?;
         let deleted = sqlx::query(
             "DELETE FROM webhook_outbox WHERE hook NOT IN (SELECT value FROM json_each(?))",
         )
         .bind(keep)
-        .execute(&self.pool)
-        .await?
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?
         .rows_affected();
         Ok(deleted)
     }
@@ -376,7 +430,8 @@ impl Store for SqliteStore {
             .bind(kind)
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?;
+            .await
+            .map_err(backend)?;
         Ok(row.as_ref().map(document_from_row))
     }
 
@@ -394,7 +449,8 @@ impl Store for SqliteStore {
             .bind(organization),
         }
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .map_err(backend)?;
         Ok(rows.iter().map(document_from_row).collect())
     }
 
@@ -403,44 +459,61 @@ impl Store for SqliteStore {
         document: &DocumentRecord,
         expected_hash: Option<&str>,
     ) -> StoreResult<ReplaceOutcome> {
-        let mut tx = self.pool.begin().await?;
-        let current: Option<String> =
-            sqlx::query_scalar("SELECT hash FROM documents WHERE kind = ? AND id = ?")
-                .bind(&document.kind)
-                .bind(&document.id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some(expected) = expected_hash {
-            if current.as_deref() != Some(expected) {
-                return Ok(if current.is_some() {
-                    ReplaceOutcome::HashMismatch
-                } else {
-                    ReplaceOutcome::NotFound
-                });
-            }
-        }
-        sqlx::query(
-            "INSERT INTO documents (kind, id, organization_id, doc_json, hash) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (kind, id) DO UPDATE SET organization_id = excluded.organization_id,
-                 doc_json = excluded.doc_json, hash = excluded.hash",
+        let Some(expected) = expected_hash else {
+            sqlx::query(
+                "INSERT INTO documents (kind, id, organization_id, doc_json, hash) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (kind, id) DO UPDATE SET organization_id = excluded.organization_id,
+                     doc_json = excluded.doc_json, hash = excluded.hash",
+            )
+            .bind(&document.kind)
+            .bind(&document.id)
+            .bind(&document.organization_id)
+            .bind(&document.doc_json)
+            .bind(&document.hash)
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+            return Ok(ReplaceOutcome::Replaced);
+        };
+        // One statement: of two writers holding the same hash, one wins.
+        let updated = sqlx::query(
+            "UPDATE documents SET organization_id = ?, doc_json = ?, hash = ?
+             WHERE kind = ? AND id = ? AND hash = ?",
         )
-        .bind(&document.kind)
-        .bind(&document.id)
         .bind(&document.organization_id)
         .bind(&document.doc_json)
         .bind(&document.hash)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(ReplaceOutcome::Replaced)
+        .bind(&document.kind)
+        .bind(&document.id)
+        .bind(expected)
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        if updated == 1 {
+            return Ok(ReplaceOutcome::Replaced);
+        }
+        let exists = sqlx::query("SELECT 1 FROM documents WHERE kind = ? AND id = ?")
+            .bind(&document.kind)
+            .bind(&document.id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .is_some();
+        Ok(if exists {
+            ReplaceOutcome::HashMismatch
+        } else {
+            ReplaceOutcome::NotFound
+        })
     }
 
     async fn document_delete(&self, kind: &str, id: &str) -> StoreResult<bool> {
         let deleted = sqlx::query("DELETE FROM documents WHERE kind = ? AND id = ?")
             .bind(kind)
             .bind(id)
-            .execute(&self.pool)
-            .await?
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?
             .rows_affected();
         Ok(deleted == 1)
     }
@@ -454,8 +527,8 @@ impl Store for SqliteStore {
         .bind(&job.organization_id)
         .bind(job.start_time)
         .bind(&job.detail_json)
-        .execute(&self.pool)
-        .await?;
+        .execute(&self.writer)
+        .await.map_err(backend)?;
         Ok(())
     }
 
@@ -465,7 +538,7 @@ impl Store for SqliteStore {
         )
         .bind(guid)
         .fetch_optional(&self.pool)
-        .await?;
+        .await.map_err(backend)?;
         Ok(row.as_ref().map(job_from_row))
     }
 
@@ -487,7 +560,11 @@ impl Store for SqliteStore {
         if let Some(value) = value {
             query = query.bind(value);
         }
-        let rows = query.bind(since).fetch_all(&self.pool).await?;
+        let rows = query
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(rows.iter().map(job_from_row).collect())
     }
 
@@ -500,11 +577,13 @@ impl Store for SqliteStore {
         sqlx::query("VACUUM INTO ?")
             .bind(path.to_string_lossy().into_owned())
             .execute(&self.pool)
-            .await?;
+            .await
+            .map_err(backend)?;
         let copy = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(SqliteConnectOptions::new().filename(path))
-            .await?;
+            .await
+            .map_err(backend)?;
         let mut statements = vec![
             "DELETE FROM sessions".to_string(),
             "DELETE FROM webhook_outbox".to_string(),
@@ -529,10 +608,13 @@ impl Store for SqliteStore {
             if statement.contains("?1") {
                 query = query.bind(organization.unwrap_or_default());
             }
-            query.execute(&copy).await?;
+            query.execute(&copy).await.map_err(backend)?;
         }
         // Leaves no deleted rows behind in free pages.
-        sqlx::query("VACUUM").execute(&copy).await?;
+        sqlx::query("VACUUM")
+            .execute(&copy)
+            .await
+            .map_err(backend)?;
         copy.close().await;
         Ok(())
     }
@@ -542,10 +624,10 @@ impl Store for SqliteStore {
             "SELECT organization_id, COUNT(*), COALESCE(SUM((SELECT COUNT(*) FROM json_each(u.profile_json, '$.Devices'))), 0) FROM users u GROUP BY organization_id",
         )
         .fetch_all(&self.pool)
-        .await?;
+        .await.map_err(backend)?;
         let users = per_organization.iter().map(|(_, users, _)| users).sum();
         let devices = per_organization.iter().map(|(_, _, devices)| devices).sum();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         sqlx::query(
             "INSERT OR REPLACE INTO stats_samples (sampled_at, users, devices) VALUES (?, ?, ?)",
         )
@@ -553,7 +635,8 @@ impl Store for SqliteStore {
         .bind(users)
         .bind(devices)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(backend)?;
         for (organization, users, devices) in &per_organization {
             sqlx::query(
                 "INSERT OR REPLACE INTO stats_samples_by_organization (sampled_at, organization_id, users, devices) VALUES (?, ?, ?, ?)",
@@ -563,9 +646,9 @@ impl Store for SqliteStore {
             .bind(users)
             .bind(devices)
             .execute(&mut *tx)
-            .await?;
+            .await.map_err(backend)?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(backend)?;
         Ok(StatsSample { at, users, devices })
     }
 
@@ -576,7 +659,7 @@ impl Store for SqliteStore {
                     "SELECT sampled_at, users, devices FROM stats_samples ORDER BY sampled_at",
                 )
                 .fetch_all(&self.pool)
-                .await?
+                .await.map_err(backend)?
             }
             // A sample where the organization had no account yet counts zero.
             Some(organization) => sqlx::query_as(
@@ -586,7 +669,7 @@ impl Store for SqliteStore {
             )
             .bind(organization)
             .fetch_all(&self.pool)
-            .await?,
+            .await.map_err(backend)?,
         };
         Ok(rows
             .into_iter()
