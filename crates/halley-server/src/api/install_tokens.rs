@@ -5,7 +5,7 @@ use halley_api::types::{InstallToken, InstallTokenResponse};
 
 use crate::auth::password::verify_password;
 use crate::http::{ApiError, ApiResult, Call, Reply};
-use crate::service::users::load_for_admin;
+use crate::service::users::load;
 use crate::store::DocumentRecord;
 use crate::util::{now_unix, random_hex};
 
@@ -16,7 +16,7 @@ pub const LIFETIME_SECONDS: i64 = 24 * 60 * 60;
 pub async fn create(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let username = call.params.str("TargetUser")?;
-    let (profile, _) = load_for_admin(&call.state, admin, username).await?;
+    let (profile, _) = load(&call.state, &admin.scope(), username).await?;
     if !verify_password(
         profile.password_format,
         &profile.password_hash,
@@ -45,7 +45,10 @@ pub async fn create(call: Call) -> ApiResult<Reply> {
         hash: String::new(),
         doc_json,
     };
-    call.state.store.document_put(&record, None).await?;
+    call.state
+        .store
+        .document_put(&admin.scope(), &record, None)
+        .await?;
     Ok(Reply::json(&InstallTokenResponse {
         status: 200,
         message: "OK".into(),

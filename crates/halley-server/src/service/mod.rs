@@ -12,6 +12,7 @@ pub mod schedule;
 pub mod search;
 pub mod self_backup;
 pub mod server_info;
+pub mod user_groups;
 pub mod users;
 pub mod vault_location;
 
