@@ -21,6 +21,11 @@ use crate::util::now_unix;
 /// still running.
 const RECENT_SECONDS: i64 = 24 * 3600;
 
+/// The job as the API shows it.
+pub fn detail(record: &JobRecord) -> ApiResult<BackupJobDetail> {
+    serde_json::from_str(&record.detail_json).map_err(ApiError::internal)
+}
+
 /// Statuses of a job still running.
 const RUNNING: std::ops::RangeInclusive<i64> =
     JOB_STATUS_RUNNING__MIN as i64..=JOB_STATUS_RUNNING__MAX as i64;
@@ -43,7 +48,7 @@ async fn visible(call: &Call, when: JobWhen) -> ApiResult<Vec<BackupJobDetail>> 
         ..Default::default()
     };
     let records = call.state.store.jobs_find(&scope, &query).await?;
-    records.iter().map(JobRecord::detail).collect()
+    records.iter().map(detail).collect()
 }
 
 fn running(job: &BackupJobDetail) -> bool {
@@ -86,10 +91,7 @@ pub async fn for_user(call: Call) -> ApiResult<Reply> {
         ..Default::default()
     };
     let records = call.state.store.jobs_find(&account, &query).await?;
-    let jobs = records
-        .iter()
-        .map(JobRecord::detail)
-        .collect::<ApiResult<Vec<_>>>()?;
+    let jobs = records.iter().map(detail).collect::<ApiResult<Vec<_>>>()?;
     Ok(Reply::json(&jobs))
 }
 
@@ -138,7 +140,7 @@ async fn one(call: &Call) -> ApiResult<(JobRecord, BackupJobDetail)> {
         // An end user's own jobs only: another account's is "not found".
         .filter(|record| owner.as_ref().is_none_or(|owner| *owner == record.username))
         .ok_or_else(not_found)?;
-    let detail = record.detail()?;
+    let detail = detail(&record)?;
     Ok((record, detail))
 }
 

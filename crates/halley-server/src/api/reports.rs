@@ -21,7 +21,7 @@ use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::service::reports::{self, ReportJob};
 use crate::service::{email, users};
 use crate::state::AppState;
-use crate::store::{JobQuery, JobRecord, JobWhen};
+use crate::store::{JobQuery, JobWhen};
 use crate::util::now_unix;
 
 pub async fn preview_user(call: Call) -> ApiResult<Reply> {
@@ -161,7 +161,7 @@ async fn jobs(
         .jobs_find(scope, &query)
         .await?
         .iter()
-        .map(JobRecord::detail)
+        .map(super::jobs::detail)
         .collect()
 }
 

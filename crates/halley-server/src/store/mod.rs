@@ -107,13 +107,6 @@ pub struct JobRecord {
     pub detail_json: String,
 }
 
-impl JobRecord {
-    /// The job as the API shows it.
-    pub fn detail(&self) -> Result<halley_api::types::BackupJobDetail, crate::http::ApiError> {
-        serde_json::from_str(&self.detail_json).map_err(crate::http::ApiError::internal)
-    }
-}
-
 /// Which jobs of a scope a query returns, oldest first (by start, then GUID).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobQuery {
