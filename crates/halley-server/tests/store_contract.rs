@@ -443,6 +443,10 @@ async fn deleting_a_tenant_removes_all_of_it_and_nothing_else() {
 async fn an_export_loads_into_an_empty_store_as_it_was() {
     for (engine, store, _dir) in engines().await {
         fill(store.as_ref()).await;
+        let server = store.stats_list(&all()).await.unwrap();
+        assert_eq!((server.len(), server[0].users), (1, 2), "{engine}");
+        let share = store.stats_list(&tenant("a")).await.unwrap();
+        assert_eq!((share.len(), share[0].users), (1, 1), "{engine}");
         let whole = store
             .export(&all(), ExportOptions::default())
             .await
@@ -455,7 +459,7 @@ async fn an_export_loads_into_an_empty_store_as_it_was() {
                 "{engine}"
             );
             assert_eq!(copy.user_list(&all()).await.unwrap(), ["amy", "bob"]);
-            assert_eq!(copy.stats_list(None).await.unwrap().len(), 1);
+            assert_eq!(copy.stats_list(&all()).await.unwrap().len(), 1);
         }
 
         let only_b = store

@@ -288,6 +288,7 @@ pub trait Store: Send + Sync {
 
     /// Counts accounts and devices now and records them at `at`.
     async fn stats_sample(&self, at: i64) -> StoreResult<StatsSample>;
-    /// The samples of the whole server (`None`) or of one organization.
-    async fn stats_list(&self, organization: Option<&str>) -> StoreResult<Vec<StatsSample>>;
+    /// The samples of the scope: the whole server's for every tenant, else
+    /// the scope's tenant's share.
+    async fn stats_list(&self, scope: &TenantScope) -> StoreResult<Vec<StatsSample>>;
 }

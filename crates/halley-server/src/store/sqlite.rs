@@ -910,8 +910,8 @@ impl Store for SqliteStore {
         Ok(StatsSample { at, users, devices })
     }
 
-    async fn stats_list(&self, organization: Option<&str>) -> StoreResult<Vec<StatsSample>> {
-        let rows: Vec<(i64, i64, i64)> = match organization {
+    async fn stats_list(&self, scope: &TenantScope) -> StoreResult<Vec<StatsSample>> {
+        let rows: Vec<(i64, i64, i64)> = match scope.tenant() {
             None => {
                 sqlx::query_as(
                     "SELECT sampled_at, users, devices FROM stats_samples ORDER BY sampled_at",
