@@ -957,3 +957,56 @@ fn document_from_row(row: &sqlx::sqlite::SqliteRow) -> DocumentRecord {
         hash: row.get("hash"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database made before job columns existed gains them, filled from
+    /// the stored details, and its jobs answer queries as before.
+    #[tokio::test]
+    async fn an_older_database_is_migrated_with_its_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let old = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        for script in &MIGRATIONS[..6] {
+            sqlx::raw_sql(script).execute(&old).await.unwrap();
+        }
+        sqlx::raw_sql(
+            "PRAGMA user_version = 6;
+             INSERT INTO jobs (guid, username, organization_id, start_time, detail_json)
+             VALUES ('j1', 'amy', '', 100, '{\"GUID\":\"j1\",\"Status\":6001,\"EndTime\":0}'),
+                    ('j2', 'amy', '', 50, '{\"GUID\":\"j2\",\"Status\":5000,\"EndTime\":90}');",
+        )
+        .execute(&old)
+        .await
+        .unwrap();
+        old.close().await;
+
+        let store = SqliteStore::open(&path).await.unwrap();
+        let running = JobQuery {
+            when: JobWhen::Running(6000..=6999),
+            ..Default::default()
+        };
+        let found = store
+            .jobs_find(&TenantScope::server_wide(), &running)
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].guid.as_str(), found[0].status), ("j1", 6001));
+        let ended = store
+            .job_get(&TenantScope::server_wide(), "j2")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((ended.end_time, ended.status), (90, 5000));
+        store.close().await;
+    }
+}
