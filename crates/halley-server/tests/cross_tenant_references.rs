@@ -30,6 +30,8 @@ const TOP: (&str, &str) = ("admin", "admin");
 
 struct World {
     server: Server,
+    org_a: String,
+    org_b: String,
     b_group: String,
     b_policy: String,
 }
@@ -62,6 +64,8 @@ async fn two_tenants() -> World {
     let b_policy = policy.json()["PolicyID"].as_str().unwrap().to_string();
     World {
         server,
+        org_a,
+        org_b,
         b_group,
         b_policy,
     }
@@ -332,11 +336,79 @@ async fn resources_are_read_by_their_uploader_only(world: &World) {
     assert_eq!(get(A).await.body, logo);
 }
 
+/// An `OrganizationID` in a written document must be the tenant the object
+/// is in: A cannot place an account, policy or group in B by naming it.
+async fn documents_cannot_name_another_tenant(world: &World) {
+    let org_b = world.org_b.as_str();
+    let mut moved = profile(world, A, "a1").await;
+    moved["OrganizationID"] = json!(org_b);
+    let refused = as_admin(
+        &world.server,
+        A,
+        "set-user-profile",
+        &[("TargetUser", "a1"), ("ProfileData", &moved.to_string())],
+    )
+    .await;
+    refused.assert_refused(400, "OrganizationID");
+    for (path, fields) in [
+        (
+            "add-user-from-profile",
+            vec![
+                ("TargetUser", "a3".to_string()),
+                ("ProfileData", json!({"OrganizationID": org_b}).to_string()),
+            ],
+        ),
+        (
+            "policies/new",
+            vec![("Policy", json!({"OrganizationID": org_b}).to_string())],
+        ),
+        (
+            "policies/set",
+            vec![
+                ("PolicyID", "a-new-policy".to_string()),
+                ("Policy", json!({"OrganizationID": org_b}).to_string()),
+            ],
+        ),
+        (
+            "user-groups/set",
+            vec![
+                ("GroupID", "a-new-group".to_string()),
+                (
+                    "Group",
+                    json!({"Name": "x", "OrganizationID": org_b}).to_string(),
+                ),
+            ],
+        ),
+    ] {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let answer = as_admin(&world.server, A, path, &fields).await;
+        answer.assert_refused(400, "OrganizationID");
+    }
+    assert_eq!(
+        profile(world, A, "a1").await["OrganizationID"],
+        world.org_a.as_str()
+    );
+    let b_policies = as_admin(&world.server, B, "policies/list", &[])
+        .await
+        .json();
+    assert_eq!(b_policies.as_object().unwrap().len(), 1, "{b_policies}");
+    let b_groups = as_admin(&world.server, B, "user-groups/list", &[])
+        .await
+        .json();
+    assert_eq!(b_groups.as_object().unwrap().len(), 1, "{b_groups}");
+    assert_eq!(
+        profile(world, B, "a3").await["Status"],
+        400,
+        "a3 was not created"
+    );
+}
+
 #[tokio::test]
 async fn another_tenants_ids_are_refused_and_change_nothing() {
     let world = two_tenants().await;
     profiles_cannot_name_another_tenants_group_or_policy(&world).await;
     groups_and_policies_of_another_tenant_stay_as_they_are(&world).await;
     news_of_another_tenant_cannot_be_removed(&world).await;
+    documents_cannot_name_another_tenant(&world).await;
     resources_are_read_by_their_uploader_only(&world).await;
 }

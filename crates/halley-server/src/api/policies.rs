@@ -6,13 +6,14 @@ use halley_api::types::{
     CreateGroupPolicyResponse, GetGroupPolicyResponse, GroupPolicy, PolicyOptions,
 };
 
-use super::scope::{list_scope, target_organization};
+use super::scope::{check_named_organization, list_scope, target_organization};
 use crate::http::{ApiResult, Call, Reply};
 use crate::service::policies;
 
 pub async fn new(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let mut policy: GroupPolicy = call.params.json("Policy")?;
+    check_named_organization("Policy", &policy.organization_id, &admin.organization_id)?;
     policy.organization_id = admin.organization_id.clone();
     let id = uuid::Uuid::new_v4().to_string();
     let hash = policies::save(
@@ -80,15 +81,17 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
         .filter(|h| !h.is_empty());
     // A new ID goes to the target tenant; an existing one keeps its tenant
     // (and one outside the caller's scope is refused as missing by `save`).
-    if call
+    let tenant = match call
         .state
         .store
         .document_get(&admin.scope(), policies::KIND, id)
         .await?
-        .is_none()
     {
-        policy.organization_id = target_organization(&call)?;
-    }
+        Some(existing) => existing.organization_id,
+        None => target_organization(&call)?,
+    };
+    check_named_organization("Policy", &policy.organization_id, &tenant)?;
+    policy.organization_id = tenant;
     policies::save(
         &call.state,
         &admin.scope(),

@@ -36,6 +36,21 @@ pub fn list_scope(call: &Call) -> ApiResult<TenantScope> {
     }
 }
 
+/// An `OrganizationID` a document names must be the tenant it is (or is
+/// created) in: objects do not move between tenants by an edit. Empty means
+/// "unchanged".
+pub fn check_named_organization(param: &str, named: &str, actual: &str) -> ApiResult<()> {
+    if named.is_empty() || named == actual {
+        return Ok(());
+    }
+    Err(ApiError::invalid_param(
+        param,
+        format!(
+            "its OrganizationID '{named}' is not the organization it belongs to ('{actual}'); objects cannot move between organizations"
+        ),
+    ))
+}
+
 /// The caller's scope narrowed to one tenant, for objects of that tenant.
 pub fn tenant_scope(call: &Call, organization: &str) -> ApiResult<TenantScope> {
     call.admin()?

@@ -11,7 +11,7 @@ use halley_api::types::{
     CreateUserGroupResponse, GetUserGroupWithUsersResponse, GroupPolicy, UserGroup,
 };
 
-use super::scope::{list_scope, target_organization};
+use super::scope::{check_named_organization, list_scope, target_organization};
 use crate::auth::TenantScope;
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::service::user_groups::KIND;
@@ -200,12 +200,15 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
     let event = match existing {
         Some(_) => {
             let (current, _) = load(&call, id).await?;
+            check_named_organization("Group", &group.organization_id, &current.organization_id)?;
             group.organization_id = current.organization_id;
             group.created_at = current.created_at;
             SEVT_USERGROUP_UPDATED
         }
         None => {
-            group.organization_id = target_organization(&call)?;
+            let tenant = target_organization(&call)?;
+            check_named_organization("Group", &group.organization_id, &tenant)?;
+            group.organization_id = tenant;
             if group.created_at == 0 {
                 group.created_at = now_unix();
             }

@@ -67,6 +67,11 @@ pub async fn set_profile_hash(call: Call) -> ApiResult<Reply> {
     let (stored, _) = load(&call.state, &user.scope(), &user.username).await?;
     let incoming: UserProfileConfig = call.params.json("ProfileData")?;
     let expected = call.params.str("ProfileHash")?;
+    super::scope::check_named_organization(
+        "ProfileData",
+        &incoming.organization_id,
+        &stored.organization_id,
+    )?;
     let mut profile = service::merge_self_edit(&stored, incoming)?;
     policy_locks::check_self_edit(&stored, &profile)?;
     policies::enforce(&call.state, &user.scope(), &mut profile).await?;

@@ -5,7 +5,7 @@ use halley_api::types::{
     UserProfileConfig,
 };
 
-use super::scope::{list_scope, target_organization};
+use super::scope::{check_named_organization, list_scope, target_organization};
 use crate::auth::password;
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::service::users::{self as service, load};
@@ -48,7 +48,9 @@ pub async fn add_user_from_profile(call: Call) -> ApiResult<Reply> {
         ));
     }
     profile.username = username.to_string();
+    let named = std::mem::take(&mut profile.organization_id);
     profile.organization_id = target_organization(&call)?;
+    check_named_organization("ProfileData", &named, &profile.organization_id)?;
     if profile.create_time == 0 {
         profile.create_time = crate::util::now_unix();
     }
@@ -169,6 +171,11 @@ pub async fn set_user_profile(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let (stored, _) = load(&call.state, &admin.scope(), call.params.str("TargetUser")?).await?;
     let incoming: UserProfileConfig = call.params.json("ProfileData")?;
+    check_named_organization(
+        "ProfileData",
+        &incoming.organization_id,
+        &stored.organization_id,
+    )?;
     let mut profile = service::merge_edit(&stored, incoming)?;
     check_policy_allowed(&call, &stored, &profile)?;
     user_groups::check_named_group(&call.state, &admin.scope(), &profile).await?;
@@ -184,6 +191,11 @@ pub async fn set_user_profile_hash(call: Call) -> ApiResult<Reply> {
     let require_hash = call.params.str("RequireHash")?;
     // Policy-sourced item deletions are parsed now so a malformed value is refused.
     let _options: Option<AdminOptions> = call.params.opt_json("AdminOptions")?;
+    check_named_organization(
+        "ProfileData",
+        &incoming.organization_id,
+        &stored.organization_id,
+    )?;
     let mut profile = service::merge_edit(&stored, incoming)?;
     check_policy_allowed(&call, &stored, &profile)?;
     user_groups::check_named_group(&call.state, &admin.scope(), &profile).await?;
