@@ -815,21 +815,18 @@ impl Store for SqliteStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(backend)?;
-            let filter = if *per_tenant {
-                IN_SCOPE
-            } else {
-                "(?1 IS NULL OR ?2 OR 1)"
-            };
+            // Tables of the whole server were skipped above unless the scope
+            // is every tenant, so they need no condition.
+            let filter = if *per_tenant { IN_SCOPE } else { "1" };
             let sql = format!(
                 "SELECT json_group_array(json_array({})) FROM (SELECT * FROM {name} WHERE {filter} ORDER BY rowid)",
                 columns.join(", ")
             );
-            let json: String = sqlx::query_scalar(&sql)
-                .bind(scope.tenant())
-                .bind(scope.with_top_level())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(backend)?;
+            let mut query = sqlx::query_scalar(&sql);
+            if *per_tenant {
+                query = query.bind(scope.tenant()).bind(scope.with_top_level());
+            }
+            let json: String = query.fetch_one(&mut *tx).await.map_err(backend)?;
             tables.push(ExportTable {
                 name: name.to_string(),
                 columns,
