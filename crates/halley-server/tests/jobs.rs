@@ -254,3 +254,126 @@ async fn end_users_and_tenants_see_only_their_jobs() {
     .await;
     assert_eq!(across.api_status(), 400);
 }
+
+/// Jobs belong to an account, not to its name: `delete-user` removes the
+/// account's history, and an account created again under the same name, in
+/// another tenant or the same one, sees none of it.
+#[tokio::test]
+async fn a_deleted_accounts_jobs_do_not_follow_its_name() {
+    let server = Server::start();
+    let org = create_tenant(&server, "Tenant A").await;
+    let other_org = create_tenant(&server, "Tenant B").await;
+    let admin = server.admin();
+    admin
+        .admin_add_user("alice", "password1", None, None)
+        .await
+        .unwrap();
+    // A job under the same name in another tenant is not alice's either.
+    let mut elsewhere = job("elsewhere", "alice", 1, 5000);
+    elsewhere["OrganizationID"] = json!(other_org);
+    record_jobs(
+        &server,
+        &[
+            job("old1", "alice", 2, 5000),
+            job("old2", "alice", 1, 7002),
+            elsewhere,
+        ],
+    )
+    .await;
+    let as_alice = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let url = server.url.clone();
+        async move {
+            let mut all = vec![
+                ("Username", "alice".to_string()),
+                ("AuthType", "Password".into()),
+                ("Password", "password1".into()),
+            ];
+            all.extend(fields);
+            let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_form(&url, path, &all).await.json()
+        }
+    };
+    let before = as_alice("/api/v1/user/web/get-jobs", vec![]).await;
+    let before: Vec<&str> = before
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["GUID"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        before,
+        ["old1", "old2"],
+        "a job of another tenant is not hers"
+    );
+
+    let deleted = admin_post(
+        &server.url,
+        "/api/v1/admin/delete-user",
+        &[("TargetUser", "alice")],
+    )
+    .await;
+    assert_eq!(deleted.api_status(), 200, "{}", deleted.message());
+    let left = guids(&server, "/api/v1/admin/get-jobs-all", &[]).await;
+    assert_eq!(
+        left,
+        ["elsewhere"],
+        "delete-user removes the account's jobs"
+    );
+
+    for tenant in ["", org.as_str()] {
+        let created = admin_post(
+            &server.url,
+            "/api/v1/admin/add-user",
+            &[
+                ("TargetUser", "alice"),
+                ("TargetPassword", "password1"),
+                ("TargetOrganization", tenant),
+            ],
+        )
+        .await;
+        assert_eq!(created.api_status(), 200, "{}", created.message());
+        assert_eq!(
+            as_alice("/api/v1/user/web/get-jobs", vec![]).await,
+            json!([]),
+            "the account created again in '{tenant}' has no history"
+        );
+        if tenant.is_empty() {
+            let old = as_alice(
+                "/api/v1/user/web/get-job-properties",
+                vec![("JobID", "old1".into())],
+            )
+            .await;
+            assert_eq!(old["Status"], 400, "{old}");
+            assert_eq!(old["Message"], "No job has the ID 'old1'");
+            let preview = admin_post(
+                &server.url,
+                "/api/v1/admin/preview-user-email-report",
+                &[
+                    ("TargetUser", "alice"),
+                    (
+                        "EmailReportConfig",
+                        &json!({"ReportType": 1, "TimeSpan": {"FrequencyType": 8011}}).to_string(),
+                    ),
+                    ("EmailAddress", "ops@example.com"),
+                ],
+            )
+            .await
+            .json();
+            assert_eq!(preview["Status"], 200, "{preview}");
+            assert!(
+                preview["EmailSubject"]
+                    .as_str()
+                    .unwrap()
+                    .contains(": 0 jobs"),
+                "{preview}"
+            );
+        }
+        let gone = admin_post(
+            &server.url,
+            "/api/v1/admin/delete-user",
+            &[("TargetUser", "alice")],
+        )
+        .await;
+        assert_eq!(gone.api_status(), 200);
+    }
+}

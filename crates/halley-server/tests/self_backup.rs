@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::*;
-use halley_server::store::{SqliteStore, Store};
+use halley_server::store::{SqliteStore, Store, TenantScope};
 use halley_vault::backend::LocalBackend;
 use halley_vault::Repository;
 use serde_json::{json, Value};
@@ -47,7 +47,7 @@ async fn accounts_in(data_dir: &Path) -> Vec<String> {
     let store = SqliteStore::open(&data_dir.join(halley_server::server::DATABASE_FILE))
         .await
         .unwrap();
-    store.user_list(None).await.unwrap()
+    store.user_list(&TenantScope::server_wide()).await.unwrap()
 }
 
 fn local(path: &Path) -> Value {

@@ -12,7 +12,7 @@ use halley_api::types::{
 use crate::auth::{password, sessions, totp, AdminPrincipal, Principal};
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::service::admins;
-use crate::service::users::load_for_admin;
+use crate::service::users::load;
 use crate::state::AppState;
 use crate::store::SessionKind;
 
@@ -45,7 +45,7 @@ pub async fn session_start(call: Call) -> ApiResult<Reply> {
 
 pub async fn session_start_as_user(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
-    let (profile, _) = load_for_admin(&call.state, admin, call.params.str("TargetUser")?).await?;
+    let (profile, _) = load(&call.state, &admin.scope(), call.params.str("TargetUser")?).await?;
     if profile.is_suspended {
         return Err(ApiError::forbidden("This account is suspended"));
     }

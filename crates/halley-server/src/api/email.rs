@@ -34,10 +34,9 @@ pub async fn bulletin(call: Call) -> ApiResult<Reply> {
         .get(&admin.organization_id)
         .map(|org| &org.email);
     let options = email::effective(&config.email, tenant);
-    let scope = (!admin.organization_id.is_empty()).then_some(admin.organization_id.as_str());
     let mut sent = 0;
     let mut failures = Vec::new();
-    for record in call.state.store.user_list_full(scope).await? {
+    for record in call.state.store.user_list_full(&admin.scope()).await? {
         let profile = crate::service::users::parse_record(&record)?;
         for address in &profile.emails {
             match email::send(&options, address, subject, content).await {

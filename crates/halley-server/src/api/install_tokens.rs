@@ -4,7 +4,7 @@
 use halley_api::types::{InstallToken, InstallTokenResponse};
 
 use crate::http::{ApiError, ApiResult, Call, Reply};
-use crate::service::users::load_for_admin;
+use crate::service::users::load;
 use crate::store::DocumentRecord;
 use crate::util::{now_unix, random_hex};
 
@@ -15,7 +15,7 @@ pub const LIFETIME_SECONDS: i64 = 24 * 60 * 60;
 pub async fn create(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let username = call.params.str("TargetUser")?;
-    let (profile, _) = load_for_admin(&call.state, admin, username).await?;
+    let (profile, _) = load(&call.state, &admin.scope(), username).await?;
     let password = call.params.str("TargetPassword")?;
     if !crate::auth::confirm_user_password(&call.state, &profile, password, &call.origin).await? {
         return Err(ApiError::invalid_param(
@@ -41,7 +41,10 @@ pub async fn create(call: Call) -> ApiResult<Reply> {
         hash: String::new(),
         doc_json,
     };
-    call.state.store.document_put(&record, None).await?;
+    call.state
+        .store
+        .document_put(&admin.scope(), &record, None)
+        .await?;
     Ok(Reply::json(&InstallTokenResponse {
         status: 200,
         message: "OK".into(),

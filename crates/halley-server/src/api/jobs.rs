@@ -11,34 +11,44 @@ use halley_api::constants::{
 use halley_api::types::{BackupJobDetail, CountJobsResponse, SearchClause};
 
 use super::scope::list_scope;
+use crate::auth::TenantScope;
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::service::search;
-use crate::store::{JobRecord, JobScope};
+use crate::store::{JobQuery, JobRecord, JobWhen};
 use crate::util::now_unix;
 
 /// "Recent" for `get-jobs-recent`: started within this many seconds, or
 /// still running.
 const RECENT_SECONDS: i64 = 24 * 3600;
 
-/// The jobs the caller may see, oldest first.
-async fn visible(call: &Call) -> ApiResult<Vec<BackupJobDetail>> {
-    let records = match call.user() {
-        Ok(user) => {
-            call.state
-                .store
-                .jobs_started_since(JobScope::User(&user.username), i64::MIN)
-                .await?
-        }
-        Err(_) => {
-            let scope = list_scope(call)?;
-            let scope = match &scope {
-                Some(org) => JobScope::Organization(org),
-                None => JobScope::All,
-            };
-            call.state.store.jobs_started_since(scope, i64::MIN).await?
-        }
+/// The job as the API shows it.
+pub fn detail(record: &JobRecord) -> ApiResult<BackupJobDetail> {
+    serde_json::from_str(&record.detail_json).map_err(ApiError::internal)
+}
+
+/// Statuses of a job still running.
+const RUNNING: std::ops::RangeInclusive<i64> =
+    JOB_STATUS_RUNNING__MIN as i64..=JOB_STATUS_RUNNING__MAX as i64;
+
+/// The caller's scope and, for an end user, the account every job must
+/// belong to.
+fn whose(call: &Call) -> ApiResult<(TenantScope, Option<String>)> {
+    match call.user() {
+        Ok(user) => Ok((user.scope(), Some(user.username.clone()))),
+        Err(_) => Ok((list_scope(call)?, None)),
+    }
+}
+
+/// The jobs the caller may see that `when` selects, oldest first.
+async fn visible(call: &Call, when: JobWhen) -> ApiResult<Vec<BackupJobDetail>> {
+    let (scope, username) = whose(call)?;
+    let query = JobQuery {
+        username,
+        when,
+        ..Default::default()
     };
-    records.iter().map(JobRecord::detail).collect()
+    let records = call.state.store.jobs_find(&scope, &query).await?;
+    records.iter().map(detail).collect()
 }
 
 fn running(job: &BackupJobDetail) -> bool {
@@ -59,31 +69,29 @@ fn matching(jobs: Vec<BackupJobDetail>, query: &SearchClause) -> ApiResult<Vec<B
 }
 
 pub async fn all(call: Call) -> ApiResult<Reply> {
-    Ok(Reply::json(&visible(&call).await?))
+    Ok(Reply::json(&visible(&call, JobWhen::Any).await?))
 }
 
 pub async fn recent(call: Call) -> ApiResult<Reply> {
-    let since = now_unix() - RECENT_SECONDS;
-    let jobs: Vec<BackupJobDetail> = visible(&call)
-        .await?
-        .into_iter()
-        .filter(|job| running(job) || job.start_time >= since)
-        .collect();
-    Ok(Reply::json(&jobs))
+    let when = JobWhen::RunningOrStartedSince {
+        since: now_unix() - RECENT_SECONDS,
+        running: RUNNING,
+    };
+    Ok(Reply::json(&visible(&call, when).await?))
 }
 
 pub async fn for_user(call: Call) -> ApiResult<Reply> {
-    let (profile, _) = crate::service::users::load_for_admin(
-        &call.state,
-        call.admin()?,
-        call.params.str("TargetUser")?,
-    )
-    .await?;
-    let jobs: Vec<BackupJobDetail> = visible(&call)
-        .await?
-        .into_iter()
-        .filter(|job| job.username == profile.username)
-        .collect();
+    let scope = list_scope(&call)?;
+    let (profile, _) =
+        crate::service::users::load(&call.state, &scope, call.params.str("TargetUser")?).await?;
+    // The account's jobs: its name within its own tenant.
+    let account = super::scope::tenant_scope(&call, &profile.organization_id)?;
+    let query = JobQuery {
+        username: Some(profile.username),
+        ..Default::default()
+    };
+    let records = call.state.store.jobs_find(&account, &query).await?;
+    let jobs = records.iter().map(detail).collect::<ApiResult<Vec<_>>>()?;
     Ok(Reply::json(&jobs))
 }
 
@@ -95,30 +103,26 @@ pub async fn for_date_range(call: Call) -> ApiResult<Reply> {
     if start > end {
         std::mem::swap(&mut start, &mut end);
     }
-    let within = |t: i64| t != 0 && (start..=end).contains(&t);
-    let jobs: Vec<BackupJobDetail> = visible(&call)
-        .await?
-        .into_iter()
-        .filter(|job| {
-            if start == 0 && end == 0 {
-                running(job)
-            } else {
-                within(job.start_time) || within(job.end_time)
-            }
-        })
-        .collect();
-    Ok(Reply::json(&jobs))
+    let when = if start == 0 && end == 0 {
+        JobWhen::Running(RUNNING)
+    } else {
+        JobWhen::StartedOrEndedWithin { start, end }
+    };
+    Ok(Reply::json(&visible(&call, when).await?))
 }
 
 pub async fn for_custom_search(call: Call) -> ApiResult<Reply> {
     let query: SearchClause = call.params.json("Query")?;
-    Ok(Reply::json(&matching(visible(&call).await?, &query)?))
+    Ok(Reply::json(&matching(
+        visible(&call, JobWhen::Any).await?,
+        &query,
+    )?))
 }
 
 pub async fn count_for_custom_search(call: Call) -> ApiResult<Reply> {
     let query: SearchClause = call.params.json("Query")?;
     Ok(Reply::json(&CountJobsResponse {
-        count: matching(visible(&call).await?, &query)?.len() as i64,
+        count: matching(visible(&call, JobWhen::Any).await?, &query)?.len() as i64,
         ..Default::default()
     }))
 }
@@ -127,18 +131,16 @@ pub async fn count_for_custom_search(call: Call) -> ApiResult<Reply> {
 async fn one(call: &Call) -> ApiResult<(JobRecord, BackupJobDetail)> {
     let id = call.params.non_empty("JobID")?;
     let not_found = || ApiError::bad_request(format!("No job has the ID '{id}'"));
-    let record = call.state.store.job_get(id).await?.ok_or_else(not_found)?;
-    let visible = match call.user() {
-        Ok(user) => record.username == user.username,
-        Err(_) => {
-            let admin = call.admin()?;
-            admin.organization_id.is_empty() || admin.organization_id == record.organization_id
-        }
-    };
-    if !visible {
-        return Err(not_found());
-    }
-    let detail = record.detail()?;
+    let (scope, owner) = whose(call)?;
+    let record = call
+        .state
+        .store
+        .job_get(&scope, id)
+        .await?
+        // An end user's own jobs only: another account's is "not found".
+        .filter(|record| owner.as_ref().is_none_or(|owner| *owner == record.username))
+        .ok_or_else(not_found)?;
+    let detail = detail(&record)?;
     Ok((record, detail))
 }
 
@@ -165,8 +167,13 @@ pub async fn abandon(call: Call) -> ApiResult<Reply> {
     }
     job.status = JOB_STATUS_FAILED_ABANDONED;
     job.end_time = now_unix();
+    record.end_time = job.end_time;
+    record.status = job.status as i64;
     record.detail_json = serde_json::to_string(&job).map_err(ApiError::internal)?;
-    call.state.store.job_put(&record).await?;
+    call.state
+        .store
+        .job_put(&call.admin()?.scope(), &record)
+        .await?;
     call.state.events.emit(
         SEVT_JOB_COMPLETED,
         &call.admin()?.actor(),

@@ -2,14 +2,13 @@
 //! (`Organizations`), reserved to top-level administrators.
 
 use halley_api::constants::{
-    SEVT_ACCOUNT_ADMIN_REMOVED, SEVT_TENANT_NEW, SEVT_TENANT_REMOVED, SEVT_TENANT_UPDATED,
+    SEVT_ACCOUNT_ADMIN_REMOVED, SEVT_ACCOUNT_REMOVED, SEVT_POLICY_REMOVED, SEVT_TENANT_NEW,
+    SEVT_TENANT_REMOVED, SEVT_TENANT_UPDATED,
 };
 use halley_api::types::{Organization, OrganizationResponse, UninstallConfig};
 
 use crate::http::{ApiError, ApiResult, Call, Reply};
-use crate::service::{policies, secrets, users};
-
-const USER_GROUPS: &str = "user-group";
+use crate::service::secrets;
 
 /// Every tenant, with its secrets obscured.
 pub async fn list(call: Call) -> ApiResult<Reply> {
@@ -95,8 +94,9 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
     }))
 }
 
-/// Deletes a tenant with everything that belongs to it: its accounts, its
-/// administrators, its policies and user groups.
+/// Deletes a tenant with everything that belongs to it: its accounts (with
+/// their sessions and jobs), its policies, user groups and other documents,
+/// its resources in one store transaction; then its administrators.
 pub async fn delete(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let id = call.params.non_empty("OrganizationID")?.to_string();
@@ -108,14 +108,16 @@ pub async fn delete(call: Call) -> ApiResult<Reply> {
         ));
     }
     let state = &call.state;
-    for username in state.store.users_in_organization(&id).await? {
-        users::delete(state, &username, &id, &admin.actor()).await?;
+    let removal = state.store.tenant_delete(&admin.scope(), &id).await?;
+    for username in &removal.usernames {
+        state
+            .events
+            .emit(SEVT_ACCOUNT_REMOVED, &admin.actor(), &id, username, None);
     }
-    for (policy_id, _) in policies::list(state, Some(&id)).await? {
-        policies::delete(state, "", &policy_id, &admin.actor()).await?;
-    }
-    for group in state.store.document_list(USER_GROUPS, Some(&id)).await? {
-        state.store.document_delete(USER_GROUPS, &group.id).await?;
+    for policy_id in &removal.policy_ids {
+        state
+            .events
+            .emit(SEVT_POLICY_REMOVED, &admin.actor(), &id, policy_id, None);
     }
     let removed_admins = {
         let id = id.clone();

@@ -6,16 +6,25 @@ use halley_api::types::{
     CreateGroupPolicyResponse, GetGroupPolicyResponse, GroupPolicy, PolicyOptions,
 };
 
-use super::scope::{list_scope, target_organization};
-use crate::http::{ApiError, ApiResult, Call, Reply};
+use super::scope::{check_named_organization, list_scope, target_organization};
+use crate::http::{ApiResult, Call, Reply};
 use crate::service::policies;
 
 pub async fn new(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let mut policy: GroupPolicy = call.params.json("Policy")?;
+    check_named_organization("Policy", &policy.organization_id, &admin.organization_id)?;
     policy.organization_id = admin.organization_id.clone();
     let id = uuid::Uuid::new_v4().to_string();
-    let hash = policies::save(&call.state, &id, policy, None, &admin.actor()).await?;
+    let hash = policies::save(
+        &call.state,
+        &admin.scope(),
+        &id,
+        policy,
+        None,
+        &admin.actor(),
+    )
+    .await?;
     let mut response = CreateGroupPolicyResponse {
         status: 200,
         message: "OK".into(),
@@ -29,12 +38,8 @@ pub async fn new(call: Call) -> ApiResult<Reply> {
 
 pub async fn get(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
-    let (policy, hash) = policies::load(
-        &call.state,
-        &admin.organization_id,
-        call.params.str("PolicyID")?,
-    )
-    .await?;
+    let (policy, hash) =
+        policies::load(&call.state, &admin.scope(), call.params.str("PolicyID")?).await?;
     Ok(Reply::json(&GetGroupPolicyResponse {
         status: 200,
         message: "OK".into(),
@@ -46,7 +51,7 @@ pub async fn get(call: Call) -> ApiResult<Reply> {
 
 pub async fn list(call: Call) -> ApiResult<Reply> {
     let scope = list_scope(&call)?;
-    let names: BTreeMap<String, String> = policies::list(&call.state, scope.as_deref())
+    let names: BTreeMap<String, String> = policies::list(&call.state, &scope)
         .await?
         .into_iter()
         .map(|(id, policy)| (id, policy.description))
@@ -56,7 +61,7 @@ pub async fn list(call: Call) -> ApiResult<Reply> {
 
 pub async fn list_full(call: Call) -> ApiResult<Reply> {
     let scope = list_scope(&call)?;
-    let all: BTreeMap<String, GroupPolicy> = policies::list(&call.state, scope.as_deref())
+    let all: BTreeMap<String, GroupPolicy> = policies::list(&call.state, &scope)
         .await?
         .into_iter()
         .collect();
@@ -74,19 +79,28 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
         .params
         .opt_str("CheckPolicyHash")
         .filter(|h| !h.is_empty());
-    match call.state.store.document_get(policies::KIND, id).await? {
-        Some(existing)
-            if !admin.organization_id.is_empty()
-                && existing.organization_id != admin.organization_id =>
-        {
-            return Err(ApiError::bad_request(format!(
-                "No policy has the ID '{id}'"
-            )));
-        }
-        Some(_) => {}
-        None => policy.organization_id = target_organization(&call)?,
-    }
-    policies::save(&call.state, id, policy, check, &admin.actor()).await?;
+    // A new ID goes to the target tenant; an existing one keeps its tenant
+    // (and one outside the caller's scope is refused as missing by `save`).
+    let tenant = match call
+        .state
+        .store
+        .document_get(&admin.scope(), policies::KIND, id)
+        .await?
+    {
+        Some(existing) => existing.organization_id,
+        None => target_organization(&call)?,
+    };
+    check_named_organization("Policy", &policy.organization_id, &tenant)?;
+    policy.organization_id = tenant;
+    policies::save(
+        &call.state,
+        &admin.scope(),
+        id,
+        policy,
+        check,
+        &admin.actor(),
+    )
+    .await?;
     Ok(Reply::ok())
 }
 
@@ -94,7 +108,7 @@ pub async fn delete(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     policies::delete(
         &call.state,
-        &admin.organization_id,
+        &admin.scope(),
         call.params.str("PolicyID")?,
         &admin.actor(),
     )

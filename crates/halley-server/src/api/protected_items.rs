@@ -8,24 +8,36 @@ use std::collections::BTreeMap;
 
 use halley_api::types::{BackupRuleConfig, SourceConfig, UserProfileConfig};
 
+use crate::auth::TenantScope;
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::service::policy_locks;
 use crate::service::protected_items as items;
-use crate::service::users::{self, load, load_for_admin};
+use crate::service::users::{self, load};
 
-/// The account the call acts on, its profile and the profile's hash.
-async fn target(call: &Call) -> ApiResult<(UserProfileConfig, String, String)> {
-    let (profile, record) = match call.user() {
-        Ok(user) => load(&call.state, &user.username).await?,
+/// The account the call acts on, its profile, the profile's hash, and the
+/// scope and actor of the call.
+struct Target {
+    profile: UserProfileConfig,
+    hash: String,
+    scope: TenantScope,
+    actor: String,
+}
+
+async fn target(call: &Call) -> ApiResult<Target> {
+    let (scope, username, actor) = match call.user() {
+        Ok(user) => (user.scope(), user.username.as_str(), user.actor()),
         Err(_) => {
-            load_for_admin(&call.state, call.admin()?, call.params.str("TargetUser")?).await?
+            let admin = call.admin()?;
+            (admin.scope(), call.params.str("TargetUser")?, admin.actor())
         }
     };
-    let actor = match call.user() {
-        Ok(user) => user.actor(),
-        Err(_) => call.admin()?.actor(),
-    };
-    Ok((profile, record.profile_hash, actor))
+    let (profile, record) = load(&call.state, &scope, username).await?;
+    Ok(Target {
+        profile,
+        hash: record.profile_hash,
+        scope,
+        actor,
+    })
 }
 
 /// End users are held to what their policy locks; administrators are not.
@@ -41,16 +53,21 @@ fn check_policy(
 }
 
 pub async fn get(call: Call) -> ApiResult<Reply> {
-    let (profile, hash, _) = target(&call).await?;
+    let target = target(&call).await?;
     Ok(Reply::json(&items::read(
-        &profile,
+        &target.profile,
         call.params.str("SourceID")?,
-        hash,
+        target.hash,
     )?))
 }
 
 pub async fn set(call: Call) -> ApiResult<Reply> {
-    let (mut profile, hash, actor) = target(&call).await?;
+    let Target {
+        mut profile,
+        hash,
+        scope,
+        actor,
+    } = target(&call).await?;
     let id = call.params.non_empty("SourceID")?;
     let source: Option<SourceConfig> = call.params.opt_json("Source")?;
     let rules: BTreeMap<String, BackupRuleConfig> = call.params.json("BackupRules")?;
@@ -61,15 +78,20 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
     let before = profile.clone();
     items::write(&mut profile, id, source, rules)?;
     check_policy(&call, &before, &profile)?;
-    users::save(&call.state, &profile, Some(&hash), &actor).await?;
+    users::save(&call.state, &scope, &profile, Some(&hash), &actor).await?;
     Ok(Reply::ok())
 }
 
 pub async fn delete(call: Call) -> ApiResult<Reply> {
-    let (mut profile, hash, actor) = target(&call).await?;
+    let Target {
+        mut profile,
+        hash,
+        scope,
+        actor,
+    } = target(&call).await?;
     let before = profile.clone();
     items::remove(&mut profile, call.params.str("SourceID")?)?;
     check_policy(&call, &before, &profile)?;
-    users::save(&call.state, &profile, Some(&hash), &actor).await?;
+    users::save(&call.state, &scope, &profile, Some(&hash), &actor).await?;
     Ok(Reply::ok())
 }

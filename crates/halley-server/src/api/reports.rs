@@ -16,17 +16,18 @@ use halley_api::types::{
 };
 
 use super::scope;
+use crate::auth::TenantScope;
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::service::reports::{self, ReportJob};
 use crate::service::{email, users};
 use crate::state::AppState;
-use crate::store::{JobRecord, JobScope};
+use crate::store::{JobQuery, JobWhen};
 use crate::util::now_unix;
 
 pub async fn preview_user(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let (profile, _) =
-        users::load_for_admin(&call.state, admin, call.params.str("TargetUser")?).await?;
+        users::load(&call.state, &admin.scope(), call.params.str("TargetUser")?).await?;
     let config: EmailReportConfig = call.params.json("EmailReportConfig")?;
     let to = match call
         .params
@@ -39,7 +40,9 @@ pub async fn preview_user(call: Call) -> ApiResult<Reply> {
     let tz = reports::time_zone(&profile.local_timezone)
         .map_err(|why| ApiError::invalid_param("TargetUser", why))?;
     let since = since(&config).map_err(|why| ApiError::invalid_param("EmailReportConfig", why))?;
-    let details = jobs(&call.state, JobScope::User(&profile.username), since).await?;
+    // The account's jobs: its name within its own tenant.
+    let account = scope::tenant_scope(&call, &profile.organization_id)?;
+    let details = jobs(&call.state, &account, Some(profile.username.clone()), since).await?;
     let named = details
         .into_iter()
         .map(|detail| ReportJob::named_by(detail, Some(&profile)))
@@ -78,13 +81,9 @@ pub async fn send_test(call: Call) -> ApiResult<Reply> {
     let tz = reports::time_zone(&option.local_timezone).map_err(invalid)?;
     let config = &option.email_report_config;
     let since = since(config).map_err(invalid)?;
-    let scope_org = scope::list_scope(&call)?;
-    let job_scope = match &scope_org {
-        Some(org) => JobScope::Organization(org),
-        None => JobScope::All,
-    };
-    let details = jobs(&call.state, job_scope, since).await?;
-    let profiles = profiles(&call.state, scope_org.as_deref()).await?;
+    let scope = scope::list_scope(&call)?;
+    let details = jobs(&call.state, &scope, None, since).await?;
+    let profiles = profiles(&call.state, &scope).await?;
     let named = details
         .into_iter()
         .map(|detail| {
@@ -94,7 +93,7 @@ pub async fn send_test(call: Call) -> ApiResult<Reply> {
         .collect();
     let selected = reports::select(config, named).map_err(invalid)?;
     let config_now = call.state.config.get();
-    let who = match scope_org.as_deref() {
+    let who = match scope.tenant() {
         None => "all accounts".to_string(),
         Some(org) => match config_now.organizations.get(org) {
             Some(tenant) if !tenant.name.is_empty() => format!("the accounts of {}", tenant.name),
@@ -108,7 +107,7 @@ pub async fn send_test(call: Call) -> ApiResult<Reply> {
         &selected,
         &tz,
     );
-    let options = options_for(&call.state, scope_org.as_deref().unwrap_or(""));
+    let options = options_for(&call.state, scope.tenant().unwrap_or(""));
     let mut failures = Vec::new();
     for recipient in option.recipients.iter().filter(|r| !r.trim().is_empty()) {
         if let Err(why) = email::send_alternative(
@@ -149,27 +148,34 @@ fn since(config: &EmailReportConfig) -> Result<i64, String> {
     Ok(now_unix() - reports::span_seconds(&config.time_span)?)
 }
 
+/// The jobs of `scope` (of `username` alone, when given) since `since`.
 async fn jobs(
     state: &AppState,
-    scope: JobScope<'_>,
+    scope: &TenantScope,
+    username: Option<String>,
     since: i64,
 ) -> ApiResult<Vec<BackupJobDetail>> {
+    let query = JobQuery {
+        username,
+        when: JobWhen::StartedSince(since),
+        ..Default::default()
+    };
     state
         .store
-        .jobs_started_since(scope, since)
+        .jobs_find(scope, &query)
         .await?
         .iter()
-        .map(JobRecord::detail)
+        .map(super::jobs::detail)
         .collect()
 }
 
 async fn profiles(
     state: &AppState,
-    organization: Option<&str>,
+    scope: &TenantScope,
 ) -> ApiResult<BTreeMap<String, UserProfileConfig>> {
     state
         .store
-        .user_list_full(organization)
+        .user_list_full(scope)
         .await?
         .iter()
         .map(|record| Ok((record.username.clone(), users::parse_record(record)?)))

@@ -1,6 +1,8 @@
 //! Uploaded files referenced from branding as `resource://HASH`:
 //! `meta/resource/new` (multipart, part `upload`) and `meta/resource/get`.
-//! Stored under `DATA_DIR/resources/`, named by their BLAKE3 hash.
+//! Stored under `DATA_DIR/resources/`, named by their BLAKE3 hash; the store
+//! records which tenant uploaded which, and a tenant reads only its own (the
+//! same bytes uploaded by two tenants are one file and two records).
 
 use halley_api::types::AdminResourceResponse;
 
@@ -14,7 +16,7 @@ fn is_hash(text: &str) -> bool {
 }
 
 pub async fn new(call: Call) -> ApiResult<Reply> {
-    call.admin()?;
+    let admin = call.admin()?;
     let upload = call.params.file("upload")?;
     let hash = blake3::hash(&upload.bytes).to_hex().to_string();
     let dir = call.state.data_dir.join("resources");
@@ -32,6 +34,10 @@ pub async fn new(call: Call) -> ApiResult<Reply> {
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     }
+    call.state
+        .store
+        .resource_add(&admin.organization_id, &hash)
+        .await?;
     Ok(Reply::json(&AdminResourceResponse {
         status: 200,
         message: "OK".into(),
@@ -41,7 +47,7 @@ pub async fn new(call: Call) -> ApiResult<Reply> {
 }
 
 pub async fn get(call: Call) -> ApiResult<Reply> {
-    call.admin()?;
+    let scope = call.admin()?.scope();
     let hash = call.params.str("Hash")?;
     if !is_hash(hash) {
         return Err(ApiError::invalid_param(
@@ -49,14 +55,18 @@ pub async fn get(call: Call) -> ApiResult<Reply> {
             "expected 64 lowercase hex digits",
         ));
     }
+    let missing = || ApiError::invalid_param("Hash", "no resource has this hash");
+    // Top-level administrators read every file, also those uploaded before
+    // uploads were recorded; a tenant only what it uploaded.
+    if scope.tenant().is_some() && !call.state.store.resource_visible(&scope, hash).await? {
+        return Err(missing());
+    }
     match tokio::fs::read(call.state.data_dir.join("resources").join(hash)).await {
         Ok(body) => Ok(Reply::Bytes {
             content_type: "application/octet-stream",
             body,
         }),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            Err(ApiError::invalid_param("Hash", "no resource has this hash"))
-        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(missing()),
         Err(err) => Err(ApiError::internal(err)),
     }
 }

@@ -13,11 +13,9 @@ pub const SAMPLE_EVERY_SECONDS: u64 = 60 * 60;
 
 pub async fn get(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
-    let organization =
-        (!admin.organization_id.is_empty()).then_some(admin.organization_id.as_str());
     let simple = call.params.opt_bool("Simple")?.unwrap_or(false);
     let mut stats = BTreeMap::new();
-    for sample in call.state.store.stats_list(organization).await? {
+    for sample in call.state.store.stats_list(&admin.scope()).await? {
         let key = if simple {
             sample.at / 86_400
         } else {

@@ -11,29 +11,39 @@ use halley_api::types::{
     CreateUserGroupResponse, GetUserGroupWithUsersResponse, GroupPolicy, UserGroup,
 };
 
-use super::scope::{list_scope, target_organization};
+use super::scope::{check_named_organization, list_scope, target_organization};
+use crate::auth::TenantScope;
 use crate::http::{ApiError, ApiResult, Call, Reply};
+use crate::service::user_groups::KIND;
 use crate::service::{policies, policy_locks, users};
 use crate::state::AppState;
-use crate::store::DocumentRecord;
+use crate::store::{DocumentRecord, ReplaceOutcome};
 use crate::util::now_unix;
 
-const KIND: &str = "user-group";
+fn not_found(id: &str) -> ApiError {
+    ApiError::bad_request(format!("No user group has the ID '{id}'"))
+}
 
-async fn load(call: &Call, id: &str) -> ApiResult<UserGroup> {
-    let caller_org = &call.admin()?.organization_id;
+/// A group in the caller's scope, and the scope of the group's own tenant
+/// (where its members and its policy must be).
+async fn load(call: &Call, id: &str) -> ApiResult<(UserGroup, TenantScope)> {
+    let scope = call.admin()?.scope();
     let record = call
         .state
         .store
-        .document_get(KIND, id)
+        .document_get(&scope, KIND, id)
         .await?
-        .filter(|r| caller_org.is_empty() || r.organization_id == *caller_org)
-        .ok_or_else(|| ApiError::bad_request(format!("No user group has the ID '{id}'")))?;
-    serde_json::from_str(&record.doc_json).map_err(ApiError::internal)
+        .ok_or_else(|| not_found(id))?;
+    let group: UserGroup = serde_json::from_str(&record.doc_json).map_err(ApiError::internal)?;
+    let tenant = scope
+        .narrowed_to(&group.organization_id)
+        .ok_or_else(|| not_found(id))?;
+    Ok((group, tenant))
 }
 
 async fn save(
     state: &AppState,
+    scope: &TenantScope,
     id: &str,
     group: &UserGroup,
     actor: &str,
@@ -47,7 +57,9 @@ async fn save(
         hash: crate::util::document_hash(&doc_json),
         doc_json,
     };
-    state.store.document_put(&record, None).await?;
+    if state.store.document_put(scope, &record, None).await? != ReplaceOutcome::Replaced {
+        return Err(not_found(id));
+    }
     state.events.emit(
         event,
         actor,
@@ -60,11 +72,7 @@ async fn save(
 
 async fn list_groups(call: &Call) -> ApiResult<BTreeMap<String, UserGroup>> {
     let scope = list_scope(call)?;
-    let records = call
-        .state
-        .store
-        .document_list(KIND, scope.as_deref())
-        .await?;
+    let records = call.state.store.document_list(&scope, KIND).await?;
     records
         .iter()
         .map(|r| {
@@ -89,12 +97,13 @@ fn linked_policy(group: &UserGroup) -> Option<&str> {
 /// use is refused.
 async fn policy_of(
     state: &AppState,
+    tenant: &TenantScope,
     group: &UserGroup,
 ) -> ApiResult<Option<(String, GroupPolicy)>> {
     let Some(id) = linked_policy(group) else {
         return Ok(None);
     };
-    let (policy, _) = policies::load(state, &group.organization_id, id)
+    let (policy, _) = policies::load_for_tenant(state, tenant, &group.organization_id, id)
         .await
         .map_err(|_| {
             ApiError::invalid_param(
@@ -109,12 +118,13 @@ async fn policy_of(
 /// its policy, leaving the rest of its profile alone.
 async fn set_group_of(
     state: &AppState,
+    tenant: &TenantScope,
     username: &str,
     group_id: &str,
     policy: Option<&(String, GroupPolicy)>,
     actor: &str,
 ) -> ApiResult<()> {
-    users::edit(state, username, actor, |profile| {
+    users::edit(state, tenant, username, actor, |profile| {
         profile.group_id = group_id.to_string();
         if let Some((id, policy)) = policy {
             profile.policy_id = id.clone();
@@ -136,6 +146,7 @@ pub async fn new(call: Call) -> ApiResult<Reply> {
     let id = uuid::Uuid::new_v4().to_string();
     save(
         &call.state,
+        &call.admin()?.scope(),
         &id,
         &group,
         &call.admin()?.actor(),
@@ -152,10 +163,10 @@ pub async fn new(call: Call) -> ApiResult<Reply> {
 
 pub async fn get(call: Call) -> ApiResult<Reply> {
     let id = call.params.str("GroupID")?;
-    let group = load(&call, id).await?;
+    let (group, tenant) = load(&call, id).await?;
     let mut users_map = BTreeMap::new();
     if call.params.opt_bool("IncludeUsers")?.unwrap_or(false) {
-        for record in call.state.store.users_in_group(id).await? {
+        for record in call.state.store.users_in_group(&tenant, id).await? {
             users_map.insert(record.username.clone(), users::parse_record(&record)?);
         }
     }
@@ -184,28 +195,44 @@ pub async fn list_full(call: Call) -> ApiResult<Reply> {
 pub async fn set(call: Call) -> ApiResult<Reply> {
     let id = call.params.non_empty("GroupID")?;
     let mut group: UserGroup = call.params.json("Group")?;
-    let existing = call.state.store.document_get(KIND, id).await?;
+    let scope = call.admin()?.scope();
+    let existing = call.state.store.document_get(&scope, KIND, id).await?;
     let event = match existing {
         Some(_) => {
-            let current = load(&call, id).await?;
+            let (current, _) = load(&call, id).await?;
+            check_named_organization("Group", &group.organization_id, &current.organization_id)?;
             group.organization_id = current.organization_id;
             group.created_at = current.created_at;
             SEVT_USERGROUP_UPDATED
         }
         None => {
-            group.organization_id = target_organization(&call)?;
+            let tenant = target_organization(&call)?;
+            check_named_organization("Group", &group.organization_id, &tenant)?;
+            group.organization_id = tenant;
             if group.created_at == 0 {
                 group.created_at = now_unix();
             }
             SEVT_USERGROUP_NEW
         }
     };
-    let policy = policy_of(&call.state, &group).await?;
+    let tenant = scope
+        .narrowed_to(&group.organization_id)
+        .ok_or_else(|| not_found(id))?;
+    let policy = policy_of(&call.state, &tenant, &group).await?;
     let actor = call.admin()?.actor();
-    save(&call.state, id, &group, &actor, event).await?;
+    // An ID another tenant holds is refused by the scoped write, unchanged.
+    save(&call.state, &tenant, id, &group, &actor, event).await?;
     if policy.is_some() {
-        for record in call.state.store.users_in_group(id).await? {
-            set_group_of(&call.state, &record.username, id, policy.as_ref(), &actor).await?;
+        for record in call.state.store.users_in_group(&tenant, id).await? {
+            set_group_of(
+                &call.state,
+                &tenant,
+                &record.username,
+                id,
+                policy.as_ref(),
+                &actor,
+            )
+            .await?;
         }
     }
     Ok(Reply::ok())
@@ -215,25 +242,36 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
 pub async fn set_users_for_group(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let id = call.params.str("GroupID")?;
-    let group = load(&call, id).await?;
+    let (group, tenant) = load(&call, id).await?;
     let wanted: Vec<String> = call.params.json("Users")?;
     for username in &wanted {
-        let (profile, _) = users::load_for_admin(&call.state, admin, username).await?;
-        if profile.organization_id != group.organization_id {
-            return Err(ApiError::invalid_param(
-                "Users",
-                format!("'{username}' belongs to another tenant than the group"),
-            ));
-        }
+        // Only the group's own tenant's accounts; others are "not found".
+        users::load(&call.state, &tenant, username).await?;
     }
-    let policy = policy_of(&call.state, &group).await?;
-    for record in call.state.store.users_in_group(id).await? {
+    let policy = policy_of(&call.state, &tenant, &group).await?;
+    for record in call.state.store.users_in_group(&tenant, id).await? {
         if !wanted.contains(&record.username) {
-            set_group_of(&call.state, &record.username, "", None, &admin.actor()).await?;
+            set_group_of(
+                &call.state,
+                &tenant,
+                &record.username,
+                "",
+                None,
+                &admin.actor(),
+            )
+            .await?;
         }
     }
     for username in &wanted {
-        set_group_of(&call.state, username, id, policy.as_ref(), &admin.actor()).await?;
+        set_group_of(
+            &call.state,
+            &tenant,
+            username,
+            id,
+            policy.as_ref(),
+            &admin.actor(),
+        )
+        .await?;
     }
     Ok(Reply::ok())
 }
@@ -241,11 +279,19 @@ pub async fn set_users_for_group(call: Call) -> ApiResult<Reply> {
 pub async fn delete(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let id = call.params.str("GroupID")?;
-    let group = load(&call, id).await?;
-    for record in call.state.store.users_in_group(id).await? {
-        set_group_of(&call.state, &record.username, "", None, &admin.actor()).await?;
+    let (group, tenant) = load(&call, id).await?;
+    for record in call.state.store.users_in_group(&tenant, id).await? {
+        set_group_of(
+            &call.state,
+            &tenant,
+            &record.username,
+            "",
+            None,
+            &admin.actor(),
+        )
+        .await?;
     }
-    call.state.store.document_delete(KIND, id).await?;
+    call.state.store.document_delete(&tenant, KIND, id).await?;
     call.state.events.emit(
         SEVT_USERGROUP_REMOVED,
         &admin.actor(),

@@ -15,7 +15,7 @@ use super::users::profile_and_hash;
 /// Loads the caller's profile and checks the `ProfileHash` the call carries.
 async fn load_checked(call: &Call) -> ApiResult<UserProfileConfig> {
     let user = call.user()?;
-    let (profile, record) = load(&call.state, &user.username).await?;
+    let (profile, record) = load(&call.state, &user.scope(), &user.username).await?;
     if call.params.str("ProfileHash")? != record.profile_hash {
         return Err(ApiError::new(
             409,
@@ -57,7 +57,8 @@ pub async fn session_revoke(call: Call) -> ApiResult<Reply> {
 }
 
 pub async fn get_profile_and_hash(call: Call) -> ApiResult<Reply> {
-    let (profile, record) = load(&call.state, &call.user()?.username).await?;
+    let (profile, record) =
+        load(&call.state, &call.user()?.scope(), &call.user()?.username).await?;
     Ok(profile_and_hash(
         service::without_secrets(&profile),
         record.profile_hash,
@@ -66,13 +67,25 @@ pub async fn get_profile_and_hash(call: Call) -> ApiResult<Reply> {
 
 pub async fn set_profile_hash(call: Call) -> ApiResult<Reply> {
     let user = call.user()?;
-    let (stored, _) = load(&call.state, &user.username).await?;
+    let (stored, _) = load(&call.state, &user.scope(), &user.username).await?;
     let incoming: UserProfileConfig = call.params.json("ProfileData")?;
     let expected = call.params.str("ProfileHash")?;
+    super::scope::check_named_organization(
+        "ProfileData",
+        &incoming.organization_id,
+        &stored.organization_id,
+    )?;
     let mut profile = service::merge_self_edit(&stored, incoming)?;
     policy_locks::check_self_edit(&stored, &profile)?;
-    policies::enforce(&call.state, &mut profile).await?;
-    let hash = service::save(&call.state, &profile, Some(expected), &user.actor()).await?;
+    policies::enforce(&call.state, &user.scope(), &mut profile).await?;
+    let hash = service::save(
+        &call.state,
+        &user.scope(),
+        &profile,
+        Some(expected),
+        &user.actor(),
+    )
+    .await?;
     Ok(profile_and_hash(service::without_secrets(&profile), hash))
 }
 
@@ -88,7 +101,14 @@ pub async fn reset_password(call: Call) -> ApiResult<Reply> {
         ));
     }
     service::validate_password("NewPassword", new)?;
-    service::set_password(&call.state, &profile.username, new, true).await?;
+    service::set_password(
+        &call.state,
+        &call.user()?.scope(),
+        &profile.username,
+        new,
+        true,
+    )
+    .await?;
     service::end_sessions(&call.state, &profile.username).await?;
     Ok(Reply::ok())
 }
@@ -106,7 +126,14 @@ pub async fn regenerate_totp(call: Call) -> ApiResult<Reply> {
     if !profile.allow_password_login {
         profile.allow_password_login = true;
     }
-    let hash = service::save(&call.state, &profile, None, &call.user()?.actor()).await?;
+    let hash = service::save(
+        &call.state,
+        &call.user()?.scope(),
+        &profile,
+        None,
+        &call.user()?.actor(),
+    )
+    .await?;
     Ok(Reply::json(&TotpRegeneratedResponse {
         status: 200,
         message: "OK".into(),
@@ -134,6 +161,13 @@ pub async fn validate_totp(call: Call) -> ApiResult<Reply> {
     }
     profile.allow_password_and_totp_login = true;
     profile.allow_password_login = false;
-    service::save(&call.state, &profile, None, &call.user()?.actor()).await?;
+    service::save(
+        &call.state,
+        &call.user()?.scope(),
+        &profile,
+        None,
+        &call.user()?.actor(),
+    )
+    .await?;
     Ok(Reply::ok())
 }

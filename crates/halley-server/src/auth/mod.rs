@@ -15,12 +15,15 @@ pub mod client_address;
 pub mod ldap;
 pub mod password;
 pub mod password_check;
+pub mod scope;
 pub mod session_cache;
 pub mod sessions;
 pub mod standing;
 pub mod throttle;
 pub mod totp;
 pub mod verify_pool;
+
+pub use scope::TenantScope;
 
 use halley_api::constants::{
     REMOTESERVER_LDAP, SEVT_ACCOUNT_ADMIN_LOGIN, SEVT_ACCOUNT_ADMIN_LOGIN_FAILED,
@@ -510,7 +513,10 @@ async fn user_password(
         .throttle
         .check(&account_key, address, &config.login_protection)
         .map_err(throttled)?;
-    let record = state.store.user_get(username).await?;
+    let record = state
+        .store
+        .user_get(&TenantScope::server_wide(), username)
+        .await?;
     let profile: Option<UserProfileConfig> = record
         .as_ref()
         .and_then(|r| serde_json::from_str(&r.profile_json).ok());
@@ -561,7 +567,14 @@ async fn user_password(
     state.throttle.record_success(&account_key, address);
     refuse_suspended_tenant(&config, &profile.organization_id)?;
     if profile.password_format == halley_api::constants::PASSWORD_FORMAT_PLAINTEXT {
-        crate::service::users::set_password(state, username, password, false).await?;
+        crate::service::users::set_password(
+            state,
+            &TenantScope::server_wide(),
+            username,
+            password,
+            false,
+        )
+        .await?;
     }
     state.events.emit(
         SEVT_ACCOUNT_LOGIN,
@@ -588,7 +601,11 @@ pub async fn hybrid(state: &AppState, params: &Params, origin: &Origin) -> ApiRe
         crate::service::admins::find_for_login(&config, creds.username, &origin.host).is_some();
     let external_candidate = !admin_named
         && !external_auth::for_host(&config, &origin.host).is_empty()
-        && state.store.user_get(creds.username).await?.is_none();
+        && state
+            .store
+            .user_get(&TenantScope::server_wide(), creds.username)
+            .await?
+            .is_none();
     if external_candidate {
         return admin(state, params, origin).await.map(Principal::Admin);
     }

@@ -44,7 +44,11 @@ pub async fn session_account_allowed(state: &AppState, session: &SessionRecord) 
             &session.organization_id,
         )),
         SessionKind::User => {
-            let Some(record) = state.store.user_get(&session.username).await? else {
+            let Some(record) = state
+                .store
+                .user_get(&super::TenantScope::server_wide(), &session.username)
+                .await?
+            else {
                 return Ok(false);
             };
             let profile: Option<UserProfileConfig> =

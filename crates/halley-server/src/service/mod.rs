@@ -13,6 +13,7 @@ pub mod search;
 pub mod secrets;
 pub mod self_backup;
 pub mod server_info;
+pub mod user_groups;
 pub mod users;
 pub mod vault_location;
 

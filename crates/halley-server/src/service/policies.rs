@@ -6,6 +6,7 @@
 use halley_api::constants::{SEVT_POLICY_NEW, SEVT_POLICY_REMOVED, SEVT_POLICY_UPDATED};
 use halley_api::types::{GroupPolicy, UserProfileConfig};
 
+use crate::auth::TenantScope;
 use crate::http::{ApiError, ApiResult};
 use crate::service::{policy_locks, users};
 use crate::state::AppState;
@@ -22,26 +23,40 @@ fn parse(record: &DocumentRecord) -> ApiResult<GroupPolicy> {
     serde_json::from_str(&record.doc_json).map_err(ApiError::internal)
 }
 
-/// A policy the caller's organisation may use: its own, or any for the top level.
+fn not_found(id: &str) -> ApiError {
+    ApiError::bad_request(format!("No policy has the ID '{id}'"))
+}
+
+/// A policy inside `scope`, with its hash; another tenant's is "not found".
 pub async fn load(
     state: &AppState,
-    caller_org: &str,
+    scope: &TenantScope,
     id: &str,
 ) -> ApiResult<(GroupPolicy, String)> {
     let record = state
         .store
-        .document_get(KIND, id)
+        .document_get(scope, KIND, id)
         .await?
-        .filter(|r| caller_org.is_empty() || r.organization_id == caller_org)
-        .ok_or_else(|| ApiError::bad_request(format!("No policy has the ID '{id}'")))?;
+        .ok_or_else(|| not_found(id))?;
     Ok((parse(&record)?, record.hash))
 }
 
-pub async fn list(
+/// A policy that an object of `organization` may name: that tenant's own
+/// only (the top level's policies are not a tenant's, nor the reverse).
+pub async fn load_for_tenant(
     state: &AppState,
-    organization: Option<&str>,
-) -> ApiResult<Vec<(String, GroupPolicy)>> {
-    let records = state.store.document_list(KIND, organization).await?;
+    scope: &TenantScope,
+    organization: &str,
+    id: &str,
+) -> ApiResult<(GroupPolicy, String)> {
+    let tenant = scope
+        .narrowed_to(organization)
+        .ok_or_else(|| not_found(id))?;
+    load(state, &tenant, id).await
+}
+
+pub async fn list(state: &AppState, scope: &TenantScope) -> ApiResult<Vec<(String, GroupPolicy)>> {
+    let records = state.store.document_list(scope, KIND).await?;
     records
         .iter()
         .map(|r| Ok((r.id.clone(), parse(r)?)))
@@ -53,12 +68,13 @@ pub async fn list(
 /// its users' profiles up to date. Returns the new hash.
 pub async fn save(
     state: &AppState,
+    scope: &TenantScope,
     id: &str,
     mut policy: GroupPolicy,
     expected_hash: Option<&str>,
     actor: &str,
 ) -> ApiResult<String> {
-    let existing = state.store.document_get(KIND, id).await?;
+    let existing = state.store.document_get(scope, KIND, id).await?;
     let now = now_unix();
     if let Some(existing) = &existing {
         let previous = parse(existing)?;
@@ -76,9 +92,12 @@ pub async fn save(
         hash: hash(&doc_json),
         doc_json,
     };
-    match state.store.document_put(&record, expected_hash).await? {
+    let tenant = scope
+        .narrowed_to(&policy.organization_id)
+        .ok_or_else(|| not_found(id))?;
+    match state.store.document_put(&tenant, &record, expected_hash).await? {
         ReplaceOutcome::Replaced => {}
-        ReplaceOutcome::NotFound => return Err(ApiError::bad_request(format!("No policy has the ID '{id}'"))),
+        ReplaceOutcome::NotFound => return Err(not_found(id)),
         ReplaceOutcome::HashMismatch => {
             return Err(ApiError::new(
                 409,
@@ -87,7 +106,7 @@ pub async fn save(
         }
     }
     if policy.default_user_policy {
-        clear_other_defaults(state, id, &policy.organization_id, actor).await?;
+        clear_other_defaults(state, &tenant, id, actor).await?;
     }
     let event = if existing.is_some() {
         SEVT_POLICY_UPDATED
@@ -101,29 +120,33 @@ pub async fn save(
         id,
         serde_json::to_value(&policy).ok(),
     );
-    propagate(state, id, Some(&policy), actor).await?;
+    propagate(state, &tenant, id, Some(&policy), actor).await?;
     Ok(record.hash)
 }
 
-/// Only one policy per organisation is the default for new users.
+/// Only one policy per organisation is the default for new users; `tenant`
+/// is the scope of that one organisation.
 async fn clear_other_defaults(
     state: &AppState,
+    tenant: &TenantScope,
     keep: &str,
-    organization: &str,
     actor: &str,
 ) -> ApiResult<()> {
-    for (id, mut other) in list(state, Some(organization)).await? {
+    for (id, mut other) in list(state, tenant).await? {
         if id != keep && other.default_user_policy {
             other.default_user_policy = false;
-            Box::pin(save(state, &id, other, None, actor)).await?;
+            Box::pin(save(state, tenant, &id, other, None, actor)).await?;
         }
     }
     Ok(())
 }
 
-pub async fn delete(state: &AppState, caller_org: &str, id: &str, actor: &str) -> ApiResult<()> {
-    let (policy, _) = load(state, caller_org, id).await?;
-    state.store.document_delete(KIND, id).await?;
+pub async fn delete(state: &AppState, scope: &TenantScope, id: &str, actor: &str) -> ApiResult<()> {
+    let (policy, _) = load(state, scope, id).await?;
+    let tenant = scope
+        .narrowed_to(&policy.organization_id)
+        .ok_or_else(|| not_found(id))?;
+    state.store.document_delete(&tenant, KIND, id).await?;
     state.events.emit(
         SEVT_POLICY_REMOVED,
         actor,
@@ -131,19 +154,21 @@ pub async fn delete(state: &AppState, caller_org: &str, id: &str, actor: &str) -
         id,
         None,
     );
-    propagate(state, id, None, actor).await
+    propagate(state, &tenant, id, None, actor).await
 }
 
-/// Rewrites the policy copy of every profile naming `id`; with `None` (the
-/// policy is gone) the profiles keep their copy and lose the `PolicyID`.
+/// Rewrites the policy copy of every profile of the policy's tenant (`tenant`)
+/// naming `id`; with `None` (the policy is gone) the profiles keep their copy
+/// and lose the `PolicyID`.
 async fn propagate(
     state: &AppState,
+    tenant: &TenantScope,
     id: &str,
     policy: Option<&GroupPolicy>,
     actor: &str,
 ) -> ApiResult<()> {
-    for record in state.store.users_with_policy(id).await? {
-        let outcome = users::edit(state, &record.username, actor, |profile| {
+    for record in state.store.users_with_policy(tenant, id).await? {
+        let outcome = users::edit(state, tenant, &record.username, actor, |profile| {
             // The account may have moved to another policy meanwhile.
             if profile.policy_id != id {
                 return;
@@ -168,14 +193,18 @@ async fn propagate(
 
 /// Applies the profile's policy: its `Policy` becomes the policy's copy and
 /// the values it enforces are written in. An unknown `PolicyID`, or another
-/// tenant's, is refused.
-pub async fn enforce(state: &AppState, profile: &mut UserProfileConfig) -> ApiResult<()> {
+/// tenant's, is refused alike.
+pub async fn enforce(
+    state: &AppState,
+    scope: &TenantScope,
+    profile: &mut UserProfileConfig,
+) -> ApiResult<()> {
     if profile.policy_id.is_empty() {
         // Without a PolicyID the administrator's own `Policy` values apply.
         policy_locks::apply(profile);
         return Ok(());
     }
-    let (policy, _) = load(state, &profile.organization_id, &profile.policy_id)
+    let (policy, _) = load_for_tenant(state, scope, &profile.organization_id, &profile.policy_id)
         .await
         .map_err(|_| {
             ApiError::invalid_param(
@@ -192,8 +221,15 @@ pub async fn enforce(state: &AppState, profile: &mut UserProfileConfig) -> ApiRe
 }
 
 /// The organisation's default policy for new accounts, if it has one.
-pub async fn default_for(state: &AppState, organization: &str) -> ApiResult<Option<String>> {
-    Ok(list(state, Some(organization))
+pub async fn default_for(
+    state: &AppState,
+    scope: &TenantScope,
+    organization: &str,
+) -> ApiResult<Option<String>> {
+    let Some(tenant) = scope.narrowed_to(organization) else {
+        return Ok(None);
+    };
+    Ok(list(state, &tenant)
         .await?
         .into_iter()
         .find(|(_, p)| p.default_user_policy)

@@ -2,9 +2,9 @@
 //! vault (`SelfBackupExportOptions.Location`), encrypted with `EncryptionKey`
 //! as the vault password. A snapshot holds:
 //!
-//! - `halley.db`: a consistent copy of the database (`VACUUM INTO`), without
-//!   sessions or undelivered webhook events; without job history when
-//!   `ExcludeJobsDB`;
+//! - `halley.db`: a new database loaded from the store's logical export (one
+//!   consistent read), without sessions or undelivered webhook events;
+//!   without job history when `ExcludeJobsDB`;
 //! - `cometd.cfg`: the configuration;
 //! - `resources/` (uploaded files) and, with `IncludeServerLogs`, `logs/`,
 //!
@@ -21,6 +21,9 @@
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
+
+use crate::auth::TenantScope;
+use crate::store::{ExportOptions, SqliteStore, Store};
 
 use halley_api::types::{
     RetentionPolicy, SelfBackupExportOptions, SelfBackupStatistics, SelfBackupTarget,
@@ -125,6 +128,31 @@ pub async fn run(
     outcome
 }
 
+/// Exports the store (one tenant's rows, with `organization`) into a new
+/// SQLite database at `path`, the form a data directory holds.
+async fn copy_database(
+    state: &AppState,
+    organization: Option<&str>,
+    exclude_jobs: bool,
+    path: &Path,
+) -> Result<(), crate::store::StoreError> {
+    let everything = TenantScope::server_wide();
+    let scope = match organization {
+        None => everything,
+        Some(id) => everything
+            .narrowed_to(id)
+            .ok_or(crate::store::StoreError::OutOfScope)?,
+    };
+    let tables = state
+        .store
+        .export(&scope, ExportOptions { exclude_jobs })
+        .await?;
+    let copy = SqliteStore::open(path).await?;
+    copy.import(&tables).await?;
+    copy.close().await;
+    Ok(())
+}
+
 async fn write(
     state: &AppState,
     options: &SelfBackupExportOptions,
@@ -153,15 +181,14 @@ async fn write(
 
     let staging = Staging::new(&state.data_dir)?;
     let dir = staging.0.clone();
-    state
-        .store
-        .export_to(
-            &dir.join(crate::server::DATABASE_FILE),
-            organization,
-            options.exclude_jobs_db,
-        )
-        .await
-        .map_err(|e| format!("copying the database: {e}"))?;
+    copy_database(
+        state,
+        organization,
+        options.exclude_jobs_db,
+        &dir.join(crate::server::DATABASE_FILE),
+    )
+    .await
+    .map_err(|e| format!("copying the database: {e}"))?;
     let cfg = serde_json::to_vec_pretty(&tenant_config).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("cometd.cfg"), cfg).map_err(|e| format!("writing cometd.cfg: {e}"))?;
     if organization.is_none() {

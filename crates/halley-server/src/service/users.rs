@@ -7,7 +7,7 @@ use halley_api::constants::{
 use halley_api::types::UserProfileConfig;
 
 use crate::auth::password::{hash_password, PASSWORD_FORMAT_ARGON2ID};
-use crate::auth::AdminPrincipal;
+use crate::auth::TenantScope;
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{ReplaceOutcome, SessionKind, StoreError, UserRecord};
@@ -95,40 +95,30 @@ pub fn new_recovery_code() -> String {
     random_hex(32)
 }
 
-/// Whether `admin` may see and manage the account `record`: top-level
-/// administrators see every tenant, a tenant's administrators only their own.
-pub fn visible_to(admin: &AdminPrincipal, organization_id: &str) -> bool {
-    admin.organization_id.is_empty() || admin.organization_id == organization_id
-}
-
-/// Loads an account the administrator may manage; anything else is "not found".
-pub async fn load_for_admin(
+/// Loads an account inside `scope`; anything else is "not found", exactly
+/// as a missing account.
+pub async fn load(
     state: &AppState,
-    admin: &AdminPrincipal,
+    scope: &TenantScope,
     username: &str,
 ) -> ApiResult<(UserProfileConfig, UserRecord)> {
     let record = state
         .store
-        .user_get(username)
-        .await?
-        .filter(|r| visible_to(admin, &r.organization_id))
-        .ok_or_else(ApiError::user_not_found)?;
-    Ok((parse_record(&record)?, record))
-}
-
-pub async fn load(state: &AppState, username: &str) -> ApiResult<(UserProfileConfig, UserRecord)> {
-    let record = state
-        .store
-        .user_get(username)
+        .user_get(scope, username)
         .await?
         .ok_or_else(ApiError::user_not_found)?;
     Ok((parse_record(&record)?, record))
 }
 
 /// Stores a new account; a taken username is a clear error.
-pub async fn create(state: &AppState, profile: &UserProfileConfig, actor: &str) -> ApiResult<()> {
+pub async fn create(
+    state: &AppState,
+    scope: &TenantScope,
+    profile: &UserProfileConfig,
+    actor: &str,
+) -> ApiResult<()> {
     let record = to_record(profile)?;
-    match state.store.user_create(&record).await {
+    match state.store.user_create(scope, &record).await {
         Ok(()) => {}
         Err(StoreError::Conflict) => {
             return Err(ApiError::bad_request(format!(
@@ -212,12 +202,13 @@ pub fn merge_self_edit(
 /// Returns the new hash.
 pub async fn save(
     state: &AppState,
+    scope: &TenantScope,
     profile: &UserProfileConfig,
     expected_hash: Option<&str>,
     actor: &str,
 ) -> ApiResult<String> {
     let record = to_record(profile)?;
-    match state.store.user_replace(&record, expected_hash).await? {
+    match state.store.user_replace(scope, &record, expected_hash).await? {
         ReplaceOutcome::Replaced => {}
         ReplaceOutcome::NotFound => return Err(ApiError::user_not_found()),
         ReplaceOutcome::HashMismatch => {
@@ -242,30 +233,33 @@ pub async fn save(
 /// read-modify-write, starting over when a concurrent edit got in first.
 pub async fn edit(
     state: &AppState,
+    scope: &TenantScope,
     username: &str,
     actor: &str,
     change: impl Fn(&mut UserProfileConfig),
 ) -> ApiResult<()> {
     loop {
-        let (mut profile, record) = load(state, username).await?;
+        let (mut profile, record) = load(state, scope, username).await?;
         change(&mut profile);
         if serde_json::to_string(&profile).map_err(ApiError::internal)? == record.profile_json {
             return Ok(());
         }
-        match save(state, &profile, Some(&record.profile_hash), actor).await {
+        match save(state, scope, &profile, Some(&record.profile_hash), actor).await {
             Err(ApiError::Message { status: 409, .. }) => continue,
             other => return other.map(|_| ()),
         }
     }
 }
 
+/// Deletes the account with its sessions and job history.
 pub async fn delete(
     state: &AppState,
+    scope: &TenantScope,
     username: &str,
     organization_id: &str,
     actor: &str,
 ) -> ApiResult<()> {
-    if !state.store.user_delete(username).await? {
+    if !state.store.user_delete(scope, username).await? {
         return Err(ApiError::user_not_found());
     }
     state.session_cache.revoke();
@@ -279,18 +273,19 @@ pub async fn delete(
 /// ends the account's sessions.
 pub async fn set_password(
     state: &AppState,
+    scope: &TenantScope,
     username: &str,
     password: &str,
     refresh_recovery: bool,
 ) -> ApiResult<()> {
-    let (mut profile, _) = load(state, username).await?;
+    let (mut profile, _) = load(state, scope, username).await?;
     let owned = password.to_string();
     profile.password_format = PASSWORD_FORMAT_ARGON2ID;
     profile.password_hash = state.verify_pool.run(move || hash_password(&owned)).await?;
     if refresh_recovery && !profile.password_recovery.is_empty() {
         profile.password_recovery = new_recovery_code();
     }
-    save(state, &profile, None, "system").await?;
+    save(state, scope, &profile, None, "system").await?;
     Ok(())
 }
 

@@ -3,6 +3,11 @@
 //!
 //! The store deals in whole JSON documents plus the few indexed columns that
 //! queries need; the rules about what a document may contain live in `service/`.
+//!
+//! Every method over a tenant's objects takes a [`TenantScope`] and sees
+//! nothing outside it: an object of another tenant is absent, and a write
+//! that would put one outside the scope fails with [`StoreError::OutOfScope`].
+//! The contract every engine must meet is `tests/store_contract.rs`.
 
 mod sqlite;
 
@@ -10,12 +15,19 @@ pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 
+pub use crate::auth::TenantScope;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("already exists")]
     Conflict,
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    /// A write would place an object in a tenant outside the caller's
+    /// scope: a bug of the caller, which checks its target first.
+    #[error("the object's tenant is outside the scope of this call")]
+    OutOfScope,
+    /// The engine failed (I/O, corruption, a bug); the source says how.
+    #[error("storage failure: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -82,29 +94,70 @@ pub struct StatsSample {
     pub devices: i64,
 }
 
-/// One job of the job history; `detail_json` is its `BackupJobDetail`.
+/// One job of the job history; `detail_json` is its `BackupJobDetail`, and
+/// the other fields are the columns queries filter on (copied from it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobRecord {
     pub guid: String,
     pub username: String,
     pub organization_id: String,
     pub start_time: i64,
+    pub end_time: i64,
+    pub status: i64,
     pub detail_json: String,
 }
 
-impl JobRecord {
-    /// The job as the API shows it.
-    pub fn detail(&self) -> Result<halley_api::types::BackupJobDetail, crate::http::ApiError> {
-        serde_json::from_str(&self.detail_json).map_err(crate::http::ApiError::internal)
-    }
+/// Which jobs of a scope a query returns, oldest first (by start, then GUID).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobQuery {
+    /// Only this account's jobs.
+    pub username: Option<String>,
+    pub when: JobWhen,
+    /// Paging: skip this many, then return at most `limit` (all when `None`).
+    pub offset: i64,
+    pub limit: Option<i64>,
 }
 
-/// Whose jobs a query reads.
-#[derive(Debug, Clone, Copy)]
-pub enum JobScope<'a> {
-    All,
-    Organization(&'a str),
-    User(&'a str),
+/// The time condition of a [`JobQuery`]. "Running" is a status within
+/// `running` (`JOB_STATUS_RUNNING__MIN..=__MAX`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum JobWhen {
+    #[default]
+    Any,
+    StartedSince(i64),
+    RunningOrStartedSince {
+        since: i64,
+        running: std::ops::RangeInclusive<i64>,
+    },
+    Running(std::ops::RangeInclusive<i64>),
+    /// Started or ended within `[start, end]` (a zero end time is no end).
+    StartedOrEndedWithin {
+        start: i64,
+        end: i64,
+    },
+}
+
+/// What deleting a tenant removed, for the events that announce it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TenantRemoval {
+    pub usernames: Vec<String>,
+    pub policy_ids: Vec<String>,
+}
+
+/// One table of a logical export: its name, its columns, and its rows as
+/// JSON values (strings and integers), in key order.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExportTable {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+}
+
+/// What an export leaves out. Sessions and queued webhook deliveries are
+/// never exported: they are of this process and would hand out access.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ExportOptions {
+    pub exclude_jobs: bool,
 }
 
 /// A webhook delivery to queue.
@@ -136,21 +189,40 @@ pub enum Settlement {
 
 #[async_trait]
 pub trait Store: Send + Sync {
-    /// Fails with [`StoreError::Conflict`] when the username is taken.
-    async fn user_create(&self, user: &UserRecord) -> StoreResult<()>;
-    async fn user_get(&self, username: &str) -> StoreResult<Option<UserRecord>>;
-    /// Usernames, sorted; `organization` limits the list to one tenant.
-    async fn user_list(&self, organization: Option<&str>) -> StoreResult<Vec<String>>;
-    async fn user_list_full(&self, organization: Option<&str>) -> StoreResult<Vec<UserRecord>>;
+    /// Fails with [`StoreError::Conflict`] when the username is taken in any
+    /// tenant (usernames are one namespace, as in Comet).
+    async fn user_create(&self, scope: &TenantScope, user: &UserRecord) -> StoreResult<()>;
+    async fn user_get(
+        &self,
+        scope: &TenantScope,
+        username: &str,
+    ) -> StoreResult<Option<UserRecord>>;
+    /// Usernames in the scope, sorted.
+    async fn user_list(&self, scope: &TenantScope) -> StoreResult<Vec<String>>;
+    async fn user_list_full(&self, scope: &TenantScope) -> StoreResult<Vec<UserRecord>>;
     /// Replaces the profile; with `expected_hash`, only if the stored hash still
     /// equals it (atomically, so of two racing writers exactly one wins).
     async fn user_replace(
         &self,
+        scope: &TenantScope,
         user: &UserRecord,
         expected_hash: Option<&str>,
     ) -> StoreResult<ReplaceOutcome>;
-    /// Deletes the account and its sessions. False when there was none.
-    async fn user_delete(&self, username: &str) -> StoreResult<bool>;
+    /// Deletes the account with its sessions and its job history, at once.
+    /// False when there was none.
+    async fn user_delete(&self, scope: &TenantScope, username: &str) -> StoreResult<bool>;
+    /// Accounts whose profile names this policy.
+    async fn users_with_policy(
+        &self,
+        scope: &TenantScope,
+        policy_id: &str,
+    ) -> StoreResult<Vec<UserRecord>>;
+    /// Accounts whose profile names this user group.
+    async fn users_in_group(
+        &self,
+        scope: &TenantScope,
+        group_id: &str,
+    ) -> StoreResult<Vec<UserRecord>>;
 
     async fn session_create(&self, session: &SessionRecord) -> StoreResult<()>;
     async fn session_get(&self, key_hash: &str) -> StoreResult<Option<SessionRecord>>;
@@ -171,52 +243,67 @@ pub trait Store: Send + Sync {
     /// Drops the queues of every hook not in `keep`.
     async fn outbox_forget_hooks_except(&self, keep: &[String]) -> StoreResult<u64>;
 
-    /// Accounts whose profile names this policy.
-    async fn users_with_policy(&self, policy_id: &str) -> StoreResult<Vec<UserRecord>>;
-    /// Accounts whose profile names this user group.
-    async fn users_in_group(&self, group_id: &str) -> StoreResult<Vec<UserRecord>>;
-    async fn users_in_organization(&self, organization_id: &str) -> StoreResult<Vec<String>>;
-
-    async fn document_get(&self, kind: &str, id: &str) -> StoreResult<Option<DocumentRecord>>;
-    /// Documents of a kind, by ID; `organization` limits them to one tenant.
+    async fn document_get(
+        &self,
+        scope: &TenantScope,
+        kind: &str,
+        id: &str,
+    ) -> StoreResult<Option<DocumentRecord>>;
+    /// Documents of a kind in the scope, by ID.
     async fn document_list(
         &self,
+        scope: &TenantScope,
         kind: &str,
-        organization: Option<&str>,
     ) -> StoreResult<Vec<DocumentRecord>>;
     /// Creates or replaces a document; with `expected_hash`, only an existing
-    /// one whose hash still equals it.
+    /// one whose hash still equals it. A document of the same kind and ID
+    /// outside the scope is left alone: `NotFound`.
     async fn document_put(
         &self,
+        scope: &TenantScope,
         document: &DocumentRecord,
         expected_hash: Option<&str>,
     ) -> StoreResult<ReplaceOutcome>;
-    async fn document_delete(&self, kind: &str, id: &str) -> StoreResult<bool>;
+    async fn document_delete(&self, scope: &TenantScope, kind: &str, id: &str)
+        -> StoreResult<bool>;
 
-    /// Records a job, replacing the one with the same GUID.
-    async fn job_put(&self, job: &JobRecord) -> StoreResult<()>;
-    async fn job_get(&self, guid: &str) -> StoreResult<Option<JobRecord>>;
-    /// Jobs in `scope` started at or after `since`, oldest first.
-    async fn jobs_started_since(
-        &self,
-        scope: JobScope<'_>,
-        since: i64,
-    ) -> StoreResult<Vec<JobRecord>>;
+    /// Records a job, replacing the one with the same GUID (in the scope).
+    async fn job_put(&self, scope: &TenantScope, job: &JobRecord) -> StoreResult<()>;
+    async fn job_get(&self, scope: &TenantScope, guid: &str) -> StoreResult<Option<JobRecord>>;
+    /// The jobs of the scope that `query` selects, oldest first.
+    async fn jobs_find(&self, scope: &TenantScope, query: &JobQuery)
+        -> StoreResult<Vec<JobRecord>>;
 
-    /// Writes a consistent copy of the database to `path` (a new file), without
-    /// sessions or queued webhook deliveries; with `organization`, only that
-    /// organization's rows; with `exclude_jobs`, without job history.
-    async fn export_to(
+    /// Records that the scope's tenant uploaded the resource `hash`.
+    async fn resource_add(&self, organization_id: &str, hash: &str) -> StoreResult<()>;
+    /// Whether the resource `hash` was uploaded inside the scope.
+    async fn resource_visible(&self, scope: &TenantScope, hash: &str) -> StoreResult<bool>;
+    /// The hashes of the resources uploaded inside the scope.
+    async fn resource_list(&self, scope: &TenantScope) -> StoreResult<Vec<String>>;
+
+    /// Deletes a tenant's accounts, sessions, documents, jobs and resources,
+    /// all or nothing.
+    async fn tenant_delete(
         &self,
-        path: &std::path::Path,
-        organization: Option<&str>,
-        exclude_jobs: bool,
-    ) -> StoreResult<()>;
+        scope: &TenantScope,
+        organization_id: &str,
+    ) -> StoreResult<TenantRemoval>;
+
+    /// A consistent copy of the scope's rows, table by table; see
+    /// [`ExportOptions`] for what is left out.
+    async fn export(
+        &self,
+        scope: &TenantScope,
+        options: ExportOptions,
+    ) -> StoreResult<Vec<ExportTable>>;
+    /// Loads an export into an empty store.
+    async fn import(&self, tables: &[ExportTable]) -> StoreResult<()>;
 
     /// Counts accounts and devices now and records them at `at`.
     async fn stats_sample(&self, at: i64) -> StoreResult<StatsSample>;
-    /// The samples of the whole server (`None`) or of one organization.
-    async fn stats_list(&self, organization: Option<&str>) -> StoreResult<Vec<StatsSample>>;
+    /// The samples of the scope: the whole server's for every tenant, else
+    /// the scope's tenant's share.
+    async fn stats_list(&self, scope: &TenantScope) -> StoreResult<Vec<StatsSample>>;
 
     // --- Authentication ---
 

@@ -20,57 +20,119 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_stats_by_organization.sql"),
     include_str!("migrations/0006_jobs.sql"),
     include_str!("migrations/0007_totp_used_steps.sql"),
-    include_str!("migrations/0008_outbox_event_ids.sql"),
+    include_str!("migrations/0008_scope_jobs_resources.sql"),
+    include_str!("migrations/0009_outbox_event_ids.sql"),
 ];
 
+/// The scope condition of every tenant-owned query: `?1` is the scope's
+/// tenant (NULL for every tenant), `?2` whether the top level is included.
+/// Scoped queries bind those first and number their own parameters from 3.
+const IN_SCOPE: &str = "(?1 IS NULL OR organization_id = ?1 OR (?2 AND organization_id = ''))";
+
+/// The tables an export carries, with whether rows belong to a tenant.
+const EXPORTED_TABLES: &[(&str, bool)] = &[
+    ("users", true),
+    ("documents", true),
+    ("jobs", true),
+    ("resources", true),
+    ("stats_samples", false),
+    ("stats_samples_by_organization", true),
+];
+
+const JOB_COLUMNS: &str =
+    "guid, username, organization_id, start_time, end_time, status, detail_json";
+
+/// Reads go through a pool of connections; writes through one connection of
+/// their own. SQLite admits one writer at a time anyway, and a transaction
+/// that reads and then writes on a shared pool fails with `SQLITE_BUSY`
+/// (517) when another connection wrote after its read began: the busy
+/// timeout cannot help there. With one writer, writes queue instead of failing.
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
     pub async fn open(path: &Path) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::from_str("sqlite://")?
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(backend)?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
+            // Another process (an operator's tool) may hold the lock briefly.
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options.clone())
+            .await
+            .map_err(backend)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
-            .await?;
-        let store = SqliteStore { pool };
+            .await
+            .map_err(backend)?;
+        let store = SqliteStore { pool, writer };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Closes every connection; the last one folds the write-ahead log into
+    /// the database file, so the file alone is the whole database.
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.writer.close().await;
+    }
+
+    /// A write transaction that holds the write lock from its first
+    /// statement, so what it reads cannot change before it writes.
+    async fn write_transaction(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)
     }
 
     /// Accounts whose profile has `value` in the top-level `field` (a name from
     /// our own code, never from a request).
     async fn users_by_profile_field(
         &self,
+        scope: &TenantScope,
         field: &'static str,
         value: &str,
     ) -> StoreResult<Vec<UserRecord>> {
         let sql = format!(
-            "SELECT * FROM users WHERE json_extract(profile_json, '$.{field}') = ? ORDER BY username"
+            "SELECT * FROM users WHERE {IN_SCOPE} AND json_extract(profile_json, '$.{field}') = ?3 ORDER BY username"
         );
-        let rows = sqlx::query(&sql).bind(value).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
+            .bind(value)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(rows.iter().map(user_from_row).collect())
     }
 
+    /// Each step runs with its `user_version` bump as one transaction, sent
+    /// as one script on the writer connection.
     async fn migrate(&self) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
         let applied: i64 = sqlx::query_scalar("PRAGMA user_version")
-            .fetch_one(&mut *tx)
-            .await?;
+            .fetch_one(&self.writer)
+            .await
+            .map_err(backend)?;
         for (index, script) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
-            sqlx::raw_sql(script).execute(&mut *tx).await?;
-            sqlx::raw_sql(&format!("PRAGMA user_version = {}", index + 1))
-                .execute(&mut *tx)
-                .await?;
+            let step = format!(
+                "BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {};\nCOMMIT;",
+                index + 1
+            );
+            sqlx::raw_sql(&step)
+                .execute(&self.writer)
+                .await
+                .map_err(backend)?;
         }
-        tx.commit().await?;
         Ok(())
     }
 }
@@ -100,13 +162,52 @@ fn session_from_row(row: &sqlx::sqlite::SqliteRow) -> SessionRecord {
     }
 }
 
+/// The engine's error, kept as the source of a [`StoreError::Backend`].
+fn backend(err: sqlx::Error) -> StoreError {
+    StoreError::Backend(Box::new(err))
+}
+
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// Refuses a write that would put an object outside the scope.
+fn check_in_scope(scope: &TenantScope, organization_id: &str) -> StoreResult<()> {
+    if scope.includes(organization_id) {
+        Ok(())
+    } else {
+        Err(StoreError::OutOfScope)
+    }
+}
+
+fn decode_error(err: serde_json::Error) -> StoreError {
+    StoreError::Backend(Box::new(err))
+}
+
+/// A row of an export as the SQL values it came from.
+fn row_arguments(row: &[serde_json::Value]) -> StoreResult<sqlx::sqlite::SqliteArguments<'static>> {
+    use sqlx::Arguments;
+    let mut arguments = sqlx::sqlite::SqliteArguments::default();
+    for value in row {
+        let added = match value {
+            serde_json::Value::Null => arguments.add(None::<String>),
+            serde_json::Value::Bool(b) => arguments.add(*b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => arguments.add(i),
+                None => arguments.add(n.as_f64()),
+            },
+            serde_json::Value::String(text) => arguments.add(text.clone()),
+            other => arguments.add(other.to_string()),
+        };
+        added.map_err(StoreError::Backend)?;
+    }
+    Ok(arguments)
+}
+
 #[async_trait]
 impl Store for SqliteStore {
-    async fn user_create(&self, user: &UserRecord) -> StoreResult<()> {
+    async fn user_create(&self, scope: &TenantScope, user: &UserRecord) -> StoreResult<()> {
+        check_in_scope(scope, &user.organization_id)?;
         let result = sqlx::query(
             "INSERT INTO users (username, organization_id, profile_json, profile_hash) VALUES (?, ?, ?, ?)",
         )
@@ -114,53 +215,60 @@ impl Store for SqliteStore {
         .bind(&user.organization_id)
         .bind(&user.profile_json)
         .bind(&user.profile_hash)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await;
         match result {
             Ok(_) => Ok(()),
             Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict),
-            Err(err) => Err(err.into()),
+            Err(err) => Err(backend(err)),
         }
     }
 
-    async fn user_get(&self, username: &str) -> StoreResult<Option<UserRecord>> {
-        let row = sqlx::query("SELECT * FROM users WHERE username = ?")
+    async fn user_get(
+        &self,
+        scope: &TenantScope,
+        username: &str,
+    ) -> StoreResult<Option<UserRecord>> {
+        let sql = format!("SELECT * FROM users WHERE {IN_SCOPE} AND username = ?3");
+        let row = sqlx::query(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
             .bind(username)
             .fetch_optional(&self.pool)
-            .await?;
+            .await
+            .map_err(backend)?;
         Ok(row.as_ref().map(user_from_row))
     }
 
     // Lists come back from SQLite as one aggregated JSON row: sqlx hands rows
     // over one at a time through its worker thread, which dominates the cost
     // of a 10,000-row listing.
-    async fn user_list(&self, organization: Option<&str>) -> StoreResult<Vec<String>> {
-        let sql = match organization {
-            None => "SELECT json_group_array(username) FROM (SELECT username FROM users ORDER BY username)",
-            Some(_) => "SELECT json_group_array(username) FROM (SELECT username FROM users WHERE organization_id = ? ORDER BY username)",
-        };
-        let mut query = sqlx::query_scalar(sql);
-        if let Some(organization) = organization {
-            query = query.bind(organization);
-        }
-        let json: String = query.fetch_one(&self.pool).await?;
-        Ok(serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?)
+    async fn user_list(&self, scope: &TenantScope) -> StoreResult<Vec<String>> {
+        let sql = format!(
+            "SELECT json_group_array(username) FROM (SELECT username FROM users WHERE {IN_SCOPE} ORDER BY username)"
+        );
+        let json: String = sqlx::query_scalar(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        serde_json::from_str(&json).map_err(decode_error)
     }
 
-    async fn user_list_full(&self, organization: Option<&str>) -> StoreResult<Vec<UserRecord>> {
-        let sql = match organization {
-            None => "SELECT json_group_array(json_array(username, organization_id, profile_json, profile_hash)) \
-                     FROM (SELECT * FROM users ORDER BY username)",
-            Some(_) => "SELECT json_group_array(json_array(username, organization_id, profile_json, profile_hash)) \
-                        FROM (SELECT * FROM users WHERE organization_id = ? ORDER BY username)",
-        };
-        let mut query = sqlx::query_scalar(sql);
-        if let Some(organization) = organization {
-            query = query.bind(organization);
-        }
-        let json: String = query.fetch_one(&self.pool).await?;
+    async fn user_list_full(&self, scope: &TenantScope) -> StoreResult<Vec<UserRecord>> {
+        let sql = format!(
+            "SELECT json_group_array(json_array(username, organization_id, profile_json, profile_hash)) \
+             FROM (SELECT * FROM users WHERE {IN_SCOPE} ORDER BY username)"
+        );
+        let json: String = sqlx::query_scalar(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
         let rows: Vec<(String, String, String, String)> =
-            serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            serde_json::from_str(&json).map_err(decode_error)?;
         Ok(rows
             .into_iter()
             .map(
@@ -176,51 +284,85 @@ impl Store for SqliteStore {
 
     async fn user_replace(
         &self,
+        scope: &TenantScope,
         user: &UserRecord,
         expected_hash: Option<&str>,
     ) -> StoreResult<ReplaceOutcome> {
-        let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE users SET organization_id = ?, profile_json = ?, profile_hash = ?
-             WHERE username = ? AND (?5 IS NULL OR profile_hash = ?5)",
-        )
-        .bind(&user.organization_id)
-        .bind(&user.profile_json)
-        .bind(&user.profile_hash)
-        .bind(&user.username)
-        .bind(expected_hash)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        check_in_scope(scope, &user.organization_id)?;
+        let sql = format!(
+            "UPDATE users SET organization_id = ?3, profile_json = ?4, profile_hash = ?5
+             WHERE {IN_SCOPE} AND username = ?6 AND (?7 IS NULL OR profile_hash = ?7)"
+        );
+        let updated = sqlx::query(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
+            .bind(&user.organization_id)
+            .bind(&user.profile_json)
+            .bind(&user.profile_hash)
+            .bind(&user.username)
+            .bind(expected_hash)
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?
+            .rows_affected();
         if updated == 1 {
-            tx.commit().await?;
             return Ok(ReplaceOutcome::Replaced);
         }
-        let exists = sqlx::query("SELECT 1 FROM users WHERE username = ?")
-            .bind(&user.username)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        Ok(if exists {
-            ReplaceOutcome::HashMismatch
-        } else {
-            ReplaceOutcome::NotFound
+        // The write lost: tell a stale hash from an absent account.
+        Ok(match self.user_get(scope, &user.username).await? {
+            Some(_) => ReplaceOutcome::HashMismatch,
+            None => ReplaceOutcome::NotFound,
         })
     }
 
-    async fn user_delete(&self, username: &str) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
-        let deleted = sqlx::query("DELETE FROM users WHERE username = ?")
+    async fn user_delete(&self, scope: &TenantScope, username: &str) -> StoreResult<bool> {
+        let mut tx = self.write_transaction().await?;
+        let sql = format!(
+            "DELETE FROM users WHERE {IN_SCOPE} AND username = ?3 RETURNING organization_id"
+        );
+        let organization: Option<String> = sqlx::query_scalar(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
             .bind(username)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let Some(organization) = organization else {
+            return Ok(false);
+        };
         sqlx::query("DELETE FROM sessions WHERE kind = 'user' AND username = ?")
             .bind(username)
             .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(deleted == 1)
+            .await
+            .map_err(backend)?;
+        // Jobs belong to the account, not to its name: a new account of the
+        // same name starts with no history.
+        sqlx::query("DELETE FROM jobs WHERE username = ? AND organization_id = ?")
+            .bind(username)
+            .bind(&organization)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn users_with_policy(
+        &self,
+        scope: &TenantScope,
+        policy_id: &str,
+    ) -> StoreResult<Vec<UserRecord>> {
+        self.users_by_profile_field(scope, "PolicyID", policy_id)
+            .await
+    }
+
+    async fn users_in_group(
+        &self,
+        scope: &TenantScope,
+        group_id: &str,
+    ) -> StoreResult<Vec<UserRecord>> {
+        self.users_by_profile_field(scope, "GroupID", group_id)
+            .await
     }
 
     async fn session_create(&self, session: &SessionRecord) -> StoreResult<()> {
@@ -234,8 +376,8 @@ impl Store for SqliteStore {
         .bind(&session.organization_id)
         .bind(session.created_at)
         .bind(session.last_used_at)
-        .execute(&self.pool)
-        .await?;
+        .execute(&self.writer)
+        .await.map_err(backend)?;
         Ok(())
     }
 
@@ -243,7 +385,8 @@ impl Store for SqliteStore {
         let row = sqlx::query("SELECT * FROM sessions WHERE key_hash = ?")
             .bind(key_hash)
             .fetch_optional(&self.pool)
-            .await?;
+            .await
+            .map_err(backend)?;
         Ok(row.as_ref().map(session_from_row))
     }
 
@@ -251,16 +394,18 @@ impl Store for SqliteStore {
         sqlx::query("UPDATE sessions SET last_used_at = ? WHERE key_hash = ?")
             .bind(now)
             .bind(key_hash)
-            .execute(&self.pool)
-            .await?;
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
     async fn session_delete(&self, key_hash: &str) -> StoreResult<bool> {
         let deleted = sqlx::query("DELETE FROM sessions WHERE key_hash = ?")
             .bind(key_hash)
-            .execute(&self.pool)
-            .await?
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?
             .rows_affected();
         Ok(deleted == 1)
     }
@@ -269,8 +414,9 @@ impl Store for SqliteStore {
         let deleted = sqlx::query("DELETE FROM sessions WHERE kind = ? AND username = ?")
             .bind(kind.as_str())
             .bind(username)
-            .execute(&self.pool)
-            .await?
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?
             .rows_affected();
         Ok(deleted)
     }
@@ -278,22 +424,24 @@ impl Store for SqliteStore {
     async fn sessions_expire(&self, idle_before: i64) -> StoreResult<Vec<SessionRecord>> {
         let rows = sqlx::query("DELETE FROM sessions WHERE last_used_at < ? RETURNING *")
             .bind(idle_before)
-            .fetch_all(&self.pool)
-            .await?;
+            .fetch_all(&self.writer)
+            .await
+            .map_err(backend)?;
         Ok(rows.iter().map(session_from_row).collect())
     }
 
     async fn outbox_insert(&self, rows: &[NewDelivery]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         for row in rows {
             sqlx::query("INSERT INTO webhook_outbox (hook, event_id, payload) VALUES (?, ?, ?)")
                 .bind(&row.hook)
                 .bind(&row.event_id)
                 .bind(&row.payload)
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .map_err(backend)?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(backend)?;
         Ok(())
     }
 
@@ -306,7 +454,8 @@ impl Store for SqliteStore {
         .bind(now)
         .bind(limit)
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .map_err(backend)?;
         Ok(rows
             .iter()
             .map(|row| OutboxRow {
@@ -324,19 +473,21 @@ impl Store for SqliteStore {
             sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM webhook_outbox WHERE hook = ?")
                 .bind(hook)
                 .fetch_one(&self.pool)
-                .await?;
+                .await
+                .map_err(backend)?;
         Ok(next)
     }
 
     async fn outbox_settle(&self, outcomes: &[Settlement]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         for outcome in outcomes {
             match *outcome {
                 Settlement::Done(id) => {
                     sqlx::query("DELETE FROM webhook_outbox WHERE id = ?")
                         .bind(id)
                         .execute(&mut *tx)
-                        .await?;
+                        .await
+                        .map_err(backend)?;
                 }
                 Settlement::RetryAt { id, attempts, at } => {
                     sqlx::query(
@@ -346,201 +497,387 @@ impl Store for SqliteStore {
                     .bind(at)
                     .bind(id)
                     .execute(&mut *tx)
-                    .await?;
+                    .await
+                    .map_err(backend)?;
                 }
             }
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(backend)?;
         Ok(())
     }
 
     async fn outbox_forget_hooks_except(&self, keep: &[String]) -> StoreResult<u64> {
-        let keep = serde_json::to_string(keep).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let keep = serde_json::to_string(keep).map_err(|e| StoreError::Backend(Box::new(e)))?;
         let deleted = sqlx::query(
             "DELETE FROM webhook_outbox WHERE hook NOT IN (SELECT value FROM json_each(?))",
         )
         .bind(keep)
-        .execute(&self.pool)
-        .await?
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?
         .rows_affected();
         Ok(deleted)
     }
 
-    async fn users_with_policy(&self, policy_id: &str) -> StoreResult<Vec<UserRecord>> {
-        self.users_by_profile_field("PolicyID", policy_id).await
-    }
-
-    async fn users_in_group(&self, group_id: &str) -> StoreResult<Vec<UserRecord>> {
-        self.users_by_profile_field("GroupID", group_id).await
-    }
-
-    async fn users_in_organization(&self, organization_id: &str) -> StoreResult<Vec<String>> {
-        self.user_list(Some(organization_id)).await
-    }
-
-    async fn document_get(&self, kind: &str, id: &str) -> StoreResult<Option<DocumentRecord>> {
-        let row = sqlx::query("SELECT * FROM documents WHERE kind = ? AND id = ?")
+    async fn document_get(
+        &self,
+        scope: &TenantScope,
+        kind: &str,
+        id: &str,
+    ) -> StoreResult<Option<DocumentRecord>> {
+        let sql = format!("SELECT * FROM documents WHERE {IN_SCOPE} AND kind = ?3 AND id = ?4");
+        let row = sqlx::query(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
             .bind(kind)
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?;
+            .await
+            .map_err(backend)?;
         Ok(row.as_ref().map(document_from_row))
     }
 
     async fn document_list(
         &self,
+        scope: &TenantScope,
         kind: &str,
-        organization: Option<&str>,
     ) -> StoreResult<Vec<DocumentRecord>> {
-        let rows = match organization {
-            None => sqlx::query("SELECT * FROM documents WHERE kind = ? ORDER BY id").bind(kind),
-            Some(organization) => sqlx::query(
-                "SELECT * FROM documents WHERE kind = ? AND organization_id = ? ORDER BY id",
-            )
+        let sql = format!("SELECT * FROM documents WHERE {IN_SCOPE} AND kind = ?3 ORDER BY id");
+        let rows = sqlx::query(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
             .bind(kind)
-            .bind(organization),
-        }
-        .fetch_all(&self.pool)
-        .await?;
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(rows.iter().map(document_from_row).collect())
     }
 
     async fn document_put(
         &self,
+        scope: &TenantScope,
         document: &DocumentRecord,
         expected_hash: Option<&str>,
     ) -> StoreResult<ReplaceOutcome> {
-        let mut tx = self.pool.begin().await?;
-        let current: Option<String> =
-            sqlx::query_scalar("SELECT hash FROM documents WHERE kind = ? AND id = ?")
-                .bind(&document.kind)
-                .bind(&document.id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some(expected) = expected_hash {
-            if current.as_deref() != Some(expected) {
-                return Ok(if current.is_some() {
-                    ReplaceOutcome::HashMismatch
-                } else {
-                    ReplaceOutcome::NotFound
-                });
-            }
+        check_in_scope(scope, &document.organization_id)?;
+        // Each branch is one statement, so no read can go stale before the
+        // write; of two writers holding the same hash, one wins.
+        let sql = match expected_hash {
+            None => format!(
+                "INSERT INTO documents (kind, id, organization_id, doc_json, hash) VALUES (?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (kind, id) DO UPDATE SET organization_id = excluded.organization_id,
+                     doc_json = excluded.doc_json, hash = excluded.hash
+                 WHERE {}",
+                IN_SCOPE.replace("organization_id", "documents.organization_id")
+            ),
+            Some(_) => format!(
+                "UPDATE documents SET organization_id = ?5, doc_json = ?6, hash = ?7
+                 WHERE {IN_SCOPE} AND kind = ?3 AND id = ?4 AND hash = ?8"
+            ),
+        };
+        let written = sqlx::query(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
+            .bind(&document.kind)
+            .bind(&document.id)
+            .bind(&document.organization_id)
+            .bind(&document.doc_json)
+            .bind(&document.hash)
+            .bind(expected_hash)
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        if written == 1 {
+            return Ok(ReplaceOutcome::Replaced);
         }
-        sqlx::query(
-            "INSERT INTO documents (kind, id, organization_id, doc_json, hash) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (kind, id) DO UPDATE SET organization_id = excluded.organization_id,
-                 doc_json = excluded.doc_json, hash = excluded.hash",
+        if expected_hash.is_none() {
+            // Another tenant's document has this kind and ID.
+            return Ok(ReplaceOutcome::NotFound);
+        }
+        Ok(
+            match self
+                .document_get(scope, &document.kind, &document.id)
+                .await?
+            {
+                Some(_) => ReplaceOutcome::HashMismatch,
+                None => ReplaceOutcome::NotFound,
+            },
         )
-        .bind(&document.kind)
-        .bind(&document.id)
-        .bind(&document.organization_id)
-        .bind(&document.doc_json)
-        .bind(&document.hash)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(ReplaceOutcome::Replaced)
     }
 
-    async fn document_delete(&self, kind: &str, id: &str) -> StoreResult<bool> {
-        let deleted = sqlx::query("DELETE FROM documents WHERE kind = ? AND id = ?")
+    async fn document_delete(
+        &self,
+        scope: &TenantScope,
+        kind: &str,
+        id: &str,
+    ) -> StoreResult<bool> {
+        let sql = format!("DELETE FROM documents WHERE {IN_SCOPE} AND kind = ?3 AND id = ?4");
+        let deleted = sqlx::query(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
             .bind(kind)
             .bind(id)
-            .execute(&self.pool)
-            .await?
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?
             .rows_affected();
         Ok(deleted == 1)
     }
 
-    async fn job_put(&self, job: &JobRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT OR REPLACE INTO jobs (guid, username, organization_id, start_time, detail_json) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&job.guid)
-        .bind(&job.username)
-        .bind(&job.organization_id)
-        .bind(job.start_time)
-        .bind(&job.detail_json)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    async fn job_put(&self, scope: &TenantScope, job: &JobRecord) -> StoreResult<()> {
+        check_in_scope(scope, &job.organization_id)?;
+        // A job of the same GUID outside the scope stays as it is.
+        let sql = format!(
+            "INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (guid) DO UPDATE SET username = excluded.username,
+                 organization_id = excluded.organization_id, start_time = excluded.start_time,
+                 end_time = excluded.end_time, status = excluded.status,
+                 detail_json = excluded.detail_json
+             WHERE {}",
+            IN_SCOPE.replace("organization_id", "jobs.organization_id")
+        );
+        let written = sqlx::query(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
+            .bind(&job.guid)
+            .bind(&job.username)
+            .bind(&job.organization_id)
+            .bind(job.start_time)
+            .bind(job.end_time)
+            .bind(job.status)
+            .bind(&job.detail_json)
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        if written == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::OutOfScope)
+        }
     }
 
-    async fn job_get(&self, guid: &str) -> StoreResult<Option<JobRecord>> {
-        let row = sqlx::query(
-            "SELECT guid, username, organization_id, start_time, detail_json FROM jobs WHERE guid = ?",
-        )
-        .bind(guid)
-        .fetch_optional(&self.pool)
-        .await?;
+    async fn job_get(&self, scope: &TenantScope, guid: &str) -> StoreResult<Option<JobRecord>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {IN_SCOPE} AND guid = ?3");
+        let row = sqlx::query(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
+            .bind(guid)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(row.as_ref().map(job_from_row))
     }
 
-    async fn jobs_started_since(
+    async fn jobs_find(
         &self,
-        scope: JobScope<'_>,
-        since: i64,
+        scope: &TenantScope,
+        query: &JobQuery,
     ) -> StoreResult<Vec<JobRecord>> {
-        let (filter, value) = match scope {
-            JobScope::All => ("", None),
-            JobScope::Organization(organization) => ("organization_id = ? AND", Some(organization)),
-            JobScope::User(username) => ("username = ? AND", Some(username)),
+        // ?3 user, ?4 ?5 the time bounds, ?6 ?7 the running statuses, ?8 ?9 paging.
+        let when = match &query.when {
+            JobWhen::Any => "1",
+            JobWhen::StartedSince(_) => "start_time >= ?4",
+            JobWhen::RunningOrStartedSince { .. } => "(start_time >= ?4 OR status BETWEEN ?6 AND ?7)",
+            JobWhen::Running(_) => "status BETWEEN ?6 AND ?7",
+            JobWhen::StartedOrEndedWithin { .. } => {
+                "((start_time <> 0 AND start_time BETWEEN ?4 AND ?5) OR (end_time <> 0 AND end_time BETWEEN ?4 AND ?5))"
+            }
+        };
+        let (from, to, running) = match &query.when {
+            JobWhen::Any => (0, 0, 0..=0),
+            JobWhen::StartedSince(since) => (*since, 0, 0..=0),
+            JobWhen::RunningOrStartedSince { since, running } => (*since, 0, running.clone()),
+            JobWhen::Running(running) => (0, 0, running.clone()),
+            JobWhen::StartedOrEndedWithin { start, end } => (*start, *end, 0..=0),
         };
         let sql = format!(
-            "SELECT guid, username, organization_id, start_time, detail_json FROM jobs \
-             WHERE {filter} start_time >= ? ORDER BY start_time, guid"
+            "SELECT json_group_array(json_array({JOB_COLUMNS})) FROM (
+                 SELECT {JOB_COLUMNS} FROM jobs
+                 WHERE {IN_SCOPE} AND (?3 IS NULL OR username = ?3) AND {when}
+                 ORDER BY start_time, guid LIMIT ?9 OFFSET ?8)"
         );
-        let mut query = sqlx::query(&sql);
-        if let Some(value) = value {
-            query = query.bind(value);
-        }
-        let rows = query.bind(since).fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(job_from_row).collect())
+        let json: String = sqlx::query_scalar(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
+            .bind(query.username.as_deref())
+            .bind(from)
+            .bind(to)
+            .bind(*running.start())
+            .bind(*running.end())
+            .bind(query.offset)
+            .bind(query.limit.unwrap_or(-1))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        type Row = (String, String, String, i64, i64, i64, String);
+        let rows: Vec<Row> = serde_json::from_str(&json).map_err(decode_error)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(guid, username, organization_id, start_time, end_time, status, detail_json)| {
+                    JobRecord {
+                        guid,
+                        username,
+                        organization_id,
+                        start_time,
+                        end_time,
+                        status,
+                        detail_json,
+                    }
+                },
+            )
+            .collect())
     }
 
-    async fn export_to(
+    async fn resource_add(&self, organization_id: &str, hash: &str) -> StoreResult<()> {
+        sqlx::query("INSERT OR IGNORE INTO resources (organization_id, hash) VALUES (?, ?)")
+            .bind(organization_id)
+            .bind(hash)
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn resource_visible(&self, scope: &TenantScope, hash: &str) -> StoreResult<bool> {
+        let sql = format!("SELECT 1 FROM resources WHERE {IN_SCOPE} AND hash = ?3 LIMIT 1");
+        let found = sqlx::query(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(found.is_some())
+    }
+
+    async fn resource_list(&self, scope: &TenantScope) -> StoreResult<Vec<String>> {
+        let sql = format!("SELECT DISTINCT hash FROM resources WHERE {IN_SCOPE} ORDER BY hash");
+        sqlx::query_scalar(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
+    async fn tenant_delete(
         &self,
-        path: &Path,
-        organization: Option<&str>,
-        exclude_jobs: bool,
-    ) -> StoreResult<()> {
-        sqlx::query("VACUUM INTO ?")
-            .bind(path.to_string_lossy().into_owned())
-            .execute(&self.pool)
-            .await?;
-        let copy = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(SqliteConnectOptions::new().filename(path))
-            .await?;
-        let mut statements = vec![
-            "DELETE FROM sessions".to_string(),
-            "DELETE FROM webhook_outbox".to_string(),
-        ];
-        if exclude_jobs {
-            statements.push("DELETE FROM jobs".into());
+        scope: &TenantScope,
+        organization_id: &str,
+    ) -> StoreResult<TenantRemoval> {
+        check_in_scope(scope, organization_id)?;
+        let mut tx = self.write_transaction().await?;
+        let usernames: Vec<String> =
+            sqlx::query_scalar("DELETE FROM users WHERE organization_id = ? RETURNING username")
+                .bind(organization_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+        let policy_ids: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM documents WHERE organization_id = ? AND kind = 'policy' RETURNING id",
+        )
+        .bind(organization_id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        for table in ["documents", "jobs", "resources", "sessions"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE organization_id = ?"))
+                .bind(organization_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
         }
-        if organization.is_some() {
-            for table in [
-                "users",
-                "documents",
-                "jobs",
-                "stats_samples_by_organization",
-            ] {
-                statements.push(format!("DELETE FROM {table} WHERE organization_id <> ?1"));
+        tx.commit().await.map_err(backend)?;
+        let mut removal = TenantRemoval {
+            usernames,
+            policy_ids,
+        };
+        removal.usernames.sort();
+        removal.policy_ids.sort();
+        Ok(removal)
+    }
+
+    async fn export(
+        &self,
+        scope: &TenantScope,
+        options: ExportOptions,
+    ) -> StoreResult<Vec<ExportTable>> {
+        // One read transaction: every table from the same moment.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tables = Vec::new();
+        for (name, per_tenant) in EXPORTED_TABLES {
+            if *name == "jobs" && options.exclude_jobs {
+                continue;
             }
             // Server-wide figures would tell a tenant about the others.
-            statements.push("DELETE FROM stats_samples".into());
-        }
-        for statement in &statements {
-            let mut query = sqlx::query(statement);
-            if statement.contains("?1") {
-                query = query.bind(organization.unwrap_or_default());
+            if !per_tenant && scope.tenant().is_some() {
+                continue;
             }
-            query.execute(&copy).await?;
+            let columns: Vec<String> = sqlx::query_scalar(&format!(
+                "SELECT name FROM pragma_table_info('{name}') ORDER BY cid"
+            ))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+            // Tables of the whole server were skipped above unless the scope
+            // is every tenant, so they need no condition.
+            let filter = if *per_tenant { IN_SCOPE } else { "1" };
+            let sql = format!(
+                "SELECT json_group_array(json_array({})) FROM (SELECT * FROM {name} WHERE {filter} ORDER BY rowid)",
+                columns.join(", ")
+            );
+            let mut query = sqlx::query_scalar(&sql);
+            if *per_tenant {
+                query = query.bind(scope.tenant()).bind(scope.with_top_level());
+            }
+            let json: String = query.fetch_one(&mut *tx).await.map_err(backend)?;
+            tables.push(ExportTable {
+                name: name.to_string(),
+                columns,
+                rows: serde_json::from_str(&json).map_err(decode_error)?,
+            });
         }
-        // Leaves no deleted rows behind in free pages.
-        sqlx::query("VACUUM").execute(&copy).await?;
-        copy.close().await;
+        tx.commit().await.map_err(backend)?;
+        Ok(tables)
+    }
+
+    async fn import(&self, tables: &[ExportTable]) -> StoreResult<()> {
+        let mut tx = self.write_transaction().await?;
+        for table in tables {
+            if !EXPORTED_TABLES.iter().any(|(name, _)| *name == table.name) {
+                return Err(StoreError::Backend(
+                    format!("an export may not hold the table '{}'", table.name).into(),
+                ));
+            }
+            let known: Vec<String> = sqlx::query_scalar(&format!(
+                "SELECT name FROM pragma_table_info('{}')",
+                table.name
+            ))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+            if let Some(unknown) = table.columns.iter().find(|c| !known.contains(c)) {
+                return Err(StoreError::Backend(
+                    format!("the table '{}' has no column '{unknown}'", table.name).into(),
+                ));
+            }
+            let placeholders = vec!["?"; table.columns.len()].join(", ");
+            let sql = format!(
+                "INSERT INTO {} ({}) VALUES ({placeholders})",
+                table.name,
+                table.columns.join(", ")
+            );
+            for row in &table.rows {
+                sqlx::query_with(&sql, row_arguments(row)?)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            }
+        }
+        tx.commit().await.map_err(backend)?;
         Ok(())
     }
 
@@ -549,10 +886,10 @@ impl Store for SqliteStore {
             "SELECT organization_id, COUNT(*), COALESCE(SUM((SELECT COUNT(*) FROM json_each(u.profile_json, '$.Devices'))), 0) FROM users u GROUP BY organization_id",
         )
         .fetch_all(&self.pool)
-        .await?;
+        .await.map_err(backend)?;
         let users = per_organization.iter().map(|(_, users, _)| users).sum();
         let devices = per_organization.iter().map(|(_, _, devices)| devices).sum();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         sqlx::query(
             "INSERT OR REPLACE INTO stats_samples (sampled_at, users, devices) VALUES (?, ?, ?)",
         )
@@ -560,7 +897,8 @@ impl Store for SqliteStore {
         .bind(users)
         .bind(devices)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(backend)?;
         for (organization, users, devices) in &per_organization {
             sqlx::query(
                 "INSERT OR REPLACE INTO stats_samples_by_organization (sampled_at, organization_id, users, devices) VALUES (?, ?, ?, ?)",
@@ -570,20 +908,20 @@ impl Store for SqliteStore {
             .bind(users)
             .bind(devices)
             .execute(&mut *tx)
-            .await?;
+            .await.map_err(backend)?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(backend)?;
         Ok(StatsSample { at, users, devices })
     }
 
-    async fn stats_list(&self, organization: Option<&str>) -> StoreResult<Vec<StatsSample>> {
-        let rows: Vec<(i64, i64, i64)> = match organization {
+    async fn stats_list(&self, scope: &TenantScope) -> StoreResult<Vec<StatsSample>> {
+        let rows: Vec<(i64, i64, i64)> = match scope.tenant() {
             None => {
                 sqlx::query_as(
                     "SELECT sampled_at, users, devices FROM stats_samples ORDER BY sampled_at",
                 )
                 .fetch_all(&self.pool)
-                .await?
+                .await.map_err(backend)?
             }
             // A sample where the organization had no account yet counts zero.
             Some(organization) => sqlx::query_as(
@@ -593,7 +931,7 @@ impl Store for SqliteStore {
             )
             .bind(organization)
             .fetch_all(&self.pool)
-            .await?,
+            .await.map_err(backend)?,
         };
         Ok(rows
             .into_iter()
@@ -613,8 +951,9 @@ impl Store for SqliteStore {
         )
         .bind(account)
         .bind(step)
-        .execute(&self.pool)
-        .await?
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?
         .rows_affected();
         Ok(claimed == 1)
     }
@@ -626,6 +965,8 @@ fn job_from_row(row: &sqlx::sqlite::SqliteRow) -> JobRecord {
         username: row.get("username"),
         organization_id: row.get("organization_id"),
         start_time: row.get("start_time"),
+        end_time: row.get("end_time"),
+        status: row.get("status"),
         detail_json: row.get("detail_json"),
     }
 }
@@ -637,5 +978,58 @@ fn document_from_row(row: &sqlx::sqlite::SqliteRow) -> DocumentRecord {
         organization_id: row.get("organization_id"),
         doc_json: row.get("doc_json"),
         hash: row.get("hash"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database made before job columns existed gains them, filled from
+    /// the stored details, and its jobs answer queries as before.
+    #[tokio::test]
+    async fn an_older_database_is_migrated_with_its_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let old = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        for script in &MIGRATIONS[..6] {
+            sqlx::raw_sql(script).execute(&old).await.unwrap();
+        }
+        sqlx::raw_sql(
+            "PRAGMA user_version = 6;
+             INSERT INTO jobs (guid, username, organization_id, start_time, detail_json)
+             VALUES ('j1', 'amy', '', 100, '{\"GUID\":\"j1\",\"Status\":6001,\"EndTime\":0}'),
+                    ('j2', 'amy', '', 50, '{\"GUID\":\"j2\",\"Status\":5000,\"EndTime\":90}');",
+        )
+        .execute(&old)
+        .await
+        .unwrap();
+        old.close().await;
+
+        let store = SqliteStore::open(&path).await.unwrap();
+        let running = JobQuery {
+            when: JobWhen::Running(6000..=6999),
+            ..Default::default()
+        };
+        let found = store
+            .jobs_find(&TenantScope::server_wide(), &running)
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].guid.as_str(), found[0].status), ("j1", 6001));
+        let ended = store
+            .job_get(&TenantScope::server_wide(), "j2")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((ended.end_time, ended.status), (90, 5000));
+        store.close().await;
     }
 }

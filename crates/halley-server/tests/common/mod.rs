@@ -337,19 +337,24 @@ pub async fn next_event(socket: &mut Socket) -> serde_json::Value {
 
 /// Records jobs in the server's job history, as devices report them.
 pub async fn record_jobs(server: &Server, jobs: &[serde_json::Value]) {
-    use halley_server::store::{JobRecord, SqliteStore, Store};
+    use halley_server::store::{JobRecord, SqliteStore, Store, TenantScope};
     let store = SqliteStore::open(&server.data_dir.join(halley_server::server::DATABASE_FILE))
         .await
         .unwrap();
     for job in jobs {
         store
-            .job_put(&JobRecord {
-                guid: job["GUID"].as_str().unwrap().into(),
-                username: job["Username"].as_str().unwrap().into(),
-                organization_id: job["OrganizationID"].as_str().unwrap_or("").into(),
-                start_time: job["StartTime"].as_i64().unwrap(),
-                detail_json: job.to_string(),
-            })
+            .job_put(
+                &TenantScope::server_wide(),
+                &JobRecord {
+                    guid: job["GUID"].as_str().unwrap().into(),
+                    username: job["Username"].as_str().unwrap().into(),
+                    organization_id: job["OrganizationID"].as_str().unwrap_or("").into(),
+                    start_time: job["StartTime"].as_i64().unwrap(),
+                    end_time: job["EndTime"].as_i64().unwrap_or(0),
+                    status: job["Status"].as_i64().unwrap_or(0),
+                    detail_json: job.to_string(),
+                },
+            )
             .await
             .unwrap();
     }
