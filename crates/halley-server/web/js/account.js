@@ -1,7 +1,7 @@
 // The signed-in administrator's own account (password, two-factor
 // authentication), and the two-factor enrolment card end users share.
 
-import { call } from "./api.js";
+import { call, renewSession } from "./api.js";
 import { h, clear, badge, button, field, notice, pageHeader, showError, spinner, toast } from "./ui.js";
 
 const PROPERTIES = "/api/v1/admin/account/properties";
@@ -95,9 +95,12 @@ function passwordCard(ctx, getSecurity) {
           ? { Username: ctx.session.username, AuthType: "PasswordTOTP", Password: old.value, TOTP: totp }
           : { Username: ctx.session.username, AuthType: "Password", Password: old.value };
         await call(SET_PROPERTIES, { Security: security }, { auth });
+        const renewed = await renewSession(next.value);
         old.value = next.value = again.value = code.value = "";
         codeField.hidden = true;
-        clear(errorBox, notice("ok", "Password changed. Use the new one the next time you sign in."));
+        clear(errorBox, notice("ok", renewed
+          ? "Password changed. Use the new one the next time you sign in."
+          : "Password changed. Your sessions have ended: sign in again with the new password."));
         toast("Password changed");
       } catch (err) {
         if (err.totp) {

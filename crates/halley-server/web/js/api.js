@@ -29,6 +29,26 @@ export function whenSessionLost(handler) {
   onSessionLost = handler;
 }
 
+let onSessionRenewed = () => {};
+
+export function whenSessionRenewed(handler) {
+  onSessionRenewed = handler;
+}
+
+/// A password change ends every session of the account, this one too: sign
+/// in again with the new password, so the page stays signed in. False when
+/// that needs a second factor (the code just used cannot be used again).
+export async function renewSession(password) {
+  const path = session.kind === "admin" ? "/api/v1/admin/account/session-start" : "/api/v1/user/web/session/start";
+  try {
+    const answer = await call(path, {}, { auth: { Username: session.username, AuthType: "Password", Password: password } });
+    onSessionRenewed(answer.SessionKey);
+    return true;
+  } catch (err) {
+    return false;
+  }
+}
+
 function encode(value) {
   if (value === true) return "1";
   if (value === false) return "0";

@@ -1,7 +1,7 @@
 // The application shell: session, navigation, routing (in the URL fragment,
 // so the server needs to know no page paths) and the postMessage API.
 
-import { branding, call, setSession, webConfig, whenSessionLost } from "./api.js";
+import { branding, call, setSession, webConfig, whenSessionLost, whenSessionRenewed } from "./api.js";
 import { EventStream } from "./events.js";
 import { h, clear, icon, toast } from "./ui.js";
 import { startMessaging } from "./sso.js";
@@ -206,6 +206,9 @@ async function start() {
       toast("Your session has ended. Please sign in again.", "error");
       signOut({ revoke: false, message: "Your session has ended. Please sign in again." });
     }
+  });
+  whenSessionRenewed((key) => {
+    if (app.session) saveSession({ ...app.session, key });
   });
   const saved = loadSession();
   if (saved) saveSession(saved);

@@ -1,7 +1,7 @@
 // End-user views for a user session: devices, Protected Items, Storage
 // Vaults, jobs, and the account's password and two-factor settings.
 
-import { call } from "./api.js";
+import { call, renewSession } from "./api.js";
 import { h, clear, badge, button, field, formatBytes, formatDate, notAvailable, notice, pageHeader, showError, spinner, table, toast } from "./ui.js";
 import { totpCard } from "./account.js";
 import { userJobsTable } from "./jobs.js";
@@ -70,8 +70,11 @@ function passwordCard(getHash) {
       submit.disabled = true;
       try {
         await call("/api/v1/user/web/account/reset-password", { ProfileHash: await getHash(), OldPassword: old.value, NewPassword: next.value });
+        const renewed = await renewSession(next.value);
         old.value = next.value = again.value = "";
-        clear(errorBox, notice("ok", "Password changed. Use it in the backup client too."));
+        clear(errorBox, notice("ok", renewed
+          ? "Password changed. Use it in the backup client too."
+          : "Password changed. Use it in the backup client too, and sign in again with it."));
       } catch (err) {
         showError(errorBox, err);
       } finally {
