@@ -40,12 +40,19 @@ pub use standing::{
     admin_still_signed_in, confirm_user_password, refuse_suspended_tenant, session_account_allowed,
 };
 
+/// A private field of the principals: only this module can make one, so a
+/// principal (and the [`TenantScope`] it gives) always comes from
+/// authentication.
+#[derive(Debug, Clone)]
+struct Authenticated;
+
 #[derive(Debug, Clone)]
 pub struct AdminPrincipal {
     pub username: String,
     pub organization_id: String,
     /// The session this call came with, when it came with one.
     pub session_key_hash: Option<String>,
+    authenticated: Authenticated,
 }
 
 impl AdminPrincipal {
@@ -59,6 +66,7 @@ pub struct UserPrincipal {
     pub username: String,
     pub organization_id: String,
     pub session_key_hash: Option<String>,
+    authenticated: Authenticated,
 }
 
 impl UserPrincipal {
@@ -210,6 +218,7 @@ pub async fn admin(
                 username: session.username,
                 organization_id: session.organization_id,
                 session_key_hash: Some(session.key_hash),
+                authenticated: Authenticated,
             })
         }
         Method::Password { password, totp } => {
@@ -361,6 +370,7 @@ async fn admin_password(
         username: username.to_string(),
         organization_id: admin.organization_id.clone(),
         session_key_hash: None,
+        authenticated: Authenticated,
     })
 }
 
@@ -491,6 +501,7 @@ pub async fn user(state: &AppState, params: &Params, origin: &Origin) -> ApiResu
                 username: session.username,
                 organization_id: session.organization_id,
                 session_key_hash: Some(session.key_hash),
+                authenticated: Authenticated,
             })
         }
         Method::Password { password, totp } => {
@@ -587,6 +598,7 @@ async fn user_password(
         username: username.to_string(),
         organization_id: profile.organization_id,
         session_key_hash: None,
+        authenticated: Authenticated,
     })
 }
 
