@@ -52,7 +52,7 @@ pub struct AdminPrincipal {
     pub organization_id: String,
     /// The session this call came with, when it came with one.
     pub session_key_hash: Option<String>,
-    authenticated: Authenticated,
+    _authenticated: Authenticated,
 }
 
 impl AdminPrincipal {
@@ -66,7 +66,7 @@ pub struct UserPrincipal {
     pub username: String,
     pub organization_id: String,
     pub session_key_hash: Option<String>,
-    authenticated: Authenticated,
+    _authenticated: Authenticated,
 }
 
 impl UserPrincipal {
@@ -218,7 +218,7 @@ pub async fn admin(
                 username: session.username,
                 organization_id: session.organization_id,
                 session_key_hash: Some(session.key_hash),
-                authenticated: Authenticated,
+                _authenticated: Authenticated,
             })
         }
         Method::Password { password, totp } => {
@@ -370,7 +370,7 @@ async fn admin_password(
         username: username.to_string(),
         organization_id: admin.organization_id.clone(),
         session_key_hash: None,
-        authenticated: Authenticated,
+        _authenticated: Authenticated,
     })
 }
 
@@ -501,7 +501,7 @@ pub async fn user(state: &AppState, params: &Params, origin: &Origin) -> ApiResu
                 username: session.username,
                 organization_id: session.organization_id,
                 session_key_hash: Some(session.key_hash),
-                authenticated: Authenticated,
+                _authenticated: Authenticated,
             })
         }
         Method::Password { password, totp } => {
@@ -598,7 +598,7 @@ async fn user_password(
         username: username.to_string(),
         organization_id: profile.organization_id,
         session_key_hash: None,
-        authenticated: Authenticated,
+        _authenticated: Authenticated,
     })
 }
 
