@@ -34,6 +34,34 @@ async fn data_directory_configuration_and_database_are_the_owners_alone() {
     }
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn files_an_older_version_left_readable_are_narrowed_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut server = Server::start();
+    let data = server.keep_data_dir();
+    let dir = server.data_dir.clone();
+    server.kill();
+    let set = |path: std::path::PathBuf, mode: u32| {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    set(dir.clone(), 0o755);
+    set(dir.join("cometd.cfg"), 0o644);
+    set(dir.join("halley.db"), 0o644);
+    let _server = Server::spawn_in(&dir, &Launch::default());
+    let mode = |name: &str| {
+        std::fs::metadata(dir.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(""), 0o700);
+    assert_eq!(mode("cometd.cfg"), 0o600);
+    assert_eq!(mode("halley.db"), 0o600);
+    drop(data);
+}
+
 #[tokio::test]
 async fn smtp_password_is_answered_obscured_and_kept_when_sent_back() {
     let server = Server::start();

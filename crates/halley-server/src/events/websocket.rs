@@ -37,13 +37,14 @@ async fn serve(state: Arc<AppState>, origin: Origin, mut socket: WebSocket) {
         Ok(Handshake::Gone) => return,
         Ok(Handshake::BadFrame) | Err(_) => return refuse(socket).await,
     };
+    // Anything that could end the caller's right to this stream, watched
+    // from before the check so that no change falls in between.
+    let mut sessions_changed = state.session_cache.watch();
+    let mut config_changed = state.config.watch();
     let admin = match auth::admin(&state, &params, &origin).await {
         Ok(admin) => admin,
         Err(_) => return refuse(socket).await,
     };
-    // Anything that could end the caller's right to this stream.
-    let mut sessions_changed = state.session_cache.watch();
-    let mut config_changed = state.config.watch();
     let scope = (!admin.organization_id.is_empty()).then(|| admin.organization_id.clone());
     // Subscribe before answering so that no event falls between the two.
     let mut subscription = state.events.subscribe(scope);
