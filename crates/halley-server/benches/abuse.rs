@@ -14,6 +14,8 @@ use halley_client::{Auth, Client};
 const BODY_BYTES: usize = 60 * 1024 * 1024;
 const SENDERS: usize = 8;
 const FLOOD_PER_SECOND: u64 = 100;
+/// How long after a burst the memory is read again.
+const SETTLE: Duration = Duration::from_secs(2);
 
 fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -90,12 +92,12 @@ async fn main() {
     );
     println!("{:<40} {:>12}", "", "RSS MiB");
     println!("{:<40} {:>12.0}", "before", rss_mib(pid));
-    let peak = large_bodies(&server.url, pid, true).await;
-    println!("{:<40} {:>12.0}", "peak, credentials first", peak);
-    println!("{:<40} {:>12.0}", "after", rss_mib(pid));
-    let peak = large_bodies(&server.url, pid, false).await;
-    println!("{:<40} {:>12.0}", "peak, credentials last", peak);
-    println!("{:<40} {:>12.0}", "after", rss_mib(pid));
+    for (first, label) in [(true, "credentials first"), (false, "credentials last")] {
+        let peak = large_bodies(&server.url, pid, first).await;
+        println!("{:<40} {:>12.0}", format!("peak, {label}"), peak);
+        tokio::time::sleep(SETTLE).await;
+        println!("{:<40} {:>12.0}", format!("{SETTLE:?} after"), rss_mib(pid));
+    }
 
     let quiet = median_latency(&session, 500).await;
     let flood_url = server.url.clone();

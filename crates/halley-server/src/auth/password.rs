@@ -10,8 +10,8 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use halley_api::constants::PASSWORD_FORMAT_PLAINTEXT;
 use subtle::ConstantTimeEq;
 
@@ -39,12 +39,55 @@ pub fn verify_password(format: i64, stored: &str, password: &str) -> bool {
     if format != PASSWORD_FORMAT_ARGON2ID {
         return false;
     }
-    match PasswordHash::new(stored) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
+    PasswordHash::new(stored).is_ok_and(|parsed| verify_argon2(&parsed, password))
+}
+
+/// Working memory of argon2 verifications kept for the next ones. Each
+/// verification needs its `m` KiB (19 MiB by default); allocated afresh on
+/// whichever blocking thread runs it, that memory stays with the thread's
+/// allocator arena, and a burst of wrong passwords would leave the server
+/// holding tens of megabytes per thread. Reused, it stays a few buffers.
+static MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+/// Buffers kept at most (more verifications than this at once allocate).
+const MEMORY_KEPT: usize = 4;
+
+fn verify_argon2(hash: &PasswordHash, password: &str) -> bool {
+    let (Some(expected), Some(salt)) = (hash.hash, hash.salt) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(hash.algorithm) else {
+        return false;
+    };
+    let version = match hash.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = Params::try_from(hash) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let blocks_needed = params.block_count();
+    let mut blocks = MEMORY
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .unwrap_or_default();
+    blocks.resize(blocks_needed, Block::default());
+    let mut computed = vec![0u8; expected.len()];
+    let argon = Argon2::new(algorithm, version, params);
+    let hashed = argon
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut computed, &mut blocks[..])
+        .is_ok();
+    let mut kept = MEMORY.lock().unwrap_or_else(|p| p.into_inner());
+    if kept.len() < MEMORY_KEPT {
+        kept.push(blocks);
     }
+    drop(kept);
+    hashed && bool::from(computed.as_slice().ct_eq(expected.as_bytes()))
 }
 
 /// A hash no password matches in practice, to spend the time of one
