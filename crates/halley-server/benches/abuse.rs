@@ -77,13 +77,7 @@ async fn main() {
     let data_dir = tempfile::tempdir().unwrap();
     let server = support::Halleyd::start(data_dir.path(), &[]);
     let pid = server.pid();
-    let password = Client::new(&server.url, Auth::password("admin", "admin"));
-    let key = password
-        .admin_account_session_start()
-        .await
-        .unwrap()
-        .session_key;
-    let session = Client::new(&server.url, Auth::session("admin", key));
+    let session = server.admin_session().await;
     median_latency(&session, 200).await;
 
     println!(

@@ -190,14 +190,8 @@ async fn main() {
         .unwrap_or(500);
     let data_dir = tempfile::tempdir().unwrap();
     let server = support::Halleyd::start(data_dir.path(), &[]);
-    let password = Client::new(&server.url, Auth::password("admin", "admin"));
-    let key = password
-        .admin_account_session_start()
-        .await
-        .unwrap()
-        .session_key;
     // Session credentials: no login event beside each account event.
-    let admin = Client::new(&server.url, Auth::session("admin", key));
+    let admin = server.admin_session().await;
 
     println!("{actions} accounts created per run by {WRITERS} concurrent clients; each is one SEVT_ACCOUNT_NEW event");
     println!(

@@ -38,6 +38,18 @@ impl Halleyd {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// A client of the default `admin` with a session key (no login event
+    /// beside each call, unlike password credentials).
+    pub async fn admin_session(&self) -> halley_client::Client {
+        use halley_client::{Auth, Client};
+        let key = Client::new(&self.url, Auth::password("admin", "admin"))
+            .admin_account_session_start()
+            .await
+            .unwrap()
+            .session_key;
+        Client::new(&self.url, Auth::session("admin", key))
+    }
 }
 
 impl Drop for Halleyd {
