@@ -22,6 +22,10 @@ use crate::util::now_unix;
 /// Events queued for one websocket subscriber before it is dropped.
 pub const DEFAULT_QUEUE_LIMIT: usize = 10_000;
 
+/// How long an answer waits for its events to be written; only a database
+/// that refuses writes takes this long, and the caller is answered then.
+const DURABLE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 tokio::task_local! {
     /// The newest event emitted by the request this task serves.
     static REQUEST_EMITTED: Cell<u64>;
@@ -126,7 +130,12 @@ impl EventBus {
         if emitted > 0 {
             let mut durable = self.durable.subscribe();
             // An error means the sinks stopped (the server is stopping).
-            let _ = durable.wait_for(|written| *written >= emitted).await;
+            let written = durable.wait_for(|written| *written >= emitted);
+            if tokio::time::timeout(DURABLE_WAIT, written).await.is_err() {
+                tracing::warn!(
+                    "event {emitted} is not in the webhook outbox after {DURABLE_WAIT:?}; answering anyway"
+                );
+            }
         }
         output
     }

@@ -239,14 +239,13 @@ async fn read_and_authenticate(
         .is_some_and(|v| v.starts_with("multipart/form-data"));
     if multipart {
         let early = Params::from_multipart_headers(&parts.headers, &query);
-        let known = carries_credentials(&early);
-        let early_principal = match known {
+        let early_principal = match carries_credentials(&early) {
             true => Some(authenticate(state, spec, &early, origin).await?),
             false => None,
         };
-        let _turn = match known {
-            true => None,
-            false => Some(anonymous_turn(front).await?),
+        let _turn = match early_principal {
+            Some(_) => None,
+            None => Some(anonymous_turn(front).await?),
         };
         let request = Request::from_parts(parts, body);
         let params = Params::from_multipart(request, &query, limit).await?;
