@@ -35,8 +35,8 @@ pub async fn session_start(call: Call) -> ApiResult<Reply> {
     let key = sessions::start(
         &call.state,
         SessionKind::Admin,
-        &admin.username,
-        &admin.organization_id,
+        admin.username(),
+        admin.organization_id(),
         &admin.actor(),
     )
     .await?;
@@ -64,14 +64,14 @@ pub async fn hybrid_session_start(call: Call) -> ApiResult<Reply> {
     let (kind, username, organization, actor) = match &call.principal {
         Principal::Admin(a) => (
             SessionKind::Admin,
-            &a.username,
-            &a.organization_id,
+            &a.username(),
+            &a.organization_id(),
             a.actor(),
         ),
         Principal::User(u) => (
             SessionKind::User,
-            &u.username,
-            &u.organization_id,
+            &u.username(),
+            &u.organization_id(),
             u.actor(),
         ),
         Principal::Anonymous => return Err(ApiError::unauthorised()),
@@ -83,7 +83,7 @@ pub async fn hybrid_session_start(call: Call) -> ApiResult<Reply> {
 /// Ends the session the call was made with.
 pub async fn session_revoke(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
-    let Some(key_hash) = &admin.session_key_hash else {
+    let Some(key_hash) = &admin.session_key_hash() else {
         return Err(ApiError::bad_request(
             "This call was not made with a session key (AuthType=SessionKey), so there is no session to revoke",
         ));
@@ -92,8 +92,8 @@ pub async fn session_revoke(call: Call) -> ApiResult<Reply> {
     call.state.events.emit(
         SEVT_ACCOUNT_ADMIN_SESSION_REVOKE,
         &admin.actor(),
-        &admin.organization_id,
-        &admin.username,
+        admin.organization_id(),
+        admin.username(),
         None,
     );
     Ok(Reply::ok())
@@ -105,7 +105,7 @@ pub async fn session_revoke(call: Call) -> ApiResult<Reply> {
 pub async fn session_upgrade(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let key = call.params.str("SessionKey")?;
-    match sessions::resolve(&call.state, key, SessionKind::Admin, &admin.username).await? {
+    match sessions::resolve(&call.state, key, SessionKind::Admin, admin.username()).await? {
         Some(_) => Ok(Reply::ok()),
         None => Err(ApiError::invalid_param(
             "SessionKey",
@@ -141,7 +141,7 @@ fn current_admin(state: &AppState, admin: &AdminPrincipal) -> ApiResult<AllowedA
         .get()
         .admin_users
         .iter()
-        .find(|a| a.username == admin.username && a.organization_id == admin.organization_id)
+        .find(|a| a.username == admin.username() && a.organization_id == admin.organization_id())
         .cloned()
         .ok_or_else(ApiError::unauthorised)
 }
@@ -208,7 +208,7 @@ pub async fn set_properties(call: Call) -> ApiResult<Reply> {
                 "This administrator may not change its password",
             ));
         }
-        if admin.session_key_hash.is_some() {
+        if admin.session_key_hash().is_some() {
             return Err(ApiError::forbidden(
                 "Changing the password needs the current one: make this call with AuthType=Password",
             ));
@@ -264,8 +264,8 @@ pub async fn set_properties(call: Call) -> ApiResult<Reply> {
         .update(|config| -> ApiResult<()> {
             let entry = admins::find_mut(
                 &mut config.admin_users,
-                &admin.username,
-                &admin.organization_id,
+                admin.username(),
+                admin.organization_id(),
             )
             .ok_or_else(ApiError::unauthorised)?;
             if let Some(hash) = hashed {
@@ -283,13 +283,13 @@ pub async fn set_properties(call: Call) -> ApiResult<Reply> {
         .await?;
     if password_changed {
         // Every session opened with the old password ends with it.
-        sessions::end_all(&call.state, SessionKind::Admin, &admin.username).await?;
+        sessions::end_all(&call.state, SessionKind::Admin, admin.username()).await?;
     }
     call.state.events.emit(
         SEVT_ACCOUNT_ADMIN_UPDATED,
         &admin.actor(),
-        &admin.organization_id,
-        &admin.username,
+        admin.organization_id(),
+        admin.username(),
         None,
     );
     Ok(Reply::ok())
@@ -300,15 +300,15 @@ pub async fn regenerate_totp(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?.clone();
     let secret = totp::new_secret();
     let issuer = call.state.config.get().branding.brand_name.clone();
-    let (url, image) = totp::enrolment(&secret, &issuer, &admin.username)
+    let (url, image) = totp::enrolment(&secret, &issuer, admin.username())
         .ok_or_else(|| ApiError::internal("TOTP enrolment failed"))?;
     call.state
         .config
         .update(|config| -> ApiResult<()> {
             let entry = admins::find_mut(
                 &mut config.admin_users,
-                &admin.username,
-                &admin.organization_id,
+                admin.username(),
+                admin.organization_id(),
             )
             .ok_or_else(ApiError::unauthorised)?;
             entry.totp_key = secret;
@@ -335,7 +335,7 @@ pub async fn validate_totp(call: Call) -> ApiResult<Reply> {
             "No TOTP secret is set: call account/regenerate-totp first",
         ));
     }
-    let account = format!("admin:{}", admin.username);
+    let account = format!("admin:{}", admin.username());
     if !totp::check(call.state.store.as_ref(), &account, &entry.totp_key, code).await? {
         return Err(ApiError::invalid_param(
             "TOTPCode",
@@ -347,8 +347,8 @@ pub async fn validate_totp(call: Call) -> ApiResult<Reply> {
         .update(|config| -> ApiResult<()> {
             let entry = admins::find_mut(
                 &mut config.admin_users,
-                &admin.username,
-                &admin.organization_id,
+                admin.username(),
+                admin.organization_id(),
             )
             .ok_or_else(ApiError::unauthorised)?;
             entry.allow_password_and_totp_login = true;

@@ -31,7 +31,7 @@ pub async fn bulletin(call: Call) -> ApiResult<Reply> {
     let config = call.state.config.get();
     let tenant = config
         .organizations
-        .get(&admin.organization_id)
+        .get(admin.organization_id())
         .map(|org| &org.email);
     let options = email::effective(&config.email, tenant);
     let mut sent = 0;

@@ -35,7 +35,7 @@ fn prepared(
     external_auth::normalise(&mut source);
     external_auth::validate(&source)
         .map_err(|why| ApiError::invalid_param(param, format!("source '{id}': {why}")))?;
-    if !call.admin()?.organization_id.is_empty() {
+    if !call.admin()?.organization_id().is_empty() {
         if let Some(what) =
             external_auth::exceeds(&source.new_user_permissions, &caller_permissions(call)?)
         {
@@ -55,7 +55,7 @@ fn caller_permissions(call: &Call) -> ApiResult<AdminUserPermissions> {
         .get()
         .admin_users
         .iter()
-        .find(|a| a.username == admin.username && a.organization_id == admin.organization_id)
+        .find(|a| a.username == admin.username() && a.organization_id == admin.organization_id())
         .map(|a| a.permissions.clone())
         .unwrap_or_default())
 }

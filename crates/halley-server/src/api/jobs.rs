@@ -34,7 +34,7 @@ const RUNNING: std::ops::RangeInclusive<i64> =
 /// belong to.
 fn whose(call: &Call) -> ApiResult<(TenantScope, Option<String>)> {
     match call.user() {
-        Ok(user) => Ok((user.scope(), Some(user.username.clone()))),
+        Ok(user) => Ok((user.scope(), Some(user.username().to_string()))),
         Err(_) => Ok((list_scope(call)?, None)),
     }
 }

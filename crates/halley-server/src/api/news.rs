@@ -28,7 +28,7 @@ async fn entries(call: &Call, scope: &TenantScope) -> ApiResult<BTreeMap<String,
 pub async fn submit(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let entry = NewsEntry {
-        organization_id: admin.organization_id.clone(),
+        organization_id: admin.organization_id().to_string(),
         date_time: now_unix(),
         text_content: call.params.non_empty("NewsContent")?.to_string(),
         ..Default::default()

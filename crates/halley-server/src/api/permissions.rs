@@ -44,11 +44,11 @@ pub fn check(state: &AppState, admin: &AdminPrincipal, rule: &Rule) -> ApiResult
     let permissions = config
         .admin_users
         .iter()
-        .find(|a| a.username == admin.username && a.organization_id == admin.organization_id)
+        .find(|a| a.username == admin.username() && a.organization_id == admin.organization_id())
         .map(|a| a.permissions.clone())
         .unwrap_or_default();
     let refused = match rule {
-        Rule::TenantNeeds(name, allowed) => (!admin.organization_id.is_empty()
+        Rule::TenantNeeds(name, allowed) => (!admin.organization_id().is_empty()
             && !allowed(&permissions))
         .then_some(format!("lacks the {name} permission")),
         Rule::DeniedBy(name, denied) => denied(&permissions).then_some(format!("has {name} set")),

@@ -13,8 +13,8 @@ use crate::service::policies;
 pub async fn new(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let mut policy: GroupPolicy = call.params.json("Policy")?;
-    check_named_organization("Policy", &policy.organization_id, &admin.organization_id)?;
-    policy.organization_id = admin.organization_id.clone();
+    check_named_organization("Policy", &policy.organization_id, admin.organization_id())?;
+    policy.organization_id = admin.organization_id().to_string();
     let id = uuid::Uuid::new_v4().to_string();
     let hash = policies::save(
         &call.state,

@@ -25,7 +25,7 @@ struct Target {
 
 async fn target(call: &Call) -> ApiResult<Target> {
     let (scope, username, actor) = match call.user() {
-        Ok(user) => (user.scope(), user.username.as_str(), user.actor()),
+        Ok(user) => (user.scope(), user.username(), user.actor()),
         Err(_) => {
             let admin = call.admin()?;
             (admin.scope(), call.params.str("TargetUser")?, admin.actor())

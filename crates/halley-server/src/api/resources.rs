@@ -36,7 +36,7 @@ pub async fn new(call: Call) -> ApiResult<Reply> {
     }
     call.state
         .store
-        .resource_add(&admin.organization_id, &hash)
+        .resource_add(admin.organization_id(), &hash)
         .await?;
     Ok(Reply::json(&AdminResourceResponse {
         status: 200,

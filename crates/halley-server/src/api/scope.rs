@@ -9,7 +9,7 @@ pub fn target_organization(call: &Call) -> ApiResult<String> {
     let admin = call.admin()?;
     match call.params.opt_str("TargetOrganization") {
         Some(org) if !org.is_empty() => {
-            if !admin.organization_id.is_empty() && org != admin.organization_id {
+            if !admin.organization_id().is_empty() && org != admin.organization_id() {
                 return Err(ApiError::forbidden(
                     "TargetOrganization may only be used by top-level administrators",
                 ));
@@ -22,7 +22,7 @@ pub fn target_organization(call: &Call) -> ApiResult<String> {
             }
             Ok(org.to_string())
         }
-        _ => Ok(admin.organization_id.clone()),
+        _ => Ok(admin.organization_id().to_string()),
     }
 }
 

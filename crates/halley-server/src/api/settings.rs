@@ -17,7 +17,7 @@ type Top<T> = fn(&mut ServerConfigOptions) -> &mut T;
 type Tenant<T> = fn(&mut Organization) -> &mut T;
 
 fn read<T: Clone>(call: &Call, top: Top<T>, tenant: Tenant<T>) -> ApiResult<T> {
-    let organization = &call.admin()?.organization_id;
+    let organization = call.admin()?.organization_id();
     let mut config = (*call.state.config.get()).clone();
     if organization.is_empty() {
         return Ok(top(&mut config).clone());
@@ -35,7 +35,7 @@ async fn write<T: Send + 'static>(
     top: Top<T>,
     tenant: Tenant<T>,
 ) -> ApiResult<()> {
-    let organization = call.admin()?.organization_id.clone();
+    let organization = call.admin()?.organization_id().to_string();
     call.state
         .config
         .update(move |config| -> ApiResult<()> {

@@ -15,7 +15,7 @@ use super::users::profile_and_hash;
 /// Loads the caller's profile and checks the `ProfileHash` the call carries.
 async fn load_checked(call: &Call) -> ApiResult<UserProfileConfig> {
     let user = call.user()?;
-    let (profile, record) = load(&call.state, &user.scope(), &user.username).await?;
+    let (profile, record) = load(&call.state, &user.scope(), user.username()).await?;
     if call.params.str("ProfileHash")? != record.profile_hash {
         return Err(ApiError::new(
             409,
@@ -30,8 +30,8 @@ pub async fn session_start(call: Call) -> ApiResult<Reply> {
     let key = sessions::start(
         &call.state,
         SessionKind::User,
-        &user.username,
-        &user.organization_id,
+        user.username(),
+        user.organization_id(),
         &user.actor(),
     )
     .await?;
@@ -40,7 +40,7 @@ pub async fn session_start(call: Call) -> ApiResult<Reply> {
 
 pub async fn session_revoke(call: Call) -> ApiResult<Reply> {
     let user = call.user()?;
-    let Some(key_hash) = &user.session_key_hash else {
+    let Some(key_hash) = &user.session_key_hash() else {
         return Err(ApiError::bad_request(
             "This call was not made with a session key (AuthType=SessionKey), so there is no session to revoke",
         ));
@@ -49,8 +49,8 @@ pub async fn session_revoke(call: Call) -> ApiResult<Reply> {
     call.state.events.emit(
         SEVT_ACCOUNT_SESSION_REVOKE,
         &user.actor(),
-        &user.organization_id,
-        &user.username,
+        user.organization_id(),
+        user.username(),
         None,
     );
     Ok(Reply::ok())
@@ -58,7 +58,7 @@ pub async fn session_revoke(call: Call) -> ApiResult<Reply> {
 
 pub async fn get_profile_and_hash(call: Call) -> ApiResult<Reply> {
     let (profile, record) =
-        load(&call.state, &call.user()?.scope(), &call.user()?.username).await?;
+        load(&call.state, &call.user()?.scope(), call.user()?.username()).await?;
     Ok(profile_and_hash(
         service::without_secrets(&profile),
         record.profile_hash,
@@ -67,7 +67,7 @@ pub async fn get_profile_and_hash(call: Call) -> ApiResult<Reply> {
 
 pub async fn set_profile_hash(call: Call) -> ApiResult<Reply> {
     let user = call.user()?;
-    let (stored, _) = load(&call.state, &user.scope(), &user.username).await?;
+    let (stored, _) = load(&call.state, &user.scope(), user.username()).await?;
     let incoming: UserProfileConfig = call.params.json("ProfileData")?;
     let expected = call.params.str("ProfileHash")?;
     super::scope::check_named_organization(

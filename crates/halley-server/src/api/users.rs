@@ -153,7 +153,7 @@ fn check_policy_allowed(
     let allowed = config
         .admin_users
         .iter()
-        .find(|a| a.username == admin.username && a.organization_id == admin.organization_id)
+        .find(|a| a.username == admin.username() && a.organization_id == admin.organization_id())
         .map(|a| a.permissions.allowed_user_policies.clone())
         .unwrap_or_default();
     if allowed.is_empty() || allowed.contains(&edited.policy_id) {

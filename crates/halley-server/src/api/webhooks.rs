@@ -9,7 +9,7 @@ use crate::events::webhooks::{self, hook_key};
 use crate::http::{ApiError, ApiResult, Call, Reply};
 
 pub async fn get(call: Call) -> ApiResult<Reply> {
-    let organization = &call.admin()?.organization_id;
+    let organization = call.admin()?.organization_id();
     let config = call.state.config.get();
     let empty = BTreeMap::new();
     let hooks = if organization.is_empty() {
@@ -24,7 +24,7 @@ pub async fn get(call: Call) -> ApiResult<Reply> {
 }
 
 pub async fn set(call: Call) -> ApiResult<Reply> {
-    let organization = call.admin()?.organization_id.clone();
+    let organization = call.admin()?.organization_id().to_string();
     let options: BTreeMap<String, WebhookOption> = call.params.json("WebhookOptions")?;
     webhooks::validate(&options).map_err(|why| ApiError::invalid_param("WebhookOptions", why))?;
     let previous = call

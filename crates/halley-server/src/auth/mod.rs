@@ -48,14 +48,28 @@ struct Authenticated;
 
 #[derive(Debug, Clone)]
 pub struct AdminPrincipal {
-    pub username: String,
-    pub organization_id: String,
+    username: String,
+    organization_id: String,
     /// The session this call came with, when it came with one.
-    pub session_key_hash: Option<String>,
+    session_key_hash: Option<String>,
     _authenticated: Authenticated,
 }
 
 impl AdminPrincipal {
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// The administrator's tenant; empty for a top-level administrator.
+    pub fn organization_id(&self) -> &str {
+        &self.organization_id
+    }
+
+    /// The hash of the session key this call came with, if it came with one.
+    pub fn session_key_hash(&self) -> Option<&str> {
+        self.session_key_hash.as_deref()
+    }
+
     pub fn actor(&self) -> String {
         format!("admin:{}", self.username)
     }
@@ -63,13 +77,27 @@ impl AdminPrincipal {
 
 #[derive(Debug, Clone)]
 pub struct UserPrincipal {
-    pub username: String,
-    pub organization_id: String,
-    pub session_key_hash: Option<String>,
+    username: String,
+    organization_id: String,
+    session_key_hash: Option<String>,
     _authenticated: Authenticated,
 }
 
 impl UserPrincipal {
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// The account's tenant; empty for the top level.
+    pub fn organization_id(&self) -> &str {
+        &self.organization_id
+    }
+
+    /// The hash of the session key this call came with, if it came with one.
+    pub fn session_key_hash(&self) -> Option<&str> {
+        self.session_key_hash.as_deref()
+    }
+
     pub fn actor(&self) -> String {
         format!("user:{}", self.username)
     }

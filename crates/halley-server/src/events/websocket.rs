@@ -45,13 +45,13 @@ async fn serve(state: Arc<AppState>, origin: Origin, mut socket: WebSocket) {
         Ok(admin) => admin,
         Err(_) => return refuse(socket).await,
     };
-    let scope = (!admin.organization_id.is_empty()).then(|| admin.organization_id.clone());
+    let scope = (!admin.organization_id().is_empty()).then(|| admin.organization_id().to_string());
     // Subscribe before answering so that no event falls between the two.
     let mut subscription = state.events.subscribe(scope);
     let hello = Event::new(
         SEVT_META_HELLO,
         "system",
-        &admin.organization_id,
+        admin.organization_id(),
         "",
         serde_json::to_value(version_info(&state)).ok(),
     );

@@ -354,8 +354,8 @@ async fn authenticate(
         }
     };
     let organization = match &principal {
-        Principal::Admin(admin) => admin.organization_id.as_str(),
-        Principal::User(user) => user.organization_id.as_str(),
+        Principal::Admin(admin) => admin.organization_id(),
+        Principal::User(user) => user.organization_id(),
         Principal::Anonymous => "",
     };
     if !organization.is_empty()
@@ -369,7 +369,7 @@ async fn authenticate(
         return Err(ApiError::forbidden("This organization is suspended"));
     }
     if let Principal::Admin(admin) = &principal {
-        if endpoint.top_level_admin_only && !admin.organization_id.is_empty() {
+        if endpoint.top_level_admin_only && !admin.organization_id().is_empty() {
             return Err(ApiError::forbidden(
                 "This action is reserved to top-level administrators",
             ));
