@@ -217,6 +217,7 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         UserWebAccountValidateTotp => serve(user_web::validate_totp),
         // Devices
         AdminDispatcherListActive | UserWebDispatcherListActive => serve(devices::list_active),
+        AdminRevokeDevice => serve(devices::revoke),
         // Not built yet: each answers Status 501 and is listed as not built in
         // the README.
         AdminAccountU2fRequestRegistrationChallenge
@@ -304,7 +305,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminReplicationState
         | AdminRequestStorageVault
         | AdminRequestStorageVaultProviders
-        | AdminRevokeDevice
         | AdminStorageBucketProperties
         | AdminStorageDeleteBucket
         | AdminStorageFreeSpace

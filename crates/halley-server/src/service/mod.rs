@@ -2,6 +2,7 @@
 //! profile may change, how hashes are formed.
 
 pub mod admins;
+pub mod devices;
 pub mod email;
 pub mod external_auth;
 pub mod policies;
