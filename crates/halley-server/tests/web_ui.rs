@@ -423,6 +423,43 @@ async fn create_a_user_and_edit_its_profile() {
 }
 
 #[tokio::test]
+async fn revoking_a_device_in_the_profile_editor() {
+    if browser_missing("revoking_a_device_in_the_profile_editor") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    add_user(&server, "dora").await;
+    let admin = server.admin();
+    let mut profile =
+        serde_json::to_value(admin.admin_get_user_profile("dora").await.unwrap()).unwrap();
+    profile["Devices"] = json!({"pc": {"FriendlyName": "Front-PC", "RegistrationTime": 1}});
+    profile["Sources"] =
+        json!({"files": {"Description": "Files", "Engine": "engine1/file", "OwnerDevice": "pc"}});
+    admin
+        .admin_set_user_profile("dora", &serde_json::from_value(profile).unwrap())
+        .await
+        .unwrap();
+    let browser = signed_in_admin(&server, 1280).await;
+    browser
+        .goto(&format!("{}/#/accounts/dora", server.url))
+        .await;
+    browser.click("#tab-devices").await;
+    // The name is an editable field; its Revoke button names it.
+    browser.wait("button[aria-label='Revoke Front-PC']").await;
+    browser.click("button[aria-label='Revoke Front-PC']").await;
+    browser.click("#confirm-submit").await;
+    browser.wait_text("main", "No devices registered yet").await;
+    let stored = admin.admin_get_user_profile("dora").await.unwrap();
+    assert!(stored.devices.is_empty());
+    assert!(
+        stored.sources.is_empty(),
+        "its Protected Items went with it"
+    );
+    browser.stop().await;
+}
+
+#[tokio::test]
 async fn account_actions_and_the_end_user_view() {
     if browser_missing("account_actions_and_the_end_user_view") {
         return;

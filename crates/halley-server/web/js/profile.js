@@ -4,7 +4,7 @@
 // overwritten, and the draft is kept so nothing typed is lost.
 
 import { call } from "./api.js";
-import { h, clear, stickyHeader, badge, button, field, formatBytes, formatDate, notice, notAvailable, pageHeader, randomId, showError, spinner, table, toast } from "./ui.js";
+import { h, clear, stickyHeader, badge, button, confirmDialog, field, formatBytes, formatDate, notice, notAvailable, pageHeader, randomId, showError, spinner, table, toast } from "./ui.js";
 
 export const VAULT_TYPES = { 1000: "S3-compatible", 1001: "SFTP", 1002: "Local path", 1003: "Comet/Halley storage", 1004: "FTP", 1005: "Azure Blob", 1006: "Spanned", 1007: "OpenStack Swift", 1008: "Backblaze B2", 1009: "Storj", 1010: "WebDAV", 1011: "SMB" };
 const ENGINES = { "engine1/file": "Files and folders", "engine1/stdout": "Program output", "engine1/mysql": "MySQL", "engine1/mssql": "Microsoft SQL Server", "engine1/windisk": "Disk image", "engine1/hyperv": "Hyper-V", "engine1/vmware": "VMware", "engine1/exchangeedb": "Exchange", "engine1/winmsofficemail": "Microsoft 365", "engine1/systemstate": "Windows System State" };
@@ -227,6 +227,19 @@ export function renderProfile(main, ctx, username) {
     );
   };
 
+  /// Revoking is its own call (the device's Protected Items go with it), so
+  /// the editor reloads the account afterwards.
+  const revokeDevice = (id, device) => confirmDialog(
+    "Revoke device",
+    `Revoke ${device.FriendlyName || id}? Its Protected Items and their schedules are removed too; the account's Storage Vaults stay.${dirty() ? " Your unsaved edits are discarded." : ""}`,
+    "Revoke",
+    async () => {
+      await call("/api/v1/admin/revoke-device", { TargetUser: username, TargetDevice: id });
+      toast(`${device.FriendlyName || id} revoked`);
+      load();
+    },
+  );
+
   const devicesTab = () => {
     const entries = Object.entries(draft.Devices || {});
     const online = h("div", {}, spinner("Checking live connections…"));
@@ -241,7 +254,7 @@ export function renderProfile(main, ctx, username) {
         { label: "Platform", class: "hide-sm", render: ([, d]) => [d.PlatformVersion?.Distribution, d.PlatformVersion?.Version].filter(Boolean).join(" ") || "—" },
         { label: "Client", class: "hide-sm", render: ([, d]) => d.ClientVersion || "—" },
         { label: "Registered", render: ([, d]) => formatDate(d.RegistrationTime) },
-        { label: "", class: "row-actions", render: ([id, d]) => button("Revoke", () => { delete draft.Devices[id]; draw(); touch(); }, { kind: "danger", class: "btn btn-danger btn-sm", "aria-label": `Revoke ${d.FriendlyName}` }) },
+        { label: "", class: "row-actions", render: ([id, d]) => button("Revoke", () => revokeDevice(id, d), { kind: "danger", class: "btn btn-danger btn-sm", "aria-label": `Revoke ${d.FriendlyName || id}` }) },
       ], entries, { empty: "No devices registered yet" }),
     );
   };
