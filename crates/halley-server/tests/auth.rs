@@ -198,12 +198,7 @@ async fn sessions_expire_when_idle() {
         config: Some(json!({"SessionSettings": {"ExpiredInSeconds": 2}})),
         ..Default::default()
     });
-    let key = server
-        .admin()
-        .admin_account_session_start()
-        .await
-        .unwrap()
-        .session_key;
+    let key = server.admin_session_key().await;
     let session = server.client(Auth::session("admin", &key));
     session.admin_list_users().await.unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
@@ -216,12 +211,7 @@ async fn sessions_expire_when_idle() {
 #[tokio::test]
 async fn session_keys_survive_a_restart_and_are_stored_hashed() {
     let mut server = Server::start();
-    let key = server
-        .admin()
-        .admin_account_session_start()
-        .await
-        .unwrap()
-        .session_key;
+    let key = server.admin_session_key().await;
     let temp = server.keep_data_dir();
     server.kill();
     let database = std::fs::read(server.data_dir.join("halley.db")).unwrap_or_default();

@@ -87,12 +87,7 @@ async fn suspension_and_password_changes_end_user_sessions() {
 #[tokio::test]
 async fn an_administrators_password_change_ends_its_sessions() {
     let server = Server::start();
-    let key = server
-        .admin()
-        .admin_account_session_start()
-        .await
-        .unwrap()
-        .session_key;
+    let key = server.admin_session_key().await;
     let session = server.client(Auth::session("admin", &key));
     session.admin_list_users().await.unwrap();
     let properties = admin_post(&server.url, "/api/v1/admin/account/properties", &[])
@@ -265,12 +260,7 @@ async fn short_sessions_slide_with_use() {
         config: Some(json!({"SessionSettings": {"ExpiredInSeconds": 4}})),
         ..Default::default()
     });
-    let key = server
-        .admin()
-        .admin_account_session_start()
-        .await
-        .unwrap()
-        .session_key;
+    let key = server.admin_session_key().await;
     let session = server.client(Auth::session("admin", &key));
     // Used every 1.5 s for 9 s, more than twice its idle lifetime.
     for _ in 0..6 {

@@ -104,6 +104,15 @@ impl Server {
         self.client(Auth::password("admin", "admin"))
     }
 
+    /// A session key of the default `admin`.
+    pub async fn admin_session_key(&self) -> String {
+        self.admin()
+            .admin_account_session_start()
+            .await
+            .expect("admin session")
+            .session_key
+    }
+
     pub fn anonymous(&self) -> Client {
         self.client(Auth::None)
     }
