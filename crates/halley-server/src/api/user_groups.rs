@@ -135,6 +135,22 @@ async fn set_group_of(
     .await
 }
 
+/// Members of the group not in `keep` leave it (their policy stays).
+async fn remove_members(
+    state: &AppState,
+    tenant: &TenantScope,
+    group_id: &str,
+    keep: &[String],
+    actor: &str,
+) -> ApiResult<()> {
+    for record in state.store.users_in_group(tenant, group_id).await? {
+        if !keep.contains(&record.username) {
+            set_group_of(state, tenant, &record.username, "", None, actor).await?;
+        }
+    }
+    Ok(())
+}
+
 pub async fn new(call: Call) -> ApiResult<Reply> {
     let name = call.params.non_empty("Name")?.to_string();
     let group = UserGroup {
@@ -249,19 +265,7 @@ pub async fn set_users_for_group(call: Call) -> ApiResult<Reply> {
         users::load(&call.state, &tenant, username).await?;
     }
     let policy = policy_of(&call.state, &tenant, &group).await?;
-    for record in call.state.store.users_in_group(&tenant, id).await? {
-        if !wanted.contains(&record.username) {
-            set_group_of(
-                &call.state,
-                &tenant,
-                &record.username,
-                "",
-                None,
-                &admin.actor(),
-            )
-            .await?;
-        }
-    }
+    remove_members(&call.state, &tenant, id, &wanted, &admin.actor()).await?;
     for username in &wanted {
         set_group_of(
             &call.state,
@@ -280,17 +284,7 @@ pub async fn delete(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let id = call.params.str("GroupID")?;
     let (group, tenant) = load(&call, id).await?;
-    for record in call.state.store.users_in_group(&tenant, id).await? {
-        set_group_of(
-            &call.state,
-            &tenant,
-            &record.username,
-            "",
-            None,
-            &admin.actor(),
-        )
-        .await?;
-    }
+    remove_members(&call.state, &tenant, id, &[], &admin.actor()).await?;
     call.state.store.document_delete(&tenant, KIND, id).await?;
     call.state.events.emit(
         SEVT_USERGROUP_REMOVED,

@@ -40,27 +40,54 @@ pub use standing::{
     admin_still_signed_in, confirm_user_password, refuse_suspended_tenant, session_account_allowed,
 };
 
-/// A private field of the principals: only this module can make one, so a
-/// principal (and the [`TenantScope`] it gives) always comes from
-/// authentication.
+/// An authenticated caller of kind `K` (an administrator or an end user).
+/// Its fields are private and only this module makes one, so a principal
+/// (and the [`TenantScope`] it gives) always comes from authentication and
+/// cannot be changed to speak for someone else.
 #[derive(Debug, Clone)]
-struct Authenticated;
-
-#[derive(Debug, Clone)]
-pub struct AdminPrincipal {
+pub struct Signed<K> {
     username: String,
     organization_id: String,
-    /// The session this call came with, when it came with one.
     session_key_hash: Option<String>,
-    _authenticated: Authenticated,
+    kind: std::marker::PhantomData<K>,
 }
 
-impl AdminPrincipal {
+/// What distinguishes the kinds of principal.
+pub trait PrincipalKind {
+    /// The `Actor` prefix of the events a principal of this kind causes.
+    const ACTOR: &'static str;
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminKind;
+impl PrincipalKind for AdminKind {
+    const ACTOR: &'static str = "admin";
+}
+
+#[derive(Debug, Clone)]
+pub struct UserKind;
+impl PrincipalKind for UserKind {
+    const ACTOR: &'static str = "user";
+}
+
+pub type AdminPrincipal = Signed<AdminKind>;
+pub type UserPrincipal = Signed<UserKind>;
+
+impl<K: PrincipalKind> Signed<K> {
+    fn new(username: String, organization_id: String, session_key_hash: Option<String>) -> Self {
+        Signed {
+            username,
+            organization_id,
+            session_key_hash,
+            kind: std::marker::PhantomData,
+        }
+    }
+
     pub fn username(&self) -> &str {
         &self.username
     }
 
-    /// The administrator's tenant; empty for a top-level administrator.
+    /// The caller's tenant; empty for the top level.
     pub fn organization_id(&self) -> &str {
         &self.organization_id
     }
@@ -71,35 +98,7 @@ impl AdminPrincipal {
     }
 
     pub fn actor(&self) -> String {
-        format!("admin:{}", self.username)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct UserPrincipal {
-    username: String,
-    organization_id: String,
-    session_key_hash: Option<String>,
-    _authenticated: Authenticated,
-}
-
-impl UserPrincipal {
-    pub fn username(&self) -> &str {
-        &self.username
-    }
-
-    /// The account's tenant; empty for the top level.
-    pub fn organization_id(&self) -> &str {
-        &self.organization_id
-    }
-
-    /// The hash of the session key this call came with, if it came with one.
-    pub fn session_key_hash(&self) -> Option<&str> {
-        self.session_key_hash.as_deref()
-    }
-
-    pub fn actor(&self) -> String {
-        format!("user:{}", self.username)
+        format!("{}:{}", K::ACTOR, self.username)
     }
 }
 
@@ -242,12 +241,11 @@ pub async fn admin(
             let session = sessions::resolve(state, key, SessionKind::Admin, creds.username)
                 .await?
                 .ok_or_else(ApiError::unauthorised)?;
-            Ok(AdminPrincipal {
-                username: session.username,
-                organization_id: session.organization_id,
-                session_key_hash: Some(session.key_hash),
-                _authenticated: Authenticated,
-            })
+            Ok(AdminPrincipal::new(
+                session.username,
+                session.organization_id,
+                Some(session.key_hash),
+            ))
         }
         Method::Password { password, totp } => {
             admin_password(state, creds.username, password, totp, origin).await
@@ -394,12 +392,11 @@ async fn admin_password(
         &origin.path,
         None,
     );
-    Ok(AdminPrincipal {
-        username: username.to_string(),
-        organization_id: admin.organization_id.clone(),
-        session_key_hash: None,
-        _authenticated: Authenticated,
-    })
+    Ok(AdminPrincipal::new(
+        username.to_string(),
+        admin.organization_id.clone(),
+        None,
+    ))
 }
 
 /// The error a source's answer means for the caller, if it is not a yes.
@@ -525,12 +522,11 @@ pub async fn user(state: &AppState, params: &Params, origin: &Origin) -> ApiResu
             let session = sessions::resolve(state, key, SessionKind::User, creds.username)
                 .await?
                 .ok_or_else(ApiError::unauthorised)?;
-            Ok(UserPrincipal {
-                username: session.username,
-                organization_id: session.organization_id,
-                session_key_hash: Some(session.key_hash),
-                _authenticated: Authenticated,
-            })
+            Ok(UserPrincipal::new(
+                session.username,
+                session.organization_id,
+                Some(session.key_hash),
+            ))
         }
         Method::Password { password, totp } => {
             user_password(state, creds.username, password, totp, origin).await
@@ -622,12 +618,11 @@ async fn user_password(
         &origin.path,
         None,
     );
-    Ok(UserPrincipal {
-        username: username.to_string(),
-        organization_id: profile.organization_id,
-        session_key_hash: None,
-        _authenticated: Authenticated,
-    })
+    Ok(UserPrincipal::new(
+        username.to_string(),
+        profile.organization_id,
+        None,
+    ))
 }
 
 /// `HybridSessionStart`: administrator credentials when the name is an
