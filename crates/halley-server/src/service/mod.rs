@@ -9,14 +9,12 @@ pub mod policies;
 pub mod policy_locks;
 pub mod protected_items;
 pub mod reports;
-pub mod schedule;
 pub mod search;
 pub mod secrets;
 pub mod self_backup;
 pub mod server_info;
 pub mod user_groups;
 pub mod users;
-pub mod vault_location;
 
 /// Stands in for a secret (a password, a TOTP secret, a bind password) shown
 /// back to an administrator; sending it back unchanged keeps the stored secret.

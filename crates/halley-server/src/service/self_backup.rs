@@ -31,7 +31,8 @@ use halley_api::types::{
 };
 use halley_vault::{BackupOptions, InitOptions, Repository, Selection, VaultError};
 
-use super::{reports, schedule, vault_location};
+use super::reports;
+use halley_protocol::{location as vault_location, schedule};
 use crate::state::AppState;
 use crate::util::now_unix;
 
