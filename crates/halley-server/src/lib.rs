@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod devices;
 pub mod events;
 pub mod http;
 pub mod licensing;

@@ -61,6 +61,10 @@ pub struct Options {
     /// sign-ins, as scheme://host[:port], comma-separated. Default: any.
     #[arg(long, env = "HALLEY_WEB_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub web_allowed_origins: Vec<String>,
+    /// Seconds a device may stay disconnected while one of its jobs runs
+    /// before the job is marked abandoned (7007).
+    #[arg(long, env = "HALLEY_JOB_ABANDON_SECONDS", default_value_t = 120)]
+    pub job_abandon_seconds: u64,
 }
 
 /// Runs the server until it is stopped; says whether a restart was asked for.
@@ -93,6 +97,7 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
     );
     state.web_allowed_origins = crate::web::AllowedOrigins::parse(&options.web_allowed_origins)?;
     state.license_portal = options.license_portal.clone();
+    state.job_abandon_after = std::time::Duration::from_secs(options.job_abandon_seconds);
     let state = Arc::new(state);
     let sink_task = sinks::spawn(state.clone());
     // Every hook is greeted at start: its queue is being flushed anew.
@@ -135,13 +140,16 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
                 _ = state.lifecycle.ended() => {}
             }
             state.lifecycle.ended().await;
-            // Open event streams would hold the graceful shutdown forever.
+            // Open event streams and device connections would hold the
+            // graceful shutdown forever.
             state.events.disconnect_all();
+            state.devices.close_all();
         });
     }
     spawn_session_expiry(state.clone());
     spawn_stats_sampler(state.clone());
     crate::service::self_backup::spawn_scheduler(state.clone());
+    crate::devices::watch::spawn(state.clone());
     state
         .events
         .emit(SEVT_SERVER_STARTED, "system", "", "", None);

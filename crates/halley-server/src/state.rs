@@ -41,6 +41,11 @@ pub struct AppState {
     self_backups: Mutex<BTreeMap<i64, SelfBackupStatistics>>,
     /// Self-backups run one at a time.
     pub self_backup_turn: tokio::sync::Mutex<()>,
+    /// The live device connections of this node.
+    pub devices: crate::devices::Registry,
+    /// How long a running job's device may stay away before the job is
+    /// abandoned (7007).
+    pub job_abandon_after: std::time::Duration,
 }
 
 impl AppState {
@@ -68,6 +73,8 @@ impl AppState {
             web_allowed_origins: Default::default(),
             self_backups: Default::default(),
             self_backup_turn: Default::default(),
+            devices: Default::default(),
+            job_abandon_after: std::time::Duration::from_secs(120),
         }
     }
 

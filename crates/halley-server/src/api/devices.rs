@@ -1,21 +1,42 @@
-//! Devices and their live connections.
+//! Devices, their live connections and the registration lobby.
+
+use std::collections::BTreeMap;
 
 use halley_api::constants::SEVT_DEVICE_REMOVED;
+use halley_api::types::{LiveUserConnection, RegistrationLobbyConnection};
+use halley_protocol::device::{Message, CLOSE_DROPPED};
 use serde_json::json;
 
+use crate::devices::{self, NewDevice, Proof};
 use crate::http::{quoted, ApiError, ApiResult, Call, Reply};
-use crate::service::{devices, users};
+use crate::service::{devices as device_rules, users};
 
 /// `dispatcher/list-active`: the live device connections in the caller's
-/// scope, by connection ID. No device protocol is served yet, so no device
-/// is ever connected and the truthful answer is an empty map, which is what
-/// monitoring integrations (they call this on every scrape) expect then.
-pub async fn list_active(_call: Call) -> ApiResult<Reply> {
-    Ok(Reply::json(&serde_json::Map::new()))
+/// scope (an end user: their own), by connection ID, optionally of one
+/// account (`UserNameFilter`).
+pub async fn list_active(call: Call) -> ApiResult<Reply> {
+    let (scope, username) = match call.user() {
+        Ok(user) => (user.scope(), Some(user.username().to_string())),
+        Err(_) => (
+            call.admin()?.scope(),
+            call.params
+                .opt_str("UserNameFilter")
+                .filter(|name| !name.is_empty())
+                .map(str::to_string),
+        ),
+    };
+    let live: BTreeMap<String, LiveUserConnection> = call
+        .state
+        .devices
+        .devices(&scope, username.as_deref())
+        .iter()
+        .map(|c| (c.id.clone(), c.as_live_user_connection()))
+        .collect();
+    Ok(Reply::json(&live))
 }
 
 /// `revoke-device`: removes a device from its account, with the Protected
-/// Items it owns. It needs no live connection.
+/// Items it owns; its key stops working and its connections end.
 pub async fn revoke(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
     let scope = admin.scope();
@@ -29,9 +50,10 @@ pub async fn revoke(call: Call) -> ApiResult<Reply> {
         ));
     }
     users::edit(&call.state, &scope, username, &admin.actor(), |profile| {
-        devices::remove(profile, device_id)
+        device_rules::remove(profile, device_id)
     })
     .await?;
+    devices::revoked(&call.state, &scope, &profile, device_id).await?;
     call.state.events.emit(
         SEVT_DEVICE_REMOVED,
         &admin.actor(),
@@ -39,5 +61,83 @@ pub async fn revoke(call: Call) -> ApiResult<Reply> {
         device_id,
         Some(json!({"Username": username, "DeviceID": device_id})),
     );
+    Ok(Reply::ok())
+}
+
+/// `installation/list-active`: devices waiting in the lobby, by connection ID.
+pub async fn lobby_list(call: Call) -> ApiResult<Reply> {
+    let scope = call.admin()?.scope();
+    let lobby: BTreeMap<String, RegistrationLobbyConnection> = call
+        .state
+        .devices
+        .lobby(&scope)
+        .iter()
+        .map(|c| (c.id.clone(), c.as_lobby_connection()))
+        .collect();
+    Ok(Reply::json(&lobby))
+}
+
+fn lobby_device(
+    call: &Call,
+) -> ApiResult<std::sync::Arc<crate::devices::registry::Connection>> {
+    let device_id = call.params.non_empty("DeviceID")?;
+    call.state
+        .devices
+        .lobby(&call.admin()?.scope())
+        .into_iter()
+        .find(|c| c.device_id() == device_id)
+        .ok_or_else(|| {
+            ApiError::invalid_param(
+                "DeviceID",
+                format!("no device {} is waiting in the lobby", quoted(device_id)),
+            )
+        })
+}
+
+/// `installation/dispatch/register-device`: registers a lobby device to an
+/// account, with the account's password, and sends it its credentials.
+pub async fn lobby_register(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?;
+    let connection = lobby_device(&call)?;
+    let username = call.params.non_empty("TargetUser")?;
+    let password = call.params.str("TargetPassword")?;
+    let (profile, _) = users::load(&call.state, &admin.scope(), username).await?;
+    let scope = admin
+        .scope()
+        .narrowed_to(&profile.organization_id)
+        .ok_or_else(ApiError::user_not_found)?;
+    if !crate::auth::confirm_user_password(&call.state, &profile, password, &call.origin).await? {
+        return Err(ApiError::invalid_param(
+            "TargetPassword",
+            "it is not the account's password",
+        ));
+    }
+    let info = &connection.info;
+    let registration = devices::register(
+        &call.state,
+        &scope,
+        &profile,
+        Proof::Password(password),
+        NewDevice {
+            device_id: Some(connection.device_id().to_string()),
+            config: halley_api::types::DeviceConfig {
+                friendly_name: info.friendly_name.clone(),
+                platform_version: info.platform_version.clone(),
+                client_version: info.client_version.clone(),
+                device_timezone: info.timezone.clone(),
+                ..Default::default()
+            },
+        },
+    )
+    .await?;
+    connection.send(Message::Registered { registration });
+    connection.close(CLOSE_DROPPED, "registered: reconnect with the new credentials", true);
+    Ok(Reply::ok())
+}
+
+/// `installation/dispatch/drop-connection`: closes a lobby connection.
+pub async fn lobby_drop(call: Call) -> ApiResult<Reply> {
+    let connection = lobby_device(&call)?;
+    connection.close(CLOSE_DROPPED, "dropped by an administrator", true);
     Ok(Reply::ok())
 }

@@ -45,6 +45,16 @@ pub async fn create(call: Call) -> ApiResult<Reply> {
         .store
         .document_put(&admin.scope(), &record, None)
         .await?;
+    // A device registering with the token gets the account key without the
+    // password.
+    crate::service::account_keys::add_token(
+        &call.state,
+        &admin.scope(),
+        &profile,
+        password,
+        &token.token,
+    )
+    .await?;
     Ok(Reply::json(&InstallTokenResponse {
         status: 200,
         message: "OK".into(),

@@ -8,7 +8,7 @@ use halley_api::constants::{
     JOB_STATUS_FAILED_ABANDONED, JOB_STATUS_RUNNING__MAX, JOB_STATUS_RUNNING__MIN,
     SEVT_JOB_COMPLETED,
 };
-use halley_api::types::{BackupJobDetail, CountJobsResponse, SearchClause};
+use halley_api::types::{BackupJobDetail, CountJobsResponse, JobEntry, SearchClause};
 
 use super::scope::list_scope;
 use crate::auth::TenantScope;
@@ -182,4 +182,109 @@ pub async fn abandon(call: Call) -> ApiResult<Reply> {
         serde_json::to_value(&job).ok(),
     );
     Ok(Reply::ok())
+}
+
+/// `get-job-log-entries`: the lines the device reported, filtered by
+/// `MinSeverity` (`D` < `I` < `W` < `E`) and an exact `MessageContains`.
+pub async fn log_entries(call: Call) -> ApiResult<Reply> {
+    let entries = log_of(&call).await?;
+    let min = match call.params.opt_str("MinSeverity").unwrap_or("") {
+        "" => 0,
+        given => severity_rank(given).ok_or_else(|| {
+            ApiError::invalid_param("MinSeverity", "it must be one of D, I, W, E")
+        })?,
+    };
+    let contains = call.params.opt_str("MessageContains").unwrap_or("");
+    let kept: Vec<JobEntry> = entries
+        .into_iter()
+        .filter(|e| severity_rank(&e.severity).unwrap_or(1) >= min && e.message.contains(contains))
+        .collect();
+    Ok(Reply::json(&kept))
+}
+
+/// `get-job-log`: the same lines as text, one per line:
+/// `YYYY-MM-DD HH:MM:SS S message` (UTC).
+pub async fn log_text(call: Call) -> ApiResult<Reply> {
+    let mut text = String::new();
+    for entry in log_of(&call).await? {
+        let time = jiff::Timestamp::from_second(entry.time)
+            .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default();
+        text.push_str(&format!("{time} {} {}\n", entry.severity, entry.message));
+    }
+    Ok(Reply::Bytes {
+        content_type: "text/plain; charset=utf-8",
+        body: text.into_bytes(),
+    })
+}
+
+async fn log_of(call: &Call) -> ApiResult<Vec<JobEntry>> {
+    let (record, _) = one(call).await?;
+    let (scope, _) = whose(call)?;
+    let lines = call.state.store.job_log_get(&scope, &record.guid).await?;
+    Ok(lines
+        .into_iter()
+        .map(|line| JobEntry {
+            time: line.time,
+            severity: line.severity,
+            message: line.message,
+            ..Default::default()
+        })
+        .collect())
+}
+
+fn severity_rank(severity: &str) -> Option<u8> {
+    match severity {
+        "D" => Some(0),
+        "I" => Some(1),
+        "W" => Some(2),
+        "E" => Some(3),
+        _ => None,
+    }
+}
+
+/// `job/cancel`: asks the device running the job to stop it (it ends with
+/// 7005). A job whose device is not connected cannot be cancelled.
+pub async fn cancel(call: Call) -> ApiResult<Reply> {
+    let (record, job) = one(&call).await?;
+    if let Ok(username) = call.params.str("TargetUser") {
+        if call.user().is_err() && job.username != username {
+            return Err(ApiError::invalid_param(
+                "JobID",
+                format!("the job belongs to '{}', not '{username}'", job.username),
+            ));
+        }
+    }
+    if !running(&job) || job.cancellation_id.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "Job '{}' is not running (Status {}), so it cannot be cancelled",
+            job.guid, job.status
+        )));
+    }
+    let connections =
+        call.state
+            .devices
+            .of_device(&record.organization_id, &record.username, &job.device_id);
+    if connections.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "The device '{}' running job '{}' is not connected, so it cannot be told to stop",
+            job.device_id, job.guid
+        )));
+    }
+    let mut last_error = String::new();
+    for connection in connections {
+        let asked = connection
+            .request(halley_protocol::device::Call::JobCancel {
+                job_id: job.guid.clone(),
+            })
+            .await;
+        match asked {
+            Ok(_) => return Ok(Reply::ok()),
+            Err(err) => last_error = err.to_string(),
+        }
+    }
+    Err(ApiError::new(
+        502,
+        format!("The device '{}' did not cancel job '{}': {last_error}", job.device_id, job.guid),
+    ))
 }

@@ -9,7 +9,7 @@ mod admins;
 mod devices;
 mod email;
 mod external_auth;
-mod install_tokens;
+pub mod install_tokens;
 mod jobs;
 mod logs;
 mod meta;
@@ -218,6 +218,12 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         // Devices
         AdminDispatcherListActive | UserWebDispatcherListActive => serve(devices::list_active),
         AdminRevokeDevice => serve(devices::revoke),
+        AdminInstallationListActive => serve(devices::lobby_list),
+        AdminInstallationDispatchRegisterDevice => serve(devices::lobby_register),
+        AdminInstallationDispatchDropConnection => serve(devices::lobby_drop),
+        AdminGetJobLog | UserWebGetJobLog => serve(jobs::log_text),
+        AdminGetJobLogEntries | UserWebGetJobLogEntries => serve(jobs::log_entries),
+        AdminJobCancel | UserWebJobCancel => serve(jobs::cancel),
         // Not built yet: each answers Status 501 and is listed as not built in
         // the README.
         AdminAccountU2fRequestRegistrationChallenge
@@ -294,12 +300,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherUpdateLoginPassword
         | AdminDispatcherUpdateLoginUrl
         | AdminDispatcherUpdateSoftware
-        | AdminGetJobLog
-        | AdminGetJobLogEntries
-        | AdminInstallationDispatchDropConnection
-        | AdminInstallationDispatchRegisterDevice
-        | AdminInstallationListActive
-        | AdminJobCancel
         | AdminMetaPsaConfigListSyncNow
         | AdminMetaRemoteStorageVaultTest
         | AdminReplicationState
@@ -349,9 +349,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | UserWebDispatcherSearchSnapshots
         | UserWebDispatcherTestSmbAuth
         | UserWebDispatcherUpdateLoginPassword
-        | UserWebGetJobLog
-        | UserWebGetJobLogEntries
-        | UserWebJobCancel
         | UserWebRequestFilesystemObjects
         | UserWebRequestStorageVault
         | UserWebRequestStorageVaultProviders => return None,

@@ -106,6 +106,7 @@ pub async fn reset_password(call: Call) -> ApiResult<Reply> {
         &call.user()?.scope(),
         &profile.username,
         new,
+        Some(old),
         true,
     )
     .await?;

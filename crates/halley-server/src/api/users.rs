@@ -251,7 +251,9 @@ pub async fn reset_user_password(call: Call) -> ApiResult<Reply> {
         }
         _ => {}
     }
-    service::set_password(&call.state, &admin.scope(), username, new_password, true).await?;
+    let old = call.params.opt_str("OldPassword").filter(|p| !p.is_empty());
+    service::set_password(&call.state, &admin.scope(), username, new_password, old, true)
+        .await?;
     service::end_sessions(&call.state, username).await?;
     Ok(Reply::ok())
 }

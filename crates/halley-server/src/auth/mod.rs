@@ -607,6 +607,7 @@ async fn user_password(
             &TenantScope::server_wide(),
             username,
             password,
+            Some(password),
             false,
         )
         .await?;

@@ -122,6 +122,39 @@ pub fn router(state: Arc<AppState>) -> Router {
             },
         ),
     );
+    let live_state = state.clone();
+    router = router.route(
+        halley_protocol::device::LIVE_PATH,
+        get(
+            move |ConnectInfo(peer): ConnectInfo<SocketAddr>,
+                  headers: HeaderMap,
+                  upgrade: WebSocketUpgrade| async move {
+                let origin = Origin {
+                    client_ip: client_ip(&live_state, peer, &headers),
+                    path: halley_protocol::device::LIVE_PATH.to_string(),
+                    host: Origin::host_from(&headers),
+                };
+                crate::devices::live::upgrade(live_state, origin, upgrade)
+            },
+        ),
+    );
+    let register_state = state.clone();
+    router = router.route(
+        halley_protocol::device::REGISTER_PATH,
+        axum::routing::post(
+            move |ConnectInfo(peer): ConnectInfo<SocketAddr>,
+                  headers: HeaderMap,
+                  body: axum::body::Bytes| async move {
+                let origin = Origin {
+                    client_ip: client_ip(&register_state, peer, &headers),
+                    path: halley_protocol::device::REGISTER_PATH.to_string(),
+                    host: Origin::host_from(&headers),
+                };
+                let answer = crate::devices::register::serve(register_state, origin, &body).await;
+                reply::json_response(StatusCode::OK, &answer)
+            },
+        ),
+    );
     router
         .merge(crate::web::router(state))
         .fallback(unknown_path)

@@ -1,6 +1,7 @@
 //! The rules of the server, free of HTTP: what a valid account is, how a
 //! profile may change, how hashes are formed.
 
+pub mod account_keys;
 pub mod admins;
 pub mod devices;
 pub mod email;

@@ -226,6 +226,7 @@ pub async fn save(
         state.session_cache.revoke();
     }
     emit_profile(state, SEVT_ACCOUNT_UPDATED, actor, profile);
+    crate::devices::profile_saved(state, profile, &record);
     Ok(record.profile_hash)
 }
 
@@ -263,6 +264,7 @@ pub async fn delete(
         return Err(ApiError::user_not_found());
     }
     state.session_cache.revoke();
+    crate::devices::account_deleted(state, organization_id, username);
     state
         .events
         .emit(SEVT_ACCOUNT_REMOVED, actor, organization_id, username, None);
@@ -270,15 +272,18 @@ pub async fn delete(
 }
 
 /// Sets a new password (hashed), optionally with a fresh recovery code, and
-/// ends the account's sessions.
+/// wraps the account key by them (opened by the old recovery code or
+/// `old_password`).
 pub async fn set_password(
     state: &AppState,
     scope: &TenantScope,
     username: &str,
     password: &str,
+    old_password: Option<&str>,
     refresh_recovery: bool,
 ) -> ApiResult<()> {
     let (mut profile, _) = load(state, scope, username).await?;
+    let before = profile.clone();
     let owned = password.to_string();
     profile.password_format = PASSWORD_FORMAT_ARGON2ID;
     profile.password_hash = state.verify_pool.run(move || hash_password(&owned)).await?;
@@ -286,7 +291,15 @@ pub async fn set_password(
         profile.password_recovery = new_recovery_code();
     }
     save(state, scope, &profile, None, "system").await?;
-    Ok(())
+    super::account_keys::rewrap(
+        state,
+        scope,
+        &before,
+        old_password,
+        password,
+        &profile.password_recovery,
+    )
+    .await
 }
 
 /// Ends every session of an end user (after a password change, say).

@@ -94,6 +94,27 @@ pub struct StatsSample {
     pub devices: i64,
 }
 
+/// A device registered to an account. The key itself is never stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceRecord {
+    pub organization_id: String,
+    pub username: String,
+    pub device_id: String,
+    pub key_hash: String,
+    pub registered_at: i64,
+    /// When its last live connection opened or closed (0: never connected).
+    pub last_seen_at: i64,
+}
+
+/// One line of a job's log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobLogLine {
+    pub time: i64,
+    /// `D`, `I`, `W` or `E`.
+    pub severity: String,
+    pub message: String,
+}
+
 /// One job of the job history; `detail_json` is its `BackupJobDetail`, and
 /// the other fields are the columns queries filter on (copied from it).
 #[derive(Debug, Clone, PartialEq)]
@@ -275,6 +296,46 @@ pub trait Store: Send + Sync {
         -> StoreResult<Vec<JobRecord>>;
 
     /// Records that the scope's tenant uploaded the resource `hash`.
+    /// Registers a device, or gives a device of the same ID a new key.
+    async fn device_put(&self, scope: &TenantScope, device: &DeviceRecord) -> StoreResult<()>;
+    /// The device holding this key, whoever's it is: a credential lookup.
+    async fn device_by_key(&self, key_hash: &str) -> StoreResult<Option<DeviceRecord>>;
+    async fn device_delete(
+        &self,
+        scope: &TenantScope,
+        username: &str,
+        device_id: &str,
+    ) -> StoreResult<bool>;
+    async fn device_list(&self, scope: &TenantScope) -> StoreResult<Vec<DeviceRecord>>;
+    async fn device_seen(&self, key_hash: &str, at: i64) -> StoreResult<()>;
+
+    /// An account's wrapped account key document.
+    async fn account_key_get(
+        &self,
+        scope: &TenantScope,
+        username: &str,
+    ) -> StoreResult<Option<String>>;
+    async fn account_key_put(
+        &self,
+        scope: &TenantScope,
+        organization_id: &str,
+        username: &str,
+        wrapped_json: &str,
+    ) -> StoreResult<()>;
+
+    /// Appends lines to the log of a job of the scope (an unknown job or
+    /// one outside the scope takes none and answers `false`).
+    async fn job_log_append(
+        &self,
+        scope: &TenantScope,
+        job_guid: &str,
+        lines: &[JobLogLine],
+    ) -> StoreResult<bool>;
+    async fn job_log_get(&self, scope: &TenantScope, job_guid: &str)
+        -> StoreResult<Vec<JobLogLine>>;
+    /// Removes log lines older than `before` (`PruneLogsAfterDays`).
+    async fn job_logs_prune(&self, before: i64) -> StoreResult<u64>;
+
     async fn resource_add(&self, organization_id: &str, hash: &str) -> StoreResult<()>;
     /// Whether the resource `hash` was uploaded inside the scope.
     async fn resource_visible(&self, scope: &TenantScope, hash: &str) -> StoreResult<bool>;

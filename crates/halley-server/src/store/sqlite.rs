@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_totp_used_steps.sql"),
     include_str!("migrations/0008_scope_jobs_resources.sql"),
     include_str!("migrations/0009_outbox_event_ids.sql"),
+    include_str!("migrations/0010_devices_keys_job_logs.sql"),
 ];
 
 /// The scope condition of every tenant-owned query: `?1` is the scope's
@@ -34,10 +35,27 @@ const EXPORTED_TABLES: &[(&str, bool)] = &[
     ("users", true),
     ("documents", true),
     ("jobs", true),
+    ("job_log", true),
+    ("devices", true),
+    ("account_keys", true),
     ("resources", true),
     ("stats_samples", false),
     ("stats_samples_by_organization", true),
 ];
+
+const DEVICE_COLUMNS: &str =
+    "organization_id, username, device_id, key_hash, registered_at, last_seen_at";
+
+fn device_from(row: &sqlx::sqlite::SqliteRow) -> DeviceRecord {
+    DeviceRecord {
+        organization_id: row.get(0),
+        username: row.get(1),
+        device_id: row.get(2),
+        key_hash: row.get(3),
+        registered_at: row.get(4),
+        last_seen_at: row.get(5),
+    }
+}
 
 const JOB_COLUMNS: &str =
     "guid, username, organization_id, start_time, end_time, status, detail_json";
@@ -335,14 +353,18 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        // Jobs belong to the account, not to its name: a new account of the
-        // same name starts with no history.
-        sqlx::query("DELETE FROM jobs WHERE username = ? AND organization_id = ?")
+        // Jobs, devices and keys belong to the account, not to its name: a
+        // new account of the same name starts with none of them.
+        for table in ["jobs", "job_log", "devices", "account_keys"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE username = ? AND organization_id = ?"
+            ))
             .bind(username)
             .bind(&organization)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
+        }
         tx.commit().await.map_err(backend)?;
         Ok(true)
     }
@@ -731,6 +753,185 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn device_put(&self, scope: &TenantScope, device: &DeviceRecord) -> StoreResult<()> {
+        check_in_scope(scope, &device.organization_id)?;
+        sqlx::query(
+            "INSERT INTO devices (organization_id, username, device_id, key_hash, registered_at, last_seen_at)
+             VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (organization_id, username, device_id) DO UPDATE SET
+                 key_hash = excluded.key_hash, registered_at = excluded.registered_at",
+        )
+        .bind(&device.organization_id)
+        .bind(&device.username)
+        .bind(&device.device_id)
+        .bind(&device.key_hash)
+        .bind(device.registered_at)
+        .bind(device.last_seen_at)
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn device_by_key(&self, key_hash: &str) -> StoreResult<Option<DeviceRecord>> {
+        let row = sqlx::query(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE key_hash = ?"))
+            .bind(key_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(row.map(|row| device_from(&row)))
+    }
+
+    async fn device_delete(
+        &self,
+        scope: &TenantScope,
+        username: &str,
+        device_id: &str,
+    ) -> StoreResult<bool> {
+        let sql = format!("DELETE FROM devices WHERE {IN_SCOPE} AND username = ?3 AND device_id = ?4");
+        let deleted = sqlx::query(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
+            .bind(username)
+            .bind(device_id)
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        Ok(deleted > 0)
+    }
+
+    async fn device_list(&self, scope: &TenantScope) -> StoreResult<Vec<DeviceRecord>> {
+        let sql = format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE {IN_SCOPE} ORDER BY username, device_id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(rows.iter().map(device_from).collect())
+    }
+
+    async fn device_seen(&self, key_hash: &str, at: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE devices SET last_seen_at = ? WHERE key_hash = ?")
+            .bind(at)
+            .bind(key_hash)
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn account_key_get(
+        &self,
+        scope: &TenantScope,
+        username: &str,
+    ) -> StoreResult<Option<String>> {
+        let sql = format!("SELECT wrapped_json FROM account_keys WHERE {IN_SCOPE} AND username = ?3");
+        sqlx::query_scalar(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
+    async fn account_key_put(
+        &self,
+        scope: &TenantScope,
+        organization_id: &str,
+        username: &str,
+        wrapped_json: &str,
+    ) -> StoreResult<()> {
+        check_in_scope(scope, organization_id)?;
+        sqlx::query(
+            "INSERT INTO account_keys (organization_id, username, wrapped_json) VALUES (?, ?, ?)
+             ON CONFLICT (organization_id, username) DO UPDATE SET wrapped_json = excluded.wrapped_json",
+        )
+        .bind(organization_id)
+        .bind(username)
+        .bind(wrapped_json)
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn job_log_append(
+        &self,
+        scope: &TenantScope,
+        job_guid: &str,
+        lines: &[JobLogLine],
+    ) -> StoreResult<bool> {
+        let mut tx = self.write_transaction().await?;
+        let sql = format!("SELECT username, organization_id FROM jobs WHERE {IN_SCOPE} AND guid = ?3");
+        let owner: Option<(String, String)> = sqlx::query_as(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
+            .bind(job_guid)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let Some((username, organization_id)) = owner else {
+            return Ok(false);
+        };
+        for line in lines {
+            sqlx::query(
+                "INSERT INTO job_log (job_guid, organization_id, username, time, severity, message)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(job_guid)
+            .bind(&organization_id)
+            .bind(&username)
+            .bind(line.time)
+            .bind(&line.severity)
+            .bind(&line.message)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn job_log_get(
+        &self,
+        scope: &TenantScope,
+        job_guid: &str,
+    ) -> StoreResult<Vec<JobLogLine>> {
+        let sql = format!(
+            "SELECT time, severity, message FROM job_log WHERE {IN_SCOPE} AND job_guid = ?3 ORDER BY rowid"
+        );
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(&sql)
+            .bind(scope.tenant())
+            .bind(scope.with_top_level())
+            .bind(job_guid)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(|(time, severity, message)| JobLogLine {
+                time,
+                severity,
+                message,
+            })
+            .collect())
+    }
+
+    async fn job_logs_prune(&self, before: i64) -> StoreResult<u64> {
+        let deleted = sqlx::query("DELETE FROM job_log WHERE time < ?")
+            .bind(before)
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        Ok(deleted)
+    }
+
     async fn resource_add(&self, organization_id: &str, hash: &str) -> StoreResult<()> {
         sqlx::query("INSERT OR IGNORE INTO resources (organization_id, hash) VALUES (?, ?)")
             .bind(organization_id)
@@ -783,7 +984,15 @@ impl Store for SqliteStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;
-        for table in ["documents", "jobs", "resources", "sessions"] {
+        for table in [
+            "documents",
+            "jobs",
+            "job_log",
+            "devices",
+            "account_keys",
+            "resources",
+            "sessions",
+        ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE organization_id = ?"))
                 .bind(organization_id)
                 .execute(&mut *tx)
@@ -809,7 +1018,7 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let mut tables = Vec::new();
         for (name, per_tenant) in EXPORTED_TABLES {
-            if *name == "jobs" && options.exclude_jobs {
+            if (*name == "jobs" || *name == "job_log") && options.exclude_jobs {
                 continue;
             }
             // Server-wide figures would tell a tenant about the others.
