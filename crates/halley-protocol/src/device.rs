@@ -214,9 +214,7 @@ mod tests {
     fn frames_have_the_documented_shape() {
         let request = Message::Request {
             id: 7,
-            call: Call::JobCancel {
-                job_id: "j".into(),
-            },
+            call: Call::JobCancel { job_id: "j".into() },
         };
         assert_eq!(
             serde_json::to_value(&request).unwrap(),

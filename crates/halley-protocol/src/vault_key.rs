@@ -80,9 +80,7 @@ pub fn unwrap(account_key: &AccountKey, vault_id: &str, wrapped: &str) -> Result
                 aad: vault_id.as_bytes(),
             },
         )
-        .map_err(|_| {
-            format!("the vault key of {vault_id} does not open with this account key")
-        })?;
+        .map_err(|_| format!("the vault key of {vault_id} does not open with this account key"))?;
     String::from_utf8(plain).map_err(|_| "the vault key is not text".to_string())
 }
 

@@ -77,9 +77,7 @@ pub async fn lobby_list(call: Call) -> ApiResult<Reply> {
     Ok(Reply::json(&lobby))
 }
 
-fn lobby_device(
-    call: &Call,
-) -> ApiResult<std::sync::Arc<crate::devices::registry::Connection>> {
+fn lobby_device(call: &Call) -> ApiResult<std::sync::Arc<crate::devices::registry::Connection>> {
     let device_id = call.params.non_empty("DeviceID")?;
     call.state
         .devices
@@ -131,7 +129,11 @@ pub async fn lobby_register(call: Call) -> ApiResult<Reply> {
     )
     .await?;
     connection.send(Message::Registered { registration });
-    connection.close(CLOSE_DROPPED, "registered: reconnect with the new credentials", true);
+    connection.close(
+        CLOSE_DROPPED,
+        "registered: reconnect with the new credentials",
+        true,
+    );
     Ok(Reply::ok())
 }
 

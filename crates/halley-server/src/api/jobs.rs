@@ -285,6 +285,9 @@ pub async fn cancel(call: Call) -> ApiResult<Reply> {
     }
     Err(ApiError::new(
         502,
-        format!("The device '{}' did not cancel job '{}': {last_error}", job.device_id, job.guid),
+        format!(
+            "The device '{}' did not cancel job '{}': {last_error}",
+            job.device_id, job.guid
+        ),
     ))
 }

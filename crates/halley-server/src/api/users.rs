@@ -252,8 +252,15 @@ pub async fn reset_user_password(call: Call) -> ApiResult<Reply> {
         _ => {}
     }
     let old = call.params.opt_str("OldPassword").filter(|p| !p.is_empty());
-    service::set_password(&call.state, &admin.scope(), username, new_password, old, true)
-        .await?;
+    service::set_password(
+        &call.state,
+        &admin.scope(),
+        username,
+        new_password,
+        old,
+        true,
+    )
+    .await?;
     service::end_sessions(&call.state, username).await?;
     Ok(Reply::ok())
 }

@@ -138,7 +138,9 @@ pub async fn finish(
 ) -> ApiResult<()> {
     let stored = own_job(state, owner, job_id).await?;
     if !is_running(stored.status) && stored.status != JOB_STATUS_FAILED_ABANDONED {
-        return Err(ApiError::bad_request(format!("job {job_id} has already ended")));
+        return Err(ApiError::bad_request(format!(
+            "job {job_id} has already ended"
+        )));
     }
     if !is_final(reported.status) {
         return Err(ApiError::bad_request(format!(
@@ -239,8 +241,8 @@ async fn completed(
 ) -> ApiResult<()> {
     emit(state, SEVT_JOB_COMPLETED, owner, detail);
     let is_backup = detail.classification == JOB_CLASSIFICATION_BACKUP;
-    let succeeded = (JOB_STATUS_STOP_SUCCESS__MIN..=JOB_STATUS_STOP_SUCCESS__MAX)
-        .contains(&detail.status);
+    let succeeded =
+        (JOB_STATUS_STOP_SUCCESS__MIN..=JOB_STATUS_STOP_SUCCESS__MAX).contains(&detail.status);
     let result = users::edit(
         state,
         &owner.scope(),

@@ -16,10 +16,10 @@ use super::jobs::{self, Owner};
 use super::registry::{Connection, Outgoing, Peer};
 use crate::auth::Origin;
 use crate::http::ApiError;
-use halley_api::constants::APPLICATION_VERSION;
 use crate::service::users;
 use crate::state::AppState;
 use crate::util::now_unix;
+use halley_api::constants::APPLICATION_VERSION;
 
 pub fn upgrade(state: Arc<AppState>, origin: Origin, upgrade: WebSocketUpgrade) -> Response {
     upgrade.on_upgrade(move |socket| serve(state, origin, socket))
@@ -37,7 +37,18 @@ async fn serve(state: Arc<AppState>, origin: Origin, mut socket: WebSocket) {
             device_key,
             info,
             running_jobs,
-        })) => device(state, origin, socket, device_id, device_key, info, running_jobs).await,
+        })) => {
+            device(
+                state,
+                origin,
+                socket,
+                device_id,
+                device_key,
+                info,
+                running_jobs,
+            )
+            .await
+        }
         Ok(Some(Message::Lobby { device_id, info })) => {
             lobby(state, origin, socket, device_id, info).await
         }
@@ -116,9 +127,10 @@ async fn lobby(
     if let Err(reason) = super::check_device_id(&device_id) {
         return refuse(socket, CLOSE_REFUSED, &reason).await;
     }
-    let organization_id = crate::service::admins::tenant_for_host(&state.config.get(), &origin.host)
-        .unwrap_or("")
-        .to_string();
+    let organization_id =
+        crate::service::admins::tenant_for_host(&state.config.get(), &origin.host)
+            .unwrap_or("")
+            .to_string();
     let now = now_unix();
     let (connection, outbox) = Connection::new(
         uuid::Uuid::new_v4().to_string(),

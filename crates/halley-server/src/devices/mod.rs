@@ -53,7 +53,10 @@ pub async fn standing(
     key_hash: &str,
     device_id: &str,
 ) -> Result<(DeviceRecord, UserProfileConfig, String), String> {
-    let refused = || "this device's credentials are not valid (revoked, or the account is gone); log in again".to_string();
+    let refused = || {
+        "this device's credentials are not valid (revoked, or the account is gone); log in again"
+            .to_string()
+    };
     let record = state
         .store
         .device_by_key(key_hash)
@@ -107,8 +110,7 @@ pub async fn register(
         None => uuid::Uuid::new_v4().to_string(),
     };
     let max = profile.maximum_devices;
-    if max > 0 && !profile.devices.contains_key(&device_id) && profile.devices.len() as i64 >= max
-    {
+    if max > 0 && !profile.devices.contains_key(&device_id) && profile.devices.len() as i64 >= max {
         return Err(ApiError::bad_request(format!(
             "The account {} already has {} devices, its MaximumDevices; revoke one or raise the limit",
             quoted(&profile.username),
@@ -198,9 +200,10 @@ pub async fn revoked(
         .store
         .device_delete(scope, &profile.username, device_id)
         .await?;
-    for connection in state
-        .devices
-        .of_device(&profile.organization_id, &profile.username, device_id)
+    for connection in
+        state
+            .devices
+            .of_device(&profile.organization_id, &profile.username, device_id)
     {
         connection.close(CLOSE_REFUSED, "the device was revoked", false);
     }
@@ -221,7 +224,11 @@ pub fn profile_saved(state: &AppState, profile: &UserProfileConfig, record: &Use
         if profile.is_suspended {
             connection.close(CLOSE_REFUSED, "the account is suspended", false);
         } else if !profile.devices.contains_key(connection.device_id()) {
-            connection.close(CLOSE_REFUSED, "the device was removed from the account", false);
+            connection.close(
+                CLOSE_REFUSED,
+                "the device was removed from the account",
+                false,
+            );
         } else {
             connection.send(message.clone());
         }

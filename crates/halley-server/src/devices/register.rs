@@ -30,7 +30,8 @@ pub async fn serve(state: Arc<AppState>, origin: Origin, body: &[u8]) -> Registr
         },
         ApiError::TotpRequired => Registration {
             status: 403,
-            message: "This account needs a second factor: send AuthType=PasswordTOTP and TOTP".into(),
+            message: "This account needs a second factor: send AuthType=PasswordTOTP and TOTP"
+                .into(),
             ..Default::default()
         },
     })
@@ -65,7 +66,10 @@ fn new_device(params: &Params) -> ApiResult<NewDevice> {
     if !timezone.is_empty() && jiff::tz::TimeZone::get(&timezone).is_err() {
         return Err(ApiError::invalid_param(
             "DeviceTimezone",
-            format!("{} is not a known time zone", crate::http::quoted(&timezone)),
+            format!(
+                "{} is not a known time zone",
+                crate::http::quoted(&timezone)
+            ),
         ));
     }
     Ok(NewDevice {

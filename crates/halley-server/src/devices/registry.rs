@@ -16,6 +16,7 @@ use crate::auth::TenantScope;
 
 /// What a connection's task sends next.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Outgoing {
     Frame(Message),
     /// A `bye` frame, then a close with this code.
@@ -123,7 +124,9 @@ impl Connection {
         }
     }
 
-    fn pending_map(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<Value, String>>>> {
+    fn pending_map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<Value, String>>>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -225,12 +228,19 @@ impl Registry {
     pub fn device_connection(&self, scope: &TenantScope, id: &str) -> Option<Arc<Connection>> {
         self.map()
             .get(id)
-            .filter(|c| matches!(c.peer, Peer::Device { .. }) && scope.includes(c.organization_id()))
+            .filter(|c| {
+                matches!(c.peer, Peer::Device { .. }) && scope.includes(c.organization_id())
+            })
             .cloned()
     }
 
     /// The connections of one device of an account.
-    pub fn of_device(&self, organization_id: &str, username: &str, device_id: &str) -> Vec<Arc<Connection>> {
+    pub fn of_device(
+        &self,
+        organization_id: &str,
+        username: &str,
+        device_id: &str,
+    ) -> Vec<Arc<Connection>> {
         self.select(|c| {
             matches!(c.peer, Peer::Device { .. })
                 && c.organization_id() == organization_id

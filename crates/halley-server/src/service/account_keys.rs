@@ -89,9 +89,10 @@ pub async fn add_token(
     let key = for_password(state, scope, profile, password).await?;
     let _turn = CREATING.lock().await;
     let mut wrapped = load(state, scope, profile).await?.unwrap_or_default();
-    wrapped
-        .by_token
-        .insert(token_id(token), vault_key::wrap(&key_of_token(token), AAD, &encode(&key)));
+    wrapped.by_token.insert(
+        token_id(token),
+        vault_key::wrap(&key_of_token(token), AAD, &encode(&key)),
+    );
     store(state, scope, profile, &wrapped).await
 }
 
@@ -161,7 +162,11 @@ async fn load(
     scope: &TenantScope,
     profile: &UserProfileConfig,
 ) -> ApiResult<Option<Wrapped>> {
-    match state.store.account_key_get(scope, &profile.username).await? {
+    match state
+        .store
+        .account_key_get(scope, &profile.username)
+        .await?
+    {
         None => Ok(None),
         Some(json) => serde_json::from_str(&json)
             .map(Some)
@@ -205,7 +210,10 @@ async fn open(wrapped: &Wrapped, secret: &Secret<'_>) -> Option<AccountKey> {
     let (kek, sealed) = match secret {
         Secret::Password(password) => {
             let salt = BASE64.decode(&wrapped.password_salt).ok()?;
-            (key_of_password(password, &salt).await.ok()?, &wrapped.by_password)
+            (
+                key_of_password(password, &salt).await.ok()?,
+                &wrapped.by_password,
+            )
         }
         Secret::Recovery(code) if !code.is_empty() => (key_of_recovery(code), &wrapped.by_recovery),
         Secret::Recovery(_) => return None,

@@ -32,9 +32,9 @@ use halley_api::types::{
 use halley_vault::{BackupOptions, InitOptions, Repository, Selection, VaultError};
 
 use super::reports;
-use halley_protocol::{location as vault_location, schedule};
 use crate::state::AppState;
 use crate::util::now_unix;
+use halley_protocol::{location as vault_location, schedule};
 
 /// What one run wrote.
 #[derive(Debug, Clone)]

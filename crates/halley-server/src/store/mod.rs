@@ -331,8 +331,11 @@ pub trait Store: Send + Sync {
         job_guid: &str,
         lines: &[JobLogLine],
     ) -> StoreResult<bool>;
-    async fn job_log_get(&self, scope: &TenantScope, job_guid: &str)
-        -> StoreResult<Vec<JobLogLine>>;
+    async fn job_log_get(
+        &self,
+        scope: &TenantScope,
+        job_guid: &str,
+    ) -> StoreResult<Vec<JobLogLine>>;
     /// Removes log lines older than `before` (`PruneLogsAfterDays`).
     async fn job_logs_prune(&self, before: i64) -> StoreResult<u64>;
 

@@ -774,11 +774,13 @@ impl Store for SqliteStore {
     }
 
     async fn device_by_key(&self, key_hash: &str) -> StoreResult<Option<DeviceRecord>> {
-        let row = sqlx::query(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE key_hash = ?"))
-            .bind(key_hash)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
+        let row = sqlx::query(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE key_hash = ?"
+        ))
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
         Ok(row.map(|row| device_from(&row)))
     }
 
@@ -788,7 +790,8 @@ impl Store for SqliteStore {
         username: &str,
         device_id: &str,
     ) -> StoreResult<bool> {
-        let sql = format!("DELETE FROM devices WHERE {IN_SCOPE} AND username = ?3 AND device_id = ?4");
+        let sql =
+            format!("DELETE FROM devices WHERE {IN_SCOPE} AND username = ?3 AND device_id = ?4");
         let deleted = sqlx::query(&sql)
             .bind(scope.tenant())
             .bind(scope.with_top_level())
@@ -829,7 +832,8 @@ impl Store for SqliteStore {
         scope: &TenantScope,
         username: &str,
     ) -> StoreResult<Option<String>> {
-        let sql = format!("SELECT wrapped_json FROM account_keys WHERE {IN_SCOPE} AND username = ?3");
+        let sql =
+            format!("SELECT wrapped_json FROM account_keys WHERE {IN_SCOPE} AND username = ?3");
         sqlx::query_scalar(&sql)
             .bind(scope.tenant())
             .bind(scope.with_top_level())
@@ -867,7 +871,8 @@ impl Store for SqliteStore {
         lines: &[JobLogLine],
     ) -> StoreResult<bool> {
         let mut tx = self.write_transaction().await?;
-        let sql = format!("SELECT username, organization_id FROM jobs WHERE {IN_SCOPE} AND guid = ?3");
+        let sql =
+            format!("SELECT username, organization_id FROM jobs WHERE {IN_SCOPE} AND guid = ?3");
         let owner: Option<(String, String)> = sqlx::query_as(&sql)
             .bind(scope.tenant())
             .bind(scope.with_top_level())
