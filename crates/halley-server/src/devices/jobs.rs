@@ -48,7 +48,7 @@ fn is_final(status: u64) -> bool {
         || (JOB_STATUS_FAILED__MIN..=JOB_STATUS_FAILED__MAX).contains(&status)
 }
 
-pub fn record_of(detail: &BackupJobDetail, organization_id: &str) -> ApiResult<JobRecord> {
+fn record_of(detail: &BackupJobDetail, organization_id: &str) -> ApiResult<JobRecord> {
     Ok(JobRecord {
         guid: detail.guid.clone(),
         username: detail.username.clone(),
@@ -58,6 +58,20 @@ pub fn record_of(detail: &BackupJobDetail, organization_id: &str) -> ApiResult<J
         status: detail.status as i64,
         detail_json: serde_json::to_string(detail).map_err(ApiError::internal)?,
     })
+}
+
+/// Writes a job of a tenant into the job history.
+pub async fn save(
+    state: &AppState,
+    organization_id: &str,
+    detail: &BackupJobDetail,
+) -> ApiResult<()> {
+    let record = record_of(detail, organization_id)?;
+    state
+        .store
+        .job_put(&scope_of(organization_id), &record)
+        .await?;
+    Ok(())
 }
 
 /// `job_start`: a new job of this device.
@@ -88,10 +102,7 @@ pub async fn start(
         detail.end_time = 0;
         detail.cancellation_id = uuid::Uuid::new_v4().to_string();
     }
-    state
-        .store
-        .job_put(&owner.scope(), &record_of(&detail, owner.organization_id)?)
-        .await?;
+    save(state, owner.organization_id, &detail).await?;
     emit(state, SEVT_JOB_NEW, owner, &detail);
     if ended_at_once {
         completed(state, owner, &detail, None).await?;
@@ -121,10 +132,7 @@ pub async fn progress(
     if detail.status == JOB_STATUS_FAILED_ABANDONED {
         revive(&mut detail);
     }
-    state
-        .store
-        .job_put(&owner.scope(), &record_of(&detail, owner.organization_id)?)
-        .await?;
+    save(state, owner.organization_id, &detail).await?;
     Ok(())
 }
 
@@ -171,10 +179,7 @@ pub async fn finish(
         },
         ..reported
     };
-    state
-        .store
-        .job_put(&owner.scope(), &record_of(&detail, owner.organization_id)?)
-        .await?;
+    save(state, owner.organization_id, &detail).await?;
     completed(state, owner, &detail, destination_size).await
 }
 
@@ -209,10 +214,7 @@ pub async fn still_running(state: &AppState, owner: &Owner<'_>, job_id: &str) ->
     let mut detail = own_job(state, owner, job_id).await?;
     if detail.status == JOB_STATUS_FAILED_ABANDONED {
         revive(&mut detail);
-        state
-            .store
-            .job_put(&owner.scope(), &record_of(&detail, owner.organization_id)?)
-            .await?;
+        save(state, owner.organization_id, &detail).await?;
     }
     Ok(())
 }
@@ -295,11 +297,7 @@ pub async fn write_verdict(
 ) -> ApiResult<()> {
     detail.status = status;
     detail.end_time = end_time;
-    let scope = scope_of(organization_id);
-    state
-        .store
-        .job_put(&scope, &record_of(&detail, organization_id)?)
-        .await?;
+    save(state, organization_id, &detail).await?;
     state.events.emit(
         SEVT_JOB_COMPLETED,
         "system",

@@ -109,13 +109,8 @@ pub async fn register(
         }
         None => uuid::Uuid::new_v4().to_string(),
     };
-    let max = profile.maximum_devices;
-    if max > 0 && !profile.devices.contains_key(&device_id) && profile.devices.len() as i64 >= max {
-        return Err(ApiError::bad_request(format!(
-            "The account {} already has {} devices, its MaximumDevices; revoke one or raise the limit",
-            quoted(&profile.username),
-            profile.devices.len()
-        )));
+    if no_room(profile, &device_id) {
+        return Err(device_limit_reached(profile));
     }
     let account_key = match proof {
         Proof::Password(password) => {
@@ -135,9 +130,7 @@ pub async fn register(
     // devices registering at once cannot both take the last place.
     let full = std::sync::atomic::AtomicBool::new(false);
     users::edit(state, scope, &profile.username, &actor, |stored| {
-        let max = stored.maximum_devices;
-        let is_full =
-            max > 0 && !stored.devices.contains_key(&id) && stored.devices.len() as i64 >= max;
+        let is_full = no_room(stored, &id);
         full.store(is_full, std::sync::atomic::Ordering::Relaxed);
         if !is_full {
             stored.devices.insert(id.clone(), config.clone());
@@ -145,10 +138,7 @@ pub async fn register(
     })
     .await?;
     if full.load(std::sync::atomic::Ordering::Relaxed) {
-        return Err(ApiError::bad_request(format!(
-            "The account {} has reached its MaximumDevices; revoke a device or raise the limit",
-            quoted(&profile.username)
-        )));
+        return Err(device_limit_reached(profile));
     }
     let device_key = random_hex(32);
     state
@@ -187,6 +177,21 @@ pub async fn register(
         username: profile.username.clone(),
         account_key: halley_protocol::vault_key::encode_account_key(&account_key),
     })
+}
+
+/// Whether `MaximumDevices` leaves no room for this device (a device already
+/// registered may register again).
+fn no_room(profile: &UserProfileConfig, device_id: &str) -> bool {
+    let max = profile.maximum_devices;
+    max > 0 && !profile.devices.contains_key(device_id) && profile.devices.len() as i64 >= max
+}
+
+fn device_limit_reached(profile: &UserProfileConfig) -> ApiError {
+    ApiError::bad_request(format!(
+        "The account {} has reached its MaximumDevices ({}); revoke a device or raise the limit",
+        quoted(&profile.username),
+        profile.maximum_devices
+    ))
 }
 
 /// After `revoke-device`: its key no longer works and its connections end.

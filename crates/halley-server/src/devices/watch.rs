@@ -21,6 +21,10 @@ use crate::store::{JobQuery, JobWhen};
 use crate::util::now_unix;
 
 const EVERY: Duration = Duration::from_secs(2);
+/// Missed schedules are looked for less often: each look reads the profile
+/// of every account with an offline device, and the window since the last
+/// look keeps every occurrence, so waiting loses nothing.
+const MISSED_EVERY_SECS: i64 = 30;
 const PRUNE_EVERY_SECS: i64 = 3600;
 
 pub fn spawn(state: Arc<AppState>) {
@@ -34,7 +38,7 @@ pub fn spawn(state: Arc<AppState>) {
             if let Err(err) = abandon(&state, now).await {
                 tracing::warn!("checking for abandoned jobs: {err:?}");
             }
-            if now > last_scan {
+            if now - last_scan >= MISSED_EVERY_SECS {
                 if let Err(err) = missed(&state, last_scan, now).await {
                     tracing::warn!("checking for missed jobs: {err:?}");
                 }
@@ -166,10 +170,7 @@ async fn missed(state: &AppState, after: i64, until: i64) -> Result<(), crate::h
                         backup_rule_guid: rule_id.clone(),
                         ..Default::default()
                     };
-                    state
-                        .store
-                        .job_put(&scope, &jobs::record_of(&detail, &organization_id)?)
-                        .await?;
+                    jobs::save(state, &organization_id, &detail).await?;
                     for event in [SEVT_JOB_NEW, SEVT_JOB_COMPLETED] {
                         state.events.emit(
                             event,

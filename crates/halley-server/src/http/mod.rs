@@ -87,6 +87,15 @@ struct Front {
     anonymous_large_bodies: Semaphore,
 }
 
+/// Who is calling a route outside the API table, and on which host.
+fn origin_of(state: &AppState, peer: SocketAddr, headers: &HeaderMap, path: &str) -> Origin {
+    Origin {
+        client_ip: client_ip(state, peer, headers),
+        path: path.to_string(),
+        host: Origin::host_from(headers),
+    }
+}
+
 /// The router: every endpoint of the API is routed, built or not.
 pub fn router(state: Arc<AppState>) -> Router {
     let front = Arc::new(Front {
@@ -113,11 +122,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             move |ConnectInfo(peer): ConnectInfo<SocketAddr>,
                   headers: HeaderMap,
                   upgrade: WebSocketUpgrade| async move {
-                let origin = Origin {
-                    client_ip: client_ip(&stream_state, peer, &headers),
-                    path: crate::events::websocket::PATH.to_string(),
-                    host: Origin::host_from(&headers),
-                };
+                let origin = origin_of(
+                    &stream_state,
+                    peer,
+                    &headers,
+                    crate::events::websocket::PATH,
+                );
                 crate::events::websocket::upgrade(stream_state, origin, upgrade)
             },
         ),
@@ -129,11 +139,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             move |ConnectInfo(peer): ConnectInfo<SocketAddr>,
                   headers: HeaderMap,
                   upgrade: WebSocketUpgrade| async move {
-                let origin = Origin {
-                    client_ip: client_ip(&live_state, peer, &headers),
-                    path: halley_protocol::device::LIVE_PATH.to_string(),
-                    host: Origin::host_from(&headers),
-                };
+                let origin = origin_of(
+                    &live_state,
+                    peer,
+                    &headers,
+                    halley_protocol::device::LIVE_PATH,
+                );
                 crate::devices::live::upgrade(live_state, origin, upgrade)
             },
         ),
@@ -145,11 +156,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             move |ConnectInfo(peer): ConnectInfo<SocketAddr>,
                   headers: HeaderMap,
                   body: axum::body::Bytes| async move {
-                let origin = Origin {
-                    client_ip: client_ip(&register_state, peer, &headers),
-                    path: halley_protocol::device::REGISTER_PATH.to_string(),
-                    host: Origin::host_from(&headers),
-                };
+                let origin = origin_of(
+                    &register_state,
+                    peer,
+                    &headers,
+                    halley_protocol::device::REGISTER_PATH,
+                );
                 let answer = crate::devices::register::serve(register_state, origin, &body).await;
                 reply::json_response(StatusCode::OK, &answer)
             },
