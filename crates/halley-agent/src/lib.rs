@@ -1,5 +1,24 @@
-//! `halley-agent`: the backup client of a Halley server.
+//! `halley-agent`: the backup client of a Halley server. It registers this
+//! machine as a device of an account, keeps one live connection to the
+//! server, follows the account's profile, runs its schedules and backs the
+//! machine up into the account's Storage Vaults with `halley-vault`.
+//!
+//! Modules, one job each: [`state`] (what is kept on disk), [`platform`]
+//! (what the machine says about itself), [`link`] (one websocket),
+//! [`session`] (keeping it up), [`scheduler`], [`job`] (one backup job),
+//! [`engines`], [`vaults`], [`exec`] (pre- and post-commands) and
+//! [`commands`] (the command line).
 
 #![forbid(unsafe_code)]
 
+pub mod commands;
 pub mod engines;
+pub mod exec;
+pub mod job;
+pub mod link;
+pub mod platform;
+pub mod scheduler;
+pub mod session;
+pub mod state;
+pub mod util;
+pub mod vaults;

@@ -65,6 +65,10 @@ pub enum VaultError {
         detail: String,
     },
 
+    /// The caller stopped the operation (`BackupOptions::stop`).
+    #[error("stopped before it finished")]
+    Stopped,
+
     /// Restore finished but some entries could not be restored.
     #[error("{} entries could not be restored, first: {}", .0.len(), .0.first().map(String::as_str).unwrap_or(""))]
     Incomplete(Vec<String>),

@@ -47,7 +47,7 @@ pub mod snapshot;
 pub mod tree;
 pub mod verify;
 
-pub use backup::{backup, backup_stream, BackupOptions, Selection};
+pub use backup::{backup, backup_stream, backup_streams, BackupOptions, NamedStream, Selection};
 pub use error::{Result, VaultError};
 pub use id::Id;
 pub use keyfile::KdfParams;

@@ -2,11 +2,18 @@
 //! module with one `run` function over an [`EngineContext`]; [`run`] picks
 //! one by `SourceConfig.Engine`. An engine this agent lacks fails at once
 //! with a message naming it and the platform, never a silent success.
+//! `docs/agent.md` lists the `EngineProps` keys each engine reads.
+
+mod file;
+mod mysql;
+mod stdout;
 
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
+use halley_api::constants::*;
 use halley_api::types::SourceConfig;
-use halley_vault::{Progress, Repository};
+use halley_vault::{BackupOptions, Progress, Repository, SnapshotInfo, VaultError};
 
 /// What an engine is given. Engines run on a blocking thread.
 pub struct EngineContext<'a> {
@@ -17,10 +24,21 @@ pub struct EngineContext<'a> {
     /// An API compression level (`COMPRESS_LVL_*`).
     pub compression: i64,
     pub progress: &'a (dyn Fn(&Progress) + Sync),
-    /// Set when the job is cancelled; engines check it between files.
-    pub cancelled: &'a AtomicBool,
+    /// Set when the job must stop (cancelled, quota, time limit).
+    pub stop: Arc<AtomicBool>,
     /// A line for the job's log.
     pub log: &'a (dyn Fn(LogLevel, String) + Sync),
+}
+
+impl EngineContext<'_> {
+    fn options(&self) -> BackupOptions {
+        BackupOptions {
+            source: self.source_id.to_string(),
+            compression: self.compression,
+            stop: Some(self.stop.clone()),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +46,16 @@ pub enum LogLevel {
     Info,
     Warning,
     Error,
+}
+
+impl LogLevel {
+    pub fn severity(self) -> &'static str {
+        match self {
+            LogLevel::Info => SEVERITY_INFO,
+            LogLevel::Warning => SEVERITY_WARNING,
+            LogLevel::Error => SEVERITY_ERROR,
+        }
+    }
 }
 
 /// What a finished engine run wrote.
@@ -45,12 +73,65 @@ pub struct EngineOutcome {
     pub warnings: Vec<String>,
 }
 
+impl From<SnapshotInfo> for EngineOutcome {
+    fn from(info: SnapshotInfo) -> Self {
+        let summary = &info.snapshot.summary;
+        EngineOutcome {
+            snapshot_id: info.id.to_hex(),
+            files: summary.files,
+            directories: summary.dirs,
+            total_bytes: summary.bytes,
+            uploaded_bytes: summary.stored_bytes,
+            chunks: summary.new_blobs,
+            warnings: summary.errors.clone(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("{0}")]
     Failed(String),
-    #[error("the job was cancelled")]
-    Cancelled,
-    #[error("engine {engine} is not available on {platform}")]
+    #[error("the job was stopped")]
+    Stopped,
+    #[error("engine {engine} is not available on {platform}: this agent backs up files ({ENGINE_BUILTIN_FILE}), program output ({ENGINE_BUILTIN_STDOUT}) and MySQL or MariaDB databases ({ENGINE_BUILTIN_MYSQL})")]
     Unsupported { engine: String, platform: String },
+}
+
+impl From<VaultError> for EngineError {
+    fn from(err: VaultError) -> Self {
+        match err {
+            VaultError::Stopped => EngineError::Stopped,
+            other => EngineError::Failed(other.to_string()),
+        }
+    }
+}
+
+/// Whether this agent can run `engine`; the error names it otherwise.
+pub fn check_supported(engine: &str) -> Result<(), EngineError> {
+    match engine {
+        ENGINE_BUILTIN_FILE | ENGINE_BUILTIN_STDOUT | ENGINE_BUILTIN_MYSQL => Ok(()),
+        other => Err(EngineError::Unsupported {
+            engine: if other.is_empty() { "(none)".into() } else { other.to_string() },
+            platform: format!("linux/{}", crate::platform::arch()),
+        }),
+    }
+}
+
+pub fn run(ctx: &EngineContext<'_>) -> Result<EngineOutcome, EngineError> {
+    check_supported(&ctx.source.engine)?;
+    match ctx.source.engine.as_str() {
+        ENGINE_BUILTIN_FILE => file::run(ctx),
+        ENGINE_BUILTIN_STDOUT => stdout::run(ctx),
+        _ => mysql::run(ctx),
+    }
+}
+
+/// An `EngineProps` value, or the empty string.
+fn prop<'a>(ctx: &'a EngineContext<'_>, key: &str) -> &'a str {
+    ctx.source
+        .engine_props
+        .get(key)
+        .map(String::as_str)
+        .unwrap_or("")
 }

@@ -13,8 +13,10 @@ mod stream;
 mod walker;
 
 pub use filter::Selection;
-pub use stream::backup_stream;
+pub use stream::{backup_stream, backup_streams, NamedStream};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::compress::Compression;
@@ -40,6 +42,9 @@ pub struct BackupOptions {
     pub tags: Vec<String>,
     /// The snapshot time (Unix seconds); `None` is now. For imports and tests.
     pub time: Option<i64>,
+    /// Set by another thread to stop the backup (a cancelled job, a quota
+    /// reached): it ends with [`VaultError::Stopped`] and writes no snapshot.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for BackupOptions {
@@ -50,6 +55,7 @@ impl Default for BackupOptions {
             compression: halley_api::constants::COMPRESS_LVL_4,
             tags: vec![],
             time: None,
+            stop: None,
         }
     }
 }
@@ -84,6 +90,7 @@ pub fn backup(
     let comp = Compression::from_api_level(opts.compression);
     let run = run_pipeline(repo, comp, |tx, state| {
         let mut w = walker::Walker::new(repo, &index, selection, tx, state, progress, started);
+        w.stop = opts.stop.as_deref();
         let root = w.run(parent.as_ref().map(|p| p.snapshot.tree))?;
         Ok((root, w.finish()))
     })?;
@@ -104,6 +111,14 @@ pub fn backup(
     };
     let id = repo.save_file(FileKind::Snapshot, &snapshot)?;
     Ok(SnapshotInfo { id, snapshot })
+}
+
+/// Whether the caller asked the backup to stop.
+pub(crate) fn check_stop(stop: Option<&AtomicBool>) -> Result<()> {
+    match stop {
+        Some(flag) if flag.load(Ordering::Relaxed) => Err(VaultError::Stopped),
+        _ => Ok(()),
+    }
 }
 
 pub(crate) fn snapshot_time(fixed: Option<i64>) -> (i64, u32) {

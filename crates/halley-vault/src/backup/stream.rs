@@ -20,15 +20,32 @@ use crate::tree::{Name, Node, NodeKind, Tree};
 /// new snapshot. `label` (e.g. the command line) is recorded as its path.
 pub fn backup_stream(
     repo: &Repository,
-    mut input: impl Read,
+    input: impl Read,
     file_name: &str,
     label: &str,
     opts: &BackupOptions,
     progress: ProgressFn<'_>,
 ) -> Result<SnapshotInfo> {
-    let name = Name(file_name.as_bytes().to_vec());
+    let stream: Box<dyn Read + '_> = Box::new(input);
+    let mut one = std::iter::once(Ok((file_name.to_string(), stream)));
+    backup_streams(repo, &mut one, label, opts, progress)
+}
+
+/// A stream to store: the file name it gets, and its bytes.
+pub type NamedStream<'s> = (String, Box<dyn Read + 's>);
+
+/// Stores each stream `inputs` yields as a file at the root of one new
+/// snapshot (a database dump per database, say). A stream that fails to
+/// start or to read fails the backup: a dump is whole or not at all.
+pub fn backup_streams<'s>(
+    repo: &Repository,
+    inputs: &mut dyn Iterator<Item = Result<NamedStream<'s>>>,
+    label: &str,
+    opts: &BackupOptions,
+    progress: ProgressFn<'_>,
+) -> Result<SnapshotInfo> {
     let probe = Node {
-        name: name.clone(),
+        name: Name(vec![]),
         kind: NodeKind::File,
         mode: 0o600,
         uid: 0,
@@ -44,20 +61,13 @@ pub fn backup_stream(
         subtree: None,
         target: None,
     };
-    probe.check_name()?;
     let _lock = lock::acquire(repo, false, "backup")?;
     let started = Instant::now();
     let (time, time_nsec) = snapshot_time(opts.time);
     let index = repo.load_index()?;
     let comp = Compression::from_api_level(opts.compression);
     let run = run_pipeline(repo, comp, |tx, state| {
-        let mut summary = BackupSummary {
-            files: 1,
-            files_read: 1,
-            ..Default::default()
-        };
-        let mut node = probe.clone();
-        node.mtime = time;
+        let mut summary = BackupSummary::default();
         let mut queued = std::collections::HashSet::new();
         let mut send = |id, kind, data: Vec<u8>, summary: &mut BackupSummary| -> Result<()> {
             if index.contains(&id) || !queued.insert(id) {
@@ -72,32 +82,49 @@ pub fn backup_stream(
             })
         };
         let cp = repo.config().chunker;
-        let chunks = StreamCDC::with_level_and_seed(
-            &mut input,
-            cp.min,
-            cp.avg,
-            cp.max,
-            Normalization::Level1,
-            repo.keys().chunker_seed,
-        );
-        for chunk in chunks {
-            let chunk =
-                chunk.map_err(|e| VaultError::io("read", label, std::io::Error::other(e)))?;
-            let id = repo.keys().blob_id(&chunk.data);
-            node.size += chunk.data.len() as u64;
-            node.content.push(id);
-            summary.bytes += chunk.data.len() as u64;
-            send(id, BlobKind::Data, chunk.data, &mut summary)?;
-            progress(&Progress {
-                files: 0,
-                bytes: summary.bytes,
-                new_bytes: summary.new_bytes,
-                elapsed: started.elapsed(),
-                current: file_name.to_string(),
-                ..Default::default()
-            });
+        let mut nodes: Vec<Node> = Vec::new();
+        for named in inputs {
+            let (file_name, input) = named?;
+            let mut node = probe.clone();
+            node.name = Name(file_name.as_bytes().to_vec());
+            node.mtime = time;
+            node.check_name()?;
+            if nodes.iter().any(|n| n.name == node.name) {
+                return Err(VaultError::invalid("stream name", format!("{file_name:?} twice")));
+            }
+            summary.files += 1;
+            summary.files_read += 1;
+            let chunks = StreamCDC::with_level_and_seed(
+                input,
+                cp.min,
+                cp.avg,
+                cp.max,
+                Normalization::Level1,
+                repo.keys().chunker_seed,
+            );
+            for chunk in chunks {
+                super::check_stop(opts.stop.as_deref())?;
+                let chunk = chunk.map_err(|e| {
+                    VaultError::io("read", &file_name, std::io::Error::other(e))
+                })?;
+                let id = repo.keys().blob_id(&chunk.data);
+                node.size += chunk.data.len() as u64;
+                node.content.push(id);
+                summary.bytes += chunk.data.len() as u64;
+                send(id, BlobKind::Data, chunk.data, &mut summary)?;
+                progress(&Progress {
+                    files: summary.files - 1,
+                    bytes: summary.bytes,
+                    new_bytes: summary.new_bytes,
+                    elapsed: started.elapsed(),
+                    current: file_name.clone(),
+                    ..Default::default()
+                });
+            }
+            nodes.push(node);
         }
-        let tree = Tree { nodes: vec![node] };
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        let tree = Tree { nodes };
         let json = serde_json::to_vec(&tree).map_err(|e| VaultError::invalid("tree", e))?;
         let root = repo.keys().blob_id(&json);
         send(root, BlobKind::Tree, json, &mut summary)?;

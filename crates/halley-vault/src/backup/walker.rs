@@ -47,6 +47,8 @@ pub(crate) struct Walker<'a> {
     progress_bytes: u64,
     /// Jobs for the reader threads, while they run.
     readers: Option<Sender<ReadJob>>,
+    /// Checked before each blob is stored.
+    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// Absolute, without `.` or `..`, without following a final symlink.
@@ -108,6 +110,7 @@ impl<'a> Walker<'a> {
             paths: vec![],
             progress_bytes: 0,
             readers: None,
+            stop: None,
         }
     }
 
@@ -427,6 +430,7 @@ impl<'a> Walker<'a> {
     }
 
     fn store(&mut self, id: Id, kind: BlobKind, data: Vec<u8>) -> Result<()> {
+        super::check_stop(self.stop)?;
         if self.index.contains(&id) || !self.queued.insert(id) {
             return Ok(());
         }
