@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Result};
 use halley_api::constants::*;
 use halley_api::types::{
-    BackupJobDetail, BackupJobProgress, DestinationConfig, JobEntry, SizeMeasurement,
-    SourceConfig, UserProfileConfig,
+    BackupJobDetail, BackupJobProgress, DestinationConfig, JobEntry, SizeMeasurement, SourceConfig,
+    UserProfileConfig,
 };
 use halley_protocol::device::{Call, JobStarted, Message};
 use halley_protocol::vault_key;
@@ -70,7 +70,12 @@ pub async fn run_backup(
     let destination = profile
         .destinations
         .get(&request.destination_id)
-        .ok_or_else(|| anyhow!("the account has no Storage Vault '{}'", request.destination_id))?;
+        .ok_or_else(|| {
+            anyhow!(
+                "the account has no Storage Vault '{}'",
+                request.destination_id
+            )
+        })?;
     let started = session
         .request::<JobStarted>(Call::JobStart {
             detail: start_detail(request, JOB_STATUS_RUNNING_ACTIVE),
@@ -218,7 +223,10 @@ impl Job {
             let pre = [
                 ("Storage Vault pre-backup", &destination.pre_exec),
                 ("Protected Item pre-backup", &source.pre_exec),
-                ("backup rule pre-backup", rule.map(|r| &r.pre_exec).unwrap_or(&no_commands)),
+                (
+                    "backup rule pre-backup",
+                    rule.map(|r| &r.pre_exec).unwrap_or(&no_commands),
+                ),
             ];
             for (what, commands) in pre {
                 if let Err(why) = exec::run_all(what, commands, &log_info).await {
@@ -248,18 +256,37 @@ impl Job {
                 LogLevel::Info,
                 format!(
                     "backing up {} ({}) into {} ({})",
-                    request.source_id, source.description, request.destination_id, destination.description
+                    request.source_id,
+                    source.description,
+                    request.destination_id,
+                    destination.description
                 ),
             );
             let engine_end = self
-                .run_engine(repo.clone(), request, source, rule.map(|r| r.limit_vault_speed_bps).unwrap_or(0), limit, observer)
+                .run_engine(
+                    repo.clone(),
+                    request,
+                    source,
+                    rule.map(|r| r.limit_vault_speed_bps).unwrap_or(0),
+                    limit,
+                    observer,
+                )
                 .await;
             end = match engine_end {
-                Ok(outcome) => self.judge(outcome, rule.is_some_and(|r| r.allow_zero_files_success), source),
+                Ok(outcome) => self.judge(
+                    outcome,
+                    rule.is_some_and(|r| r.allow_zero_files_success),
+                    source,
+                ),
                 Err(EngineError::Stopped) => {
                     let (status, message) = match self.control.reason() {
-                        Some(StopReason::Quota) => (JOB_STATUS_FAILED_QUOTA, quota_message(destination, profile)),
-                        Some(StopReason::TimedOut) => (JOB_STATUS_FAILED_TIMEOUT, "the job ran past its rule's StopAfter limit".into()),
+                        Some(StopReason::Quota) => {
+                            (JOB_STATUS_FAILED_QUOTA, quota_message(destination, profile))
+                        }
+                        Some(StopReason::TimedOut) => (
+                            JOB_STATUS_FAILED_TIMEOUT,
+                            "the job ran past its rule's StopAfter limit".into(),
+                        ),
                         _ => (JOB_STATUS_FAILED_CANCELLED, "the job was cancelled".into()),
                     };
                     fail(status, message)
@@ -272,12 +299,17 @@ impl Job {
             size_end = self.measure(&repo).await;
         }
         let post = [
-            ("backup rule post-backup", rule.map(|r| &r.post_exec).unwrap_or(&no_commands)),
+            (
+                "backup rule post-backup",
+                rule.map(|r| &r.post_exec).unwrap_or(&no_commands),
+            ),
             ("Protected Item post-backup", &source.post_exec),
             ("Storage Vault post-backup", &destination.post_exec),
         ];
         for (what, commands) in post {
-            if let Err(why) = exec::run_all(what, commands, &|line| self.log(LogLevel::Info, line)).await {
+            if let Err(why) =
+                exec::run_all(what, commands, &|line| self.log(LogLevel::Info, line)).await
+            {
                 self.log(LogLevel::Warning, why.clone());
                 if end.status == JOB_STATUS_STOP_SUCCESS {
                     end.status = JOB_STATUS_FAILED_WARNING;
@@ -289,10 +321,20 @@ impl Job {
         end
     }
 
-    async fn open_vault(&self, request: &BackupRequest, destination: &DestinationConfig) -> Result<Repository> {
+    async fn open_vault(
+        &self,
+        request: &BackupRequest,
+        destination: &DestinationConfig,
+    ) -> Result<Repository> {
         let account_key = vault_key::decode_account_key(&self.session.state().account_key)
             .map_err(|why| anyhow!("{why}: log in again"))?;
-        vaults::open(&self.session, &account_key, &request.destination_id, destination).await
+        vaults::open(
+            &self.session,
+            &account_key,
+            &request.destination_id,
+            destination,
+        )
+        .await
     }
 
     async fn measure(&self, repo: &Arc<Repository>) -> SizeMeasurement {
@@ -368,7 +410,12 @@ impl Job {
             .unwrap_or_else(|err| Err(EngineError::Failed(format!("the engine stopped: {err}"))))
     }
 
-    fn judge(&self, outcome: EngineOutcome, allow_zero_files: bool, source: &SourceConfig) -> JobEnd {
+    fn judge(
+        &self,
+        outcome: EngineOutcome,
+        allow_zero_files: bool,
+        source: &SourceConfig,
+    ) -> JobEnd {
         let mut end = JobEnd {
             job_id: String::new(),
             status: JOB_STATUS_STOP_SUCCESS,
@@ -390,8 +437,11 @@ impl Job {
                 LogLevel::Info,
                 format!(
                     "snapshot {}: {} files, {} directories, {} bytes, {} bytes uploaded",
-                    end.outcome.snapshot_id, end.outcome.files, end.outcome.directories,
-                    end.outcome.total_bytes, end.outcome.uploaded_bytes
+                    end.outcome.snapshot_id,
+                    end.outcome.files,
+                    end.outcome.directories,
+                    end.outcome.total_bytes,
+                    end.outcome.uploaded_bytes
                 ),
             );
         }
@@ -400,7 +450,13 @@ impl Job {
 
     /// Applies the item's retention override for this vault, or the vault's
     /// default, to this item's snapshots, then frees what they held.
-    async fn retention(&self, repo: &Arc<Repository>, request: &BackupRequest, source: &SourceConfig, destination: &DestinationConfig) {
+    async fn retention(
+        &self,
+        repo: &Arc<Repository>,
+        request: &BackupRequest,
+        source: &SourceConfig,
+        destination: &DestinationConfig,
+    ) {
         let policy = source
             .override_destination_retention
             .get(&request.destination_id)
@@ -412,7 +468,13 @@ impl Job {
         let repo = repo.clone();
         let source_id = request.source_id.clone();
         let outcome = tokio::task::spawn_blocking(move || -> halley_vault::Result<usize> {
-            let outcome = halley_vault::forget::apply_retention(&repo, &policy, Some(&source_id), now_unix(), false)?;
+            let outcome = halley_vault::forget::apply_retention(
+                &repo,
+                &policy,
+                Some(&source_id),
+                now_unix(),
+                false,
+            )?;
             if !outcome.forgotten.is_empty() {
                 halley_vault::prune::prune(&repo)?;
             }
@@ -453,14 +515,22 @@ impl Job {
             })
             .await;
         if let Err(err) = reported {
-            tracing::error!("job {}: the server did not take its end: {err:#}", self.job_id);
+            tracing::error!(
+                "job {}: the server did not take its end: {err:#}",
+                self.job_id
+            );
         }
     }
 }
 
 /// Bytes this job may still add: the vault's `StorageLimitBytes` and the
 /// account's quota over all vaults, whichever is nearer. `None`: no limit.
-fn quota_left(profile: &UserProfileConfig, request: &BackupRequest, destination: &DestinationConfig, vault_size: i64) -> Option<i64> {
+fn quota_left(
+    profile: &UserProfileConfig,
+    request: &BackupRequest,
+    destination: &DestinationConfig,
+    vault_size: i64,
+) -> Option<i64> {
     let vault = destination
         .storage_limit_enabled
         .then(|| destination.storage_limit_bytes - vault_size);

@@ -150,8 +150,7 @@ impl Link {
         let (tx, rx) = oneshot::channel();
         self.pending.lock().unwrap().insert(id, tx);
         self.send(&Message::Request { id, call });
-        let answer =
-            tokio::time::timeout(Duration::from_secs(REQUEST_TIMEOUT_SECS), rx).await;
+        let answer = tokio::time::timeout(Duration::from_secs(REQUEST_TIMEOUT_SECS), rx).await;
         self.pending.lock().unwrap().remove(&id);
         match answer {
             Ok(Ok(Ok(body))) => Ok(serde_json::from_value(body)?),

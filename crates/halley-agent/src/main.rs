@@ -87,11 +87,28 @@ fn main() {
     let dir = StateDir::new(cli.state_dir);
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Login { server, username, password, totp, install_token, device_name } => {
-                let login = login::Login { server, username, password, totp, install_token, device_name };
+            Command::Login {
+                server,
+                username,
+                password,
+                totp,
+                install_token,
+                device_name,
+            } => {
+                let login = login::Login {
+                    server,
+                    username,
+                    password,
+                    totp,
+                    install_token,
+                    device_name,
+                };
                 login::run(&dir, login).await.map(|()| 0)
             }
-            Command::Run { server, device_name } => {
+            Command::Run {
+                server,
+                device_name,
+            } => {
                 if let Some(server) = server {
                     login::remember_server(&dir, &server, device_name)?;
                 }
@@ -100,8 +117,24 @@ fn main() {
             Command::Backup { rule, item, vault } => {
                 backup::run(dir, backup::check_target(rule, item, vault)?).await
             }
-            Command::Restore { item, vault, snapshot, target, paths } => {
-                restore::restore(dir, restore::Restore { item, vault, snapshot, target, paths }).await
+            Command::Restore {
+                item,
+                vault,
+                snapshot,
+                target,
+                paths,
+            } => {
+                restore::restore(
+                    dir,
+                    restore::Restore {
+                        item,
+                        vault,
+                        snapshot,
+                        target,
+                        paths,
+                    },
+                )
+                .await
             }
             Command::Snapshots { vault } => restore::snapshots(dir, vault).await.map(|()| 0),
             Command::Status => status::run(&dir).map(|()| 0),

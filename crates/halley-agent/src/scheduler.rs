@@ -68,16 +68,20 @@ fn owned_rules(profile: &UserProfileConfig, device_id: &str) -> Vec<(String, Bac
         .backup_rules
         .iter()
         .filter(|(_, rule)| {
-            profile
-                .sources
-                .get(&rule.source)
-                .is_some_and(|source| source.owner_device.is_empty() || source.owner_device == device_id)
+            profile.sources.get(&rule.source).is_some_and(|source| {
+                source.owner_device.is_empty() || source.owner_device == device_id
+            })
         })
         .map(|(id, rule)| (id.clone(), rule.clone()))
         .collect()
 }
 
-async fn start(session: Arc<Session>, running: Arc<Mutex<HashSet<String>>>, rule_id: String, delay: u64) {
+async fn start(
+    session: Arc<Session>,
+    running: Arc<Mutex<HashSet<String>>>,
+    rule_id: String,
+    delay: u64,
+) {
     if delay > 0 {
         let wait = rand::thread_rng().gen_range(0..=delay);
         tokio::time::sleep(Duration::from_secs(wait)).await;
@@ -124,11 +128,19 @@ async fn run_with_retries(
     for attempt in 0..=retries {
         match job::run_backup(session, &profile, request, None).await {
             Ok(end) if !retryable(end.status) => return,
-            Ok(end) => tracing::warn!("rule {}: job {} ended {}", request.rule_id, end.job_id, end.status),
+            Ok(end) => tracing::warn!(
+                "rule {}: job {} ended {}",
+                request.rule_id,
+                end.job_id,
+                end.status
+            ),
             Err(err) => tracing::warn!("rule {}: {err:#}", request.rule_id),
         }
         if attempt < retries {
-            tokio::time::sleep(Duration::from_secs(triggers.last_job_fail_do_retry_time.max(1))).await;
+            tokio::time::sleep(Duration::from_secs(
+                triggers.last_job_fail_do_retry_time.max(1),
+            ))
+            .await;
             if let Ok(current) = session.profile().await {
                 profile = current;
             }

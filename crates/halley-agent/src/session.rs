@@ -103,7 +103,11 @@ impl Session {
                     tracing::info!(
                         "connected to {} ({})",
                         state.server,
-                        if lobby { "in the registration lobby" } else { "as a device" }
+                        if lobby {
+                            "in the registration lobby"
+                        } else {
+                            "as a device"
+                        }
                     );
                     let closed = self.serve(link, events).await;
                     tracing::info!("connection closed: {}", closed.reason);

@@ -105,8 +105,7 @@ impl StateDir {
             .with_context(|| format!("writing {}", temporary.display()))?;
         file.write_all(&serde_json::to_vec_pretty(value)?)?;
         file.sync_all()?;
-        fs::rename(&temporary, &target)
-            .with_context(|| format!("writing {}", target.display()))?;
+        fs::rename(&temporary, &target).with_context(|| format!("writing {}", target.display()))?;
         Ok(())
     }
 }

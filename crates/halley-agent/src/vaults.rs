@@ -23,10 +23,17 @@ pub fn location_of(destination: &DestinationConfig) -> Result<DestinationLocatio
     Ok(serde_json::from_value(value)?)
 }
 
-pub fn backend_of(destination_id: &str, destination: &DestinationConfig) -> Result<Arc<dyn Backend>> {
+pub fn backend_of(
+    destination_id: &str,
+    destination: &DestinationConfig,
+) -> Result<Arc<dyn Backend>> {
     let location = location_of(destination)?;
-    halley_protocol::location::open(&location)
-        .map_err(|why| anyhow!("Storage Vault {destination_id} ({}): {why}", destination.description))
+    halley_protocol::location::open(&location).map_err(|why| {
+        anyhow!(
+            "Storage Vault {destination_id} ({}): {why}",
+            destination.description
+        )
+    })
 }
 
 /// Opens (initialising it on first use) the vault `destination_id`.
@@ -62,8 +69,15 @@ pub async fn open(
             stored.encryption_key_encryption_method
         ));
     }
-    let password = vault_key::unwrap(account_key, destination_id, &stored.encrypted_encryption_key)
-        .map_err(|why| anyhow!("Storage Vault {destination_id}: {why}"))?;
+    let password = vault_key::unwrap(
+        account_key,
+        destination_id,
+        &stored.encrypted_encryption_key,
+    )
+    .map_err(|why| anyhow!("Storage Vault {destination_id}: {why}"))?;
+    // Two jobs of this agent must not both initialise the same new vault.
+    static OPENING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = OPENING.lock().await;
     let id = destination_id.to_string();
     tokio::task::spawn_blocking(move || open_or_init(backend, &password, &id)).await?
 }
@@ -86,7 +100,9 @@ fn open_or_init(backend: Arc<dyn Backend>, password: &str, id: &str) -> Result<R
             Err(err) => return Err(anyhow!("Storage Vault {id}: {err}")),
         }
     }
-    Err(anyhow!("Storage Vault {id}: cannot be opened or initialised"))
+    Err(anyhow!(
+        "Storage Vault {id}: cannot be opened or initialised"
+    ))
 }
 
 /// The bytes a vault holds now.

@@ -50,7 +50,11 @@ pub async fn run(dir: StateDir, target: Target) -> Result<i32> {
                 outcome.directories,
                 HumanBytes(outcome.total_bytes),
                 HumanBytes(outcome.uploaded_bytes),
-                if end.message.is_empty() { String::new() } else { format!(" (warning: {})", end.message) }
+                if end.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (warning: {})", end.message)
+                }
             );
             Ok(0)
         }
@@ -72,7 +76,10 @@ impl ProgressDisplay {
     pub fn new() -> ProgressDisplay {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").expect("a valid template"));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+                    .expect("a valid template"),
+            );
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
@@ -93,7 +100,11 @@ impl ProgressDisplay {
         );
         if let Some(total) = p.total_bytes.filter(|t| *t > 0) {
             let left = total.saturating_sub(p.bytes) as f64;
-            let eta = if rate > 0.0 { format!("{:.0} s", left / rate) } else { "?".into() };
+            let eta = if rate > 0.0 {
+                format!("{:.0} s", left / rate)
+            } else {
+                "?".into()
+            };
             line.push_str(&format!(" of {}, ETA {eta}", HumanBytes(total)));
         }
         match &self.bar {
@@ -115,7 +126,11 @@ impl ProgressDisplay {
     }
 }
 
-pub fn check_target(rule: Option<String>, item: Option<String>, vault: Option<String>) -> Result<Target> {
+pub fn check_target(
+    rule: Option<String>,
+    item: Option<String>,
+    vault: Option<String>,
+) -> Result<Target> {
     match (rule, item, vault) {
         (Some(rule), None, None) => Ok(Target::Rule(rule)),
         (None, Some(item), Some(vault)) => Ok(Target::ItemIntoVault { item, vault }),

@@ -22,17 +22,17 @@ pub async fn run(dir: &StateDir, login: Login) -> Result<()> {
     if state.device_id.is_empty() {
         state.device_id = uuid::Uuid::new_v4().to_string();
     }
-    let device_name = login
-        .device_name
-        .clone()
-        .unwrap_or_else(platform::hostname);
+    let device_name = login.device_name.clone().unwrap_or_else(platform::hostname);
     let info = platform::device_info(&device_name);
     let mut form: Vec<(&str, String)> = vec![
         ("DeviceID", state.device_id.clone()),
         ("FriendlyName", device_name.clone()),
         ("ClientVersion", info.client_version.clone()),
         ("Platform", info.platform.clone()),
-        ("PlatformVersion", serde_json::to_string(&info.platform_version)?),
+        (
+            "PlatformVersion",
+            serde_json::to_string(&info.platform_version)?,
+        ),
         ("DeviceTimezone", info.timezone.clone()),
     ];
     match (&login.install_token, &login.username, &login.password) {
@@ -59,10 +59,14 @@ pub async fn run(dir: &StateDir, login: Login) -> Result<()> {
         .with_context(|| format!("cannot reach {server}"))?;
     let status = answer.status();
     let text = answer.text().await?;
-    let registration: Registration = serde_json::from_str(&text)
-        .with_context(|| format!("{url} answered {status} with something that is not a registration: {text:.200}"))?;
+    let registration: Registration = serde_json::from_str(&text).with_context(|| {
+        format!("{url} answered {status} with something that is not a registration: {text:.200}")
+    })?;
     if registration.status != 200 {
-        bail!("the server refused the registration: {}", registration.message);
+        bail!(
+            "the server refused the registration: {}",
+            registration.message
+        );
     }
     let state = AgentState {
         server,

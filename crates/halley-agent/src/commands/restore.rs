@@ -38,7 +38,10 @@ pub async fn snapshots(dir: StateDir, vault: String) -> Result<()> {
     let session = one_off_session(dir)?;
     let repo = open_vault(&session, &vault).await?;
     let list = tokio::task::spawn_blocking(move || repo.snapshots()).await??;
-    println!("{:<64}  {:<20}  {:<36}  {:>8}  {:>10}", "snapshot", "time (UTC)", "protected item", "files", "size");
+    println!(
+        "{:<64}  {:<20}  {:<36}  {:>8}  {:>10}",
+        "snapshot", "time (UTC)", "protected item", "files", "size"
+    );
     for s in list {
         let time = jiff::Timestamp::from_second(s.snapshot.time)
             .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
@@ -96,10 +99,20 @@ pub async fn restore(dir: StateDir, restore: Restore) -> Result<i32> {
     };
     display.finish();
     let (status, message, files, bytes, dirs) = match &summary {
-        Ok(s) if s.errors.is_empty() => (JOB_STATUS_STOP_SUCCESS, String::new(), s.files, s.bytes, s.dirs),
+        Ok(s) if s.errors.is_empty() => (
+            JOB_STATUS_STOP_SUCCESS,
+            String::new(),
+            s.files,
+            s.bytes,
+            s.dirs,
+        ),
         Ok(s) => (
             JOB_STATUS_FAILED_WARNING,
-            format!("{} entries could not be restored, first: {}", s.errors.len(), s.errors[0]),
+            format!(
+                "{} entries could not be restored, first: {}",
+                s.errors.len(),
+                s.errors[0]
+            ),
             s.files,
             s.bytes,
             s.dirs,
@@ -133,7 +146,11 @@ pub async fn restore(dir: StateDir, restore: Restore) -> Result<i32> {
         "restored {files} files, {dirs} directories, {} into {}{}",
         HumanBytes(bytes),
         restore.target.display(),
-        if message.is_empty() { String::new() } else { format!(" (warning: {message})") }
+        if message.is_empty() {
+            String::new()
+        } else {
+            format!(" (warning: {message})")
+        }
     );
     Ok(0)
 }
@@ -150,7 +167,10 @@ fn pick_snapshot(repo: &Repository, item: &str, spec: &str) -> Result<SnapshotIn
     }
     let found = repo.find_snapshot(spec)?;
     if found.snapshot.source != item {
-        bail!("snapshot {spec} is of Protected Item '{}', not '{item}'", found.snapshot.source);
+        bail!(
+            "snapshot {spec} is of Protected Item '{}', not '{item}'",
+            found.snapshot.source
+        );
     }
     Ok(found)
 }

@@ -8,10 +8,27 @@ use crate::state::StateDir;
 pub fn run(dir: &StateDir) -> Result<()> {
     let state = dir.load()?;
     let status = dir.load_status()?;
-    let or_none = |s: &str| if s.is_empty() { "(none)".to_string() } else { s.to_string() };
+    let or_none = |s: &str| {
+        if s.is_empty() {
+            "(none)".to_string()
+        } else {
+            s.to_string()
+        }
+    };
     println!("server:     {}", or_none(&state.server));
-    println!("account:    {}", if state.registered() { state.username.clone() } else { "(not registered)".into() });
-    println!("device:     {} ({})", or_none(&state.device_id), or_none(&state.device_name));
+    println!(
+        "account:    {}",
+        if state.registered() {
+            state.username.clone()
+        } else {
+            "(not registered)".into()
+        }
+    );
+    println!(
+        "device:     {} ({})",
+        or_none(&state.device_id),
+        or_none(&state.device_name)
+    );
     let since = jiff::Timestamp::from_second(status.since)
         .map(|t| t.to_string())
         .unwrap_or_default();
@@ -19,7 +36,11 @@ pub fn run(dir: &StateDir) -> Result<()> {
         "" => println!("connection: none (the service has not run)"),
         state => println!(
             "connection: {state} since {since}{}",
-            if status.detail.is_empty() { String::new() } else { format!(" ({})", status.detail) }
+            if status.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", status.detail)
+            }
         ),
     }
     if status.last_jobs.is_empty() {
@@ -33,7 +54,11 @@ pub fn run(dir: &StateDir) -> Result<()> {
             "rule {rule}: job {} status {} at {ended}{}",
             job.job_id,
             job.status,
-            if job.message.is_empty() { String::new() } else { format!(": {}", job.message) }
+            if job.message.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", job.message)
+            }
         );
     }
     Ok(())

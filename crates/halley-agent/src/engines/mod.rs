@@ -112,7 +112,11 @@ pub fn check_supported(engine: &str) -> Result<(), EngineError> {
     match engine {
         ENGINE_BUILTIN_FILE | ENGINE_BUILTIN_STDOUT | ENGINE_BUILTIN_MYSQL => Ok(()),
         other => Err(EngineError::Unsupported {
-            engine: if other.is_empty() { "(none)".into() } else { other.to_string() },
+            engine: if other.is_empty() {
+                "(none)".into()
+            } else {
+                other.to_string()
+            },
             platform: format!("linux/{}", crate::platform::arch()),
         }),
     }

@@ -32,13 +32,22 @@ pub fn run(ctx: &EngineContext<'_>) -> Result<EngineOutcome, EngineError> {
     let dump = program(prop(ctx, "MYSQLDUMP"), &["mariadb-dump", "mysqldump"])?;
     (ctx.log)(
         LogLevel::Info,
-        format!("dumping {} with {}", databases.iter().cloned().collect::<Vec<_>>().join(", "), dump.display()),
+        format!(
+            "dumping {} with {}",
+            databases.iter().cloned().collect::<Vec<_>>().join(", "),
+            dump.display()
+        ),
     );
     let mut streams = databases.iter().map(|database| {
         let mut command = Command::new(&dump);
         command
             .arg(format!("--defaults-extra-file={}", options.display()))
-            .args(["--single-transaction", "--routines", "--events", "--triggers"])
+            .args([
+                "--single-transaction",
+                "--routines",
+                "--events",
+                "--triggers",
+            ])
             .args(["--databases", database]);
         let label = format!("{} {database}", dump.display());
         ChildOutput::spawn(&mut command, &label)
@@ -50,7 +59,8 @@ pub fn run(ctx: &EngineContext<'_>) -> Result<EngineOutcome, EngineError> {
             })
     });
     let label = format!("mysql://{}", host_port(ctx));
-    let snapshot = halley_vault::backup_streams(ctx.repo, &mut streams, &label, &ctx.options(), ctx.progress)?;
+    let snapshot =
+        halley_vault::backup_streams(ctx.repo, &mut streams, &label, &ctx.options(), ctx.progress)?;
     Ok(snapshot.into())
 }
 
@@ -70,7 +80,12 @@ fn write_options(ctx: &EngineContext<'_>, dir: &Path) -> Result<PathBuf, EngineE
     let path = dir.join("client.cnf");
     let mut text = String::from("[client]\n");
     let quoted = |value: &str| value.replace('\\', "\\\\").replace('"', "\\\"");
-    for (key, option) in [("HOST", "host"), ("PORT", "port"), ("USERNAME", "user"), ("PASSWORD", "password")] {
+    for (key, option) in [
+        ("HOST", "host"),
+        ("PORT", "port"),
+        ("USERNAME", "user"),
+        ("PASSWORD", "password"),
+    ] {
         let value = prop(ctx, key);
         if !value.is_empty() {
             text.push_str(&format!("{option}=\"{}\"\n", quoted(value)));
@@ -85,11 +100,15 @@ fn write_options(ctx: &EngineContext<'_>, dir: &Path) -> Result<PathBuf, EngineE
         .mode(0o600)
         .open(&path)
         .and_then(|mut file| file.write_all(text.as_bytes()));
-    written.map_err(|err| EngineError::Failed(format!("cannot write the client options: {err}")))?;
+    written
+        .map_err(|err| EngineError::Failed(format!("cannot write the client options: {err}")))?;
     Ok(path)
 }
 
-fn chosen_databases(ctx: &EngineContext<'_>, options: &Path) -> Result<BTreeSet<String>, EngineError> {
+fn chosen_databases(
+    ctx: &EngineContext<'_>,
+    options: &Path,
+) -> Result<BTreeSet<String>, EngineError> {
     let props = &ctx.source.engine_props;
     let named = |prefix: &str| -> BTreeSet<String> {
         props
@@ -116,11 +135,19 @@ fn chosen_databases(ctx: &EngineContext<'_>, options: &Path) -> Result<BTreeSet<
     Ok(wanted)
 }
 
-fn list_databases(ctx: &EngineContext<'_>, options: &Path) -> Result<BTreeSet<String>, EngineError> {
+fn list_databases(
+    ctx: &EngineContext<'_>,
+    options: &Path,
+) -> Result<BTreeSet<String>, EngineError> {
     let client = program(prop(ctx, "MYSQL"), &["mariadb", "mysql"])?;
     let output = Command::new(&client)
         .arg(format!("--defaults-extra-file={}", options.display()))
-        .args(["--batch", "--skip-column-names", "--execute", "SHOW DATABASES"])
+        .args([
+            "--batch",
+            "--skip-column-names",
+            "--execute",
+            "SHOW DATABASES",
+        ])
         .output()
         .map_err(|err| EngineError::Failed(format!("cannot run {}: {err}", client.display())))?;
     if !output.status.success() {

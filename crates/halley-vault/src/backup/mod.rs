@@ -109,6 +109,7 @@ pub fn backup(
         summary,
         program: format!("halley-vault {}", env!("CARGO_PKG_VERSION")),
     };
+    check_stop(opts.stop.as_deref())?;
     let id = repo.save_file(FileKind::Snapshot, &snapshot)?;
     Ok(SnapshotInfo { id, snapshot })
 }

@@ -90,7 +90,10 @@ pub fn backup_streams<'s>(
             node.mtime = time;
             node.check_name()?;
             if nodes.iter().any(|n| n.name == node.name) {
-                return Err(VaultError::invalid("stream name", format!("{file_name:?} twice")));
+                return Err(VaultError::invalid(
+                    "stream name",
+                    format!("{file_name:?} twice"),
+                ));
             }
             summary.files += 1;
             summary.files_read += 1;
@@ -104,9 +107,8 @@ pub fn backup_streams<'s>(
             );
             for chunk in chunks {
                 super::check_stop(opts.stop.as_deref())?;
-                let chunk = chunk.map_err(|e| {
-                    VaultError::io("read", &file_name, std::io::Error::other(e))
-                })?;
+                let chunk = chunk
+                    .map_err(|e| VaultError::io("read", &file_name, std::io::Error::other(e)))?;
                 let id = repo.keys().blob_id(&chunk.data);
                 node.size += chunk.data.len() as u64;
                 node.content.push(id);
@@ -145,6 +147,7 @@ pub fn backup_streams<'s>(
         summary,
         program: format!("halley-vault {}", env!("CARGO_PKG_VERSION")),
     };
+    super::check_stop(opts.stop.as_deref())?;
     let id = repo.save_file(FileKind::Snapshot, &snapshot)?;
     Ok(SnapshotInfo { id, snapshot })
 }
