@@ -20,6 +20,7 @@ use tokio_tungstenite::tungstenite::Message as Frame;
 
 /// Something the server said that the agent must act on.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// A call awaiting [`Link::reply`].
     Call { id: u64, call: Call },

@@ -96,15 +96,13 @@ async fn start(
         return;
     };
     let first_run = running.lock().unwrap().insert(rule_id.clone());
-    if !first_run {
-        if rule.skip_already_running {
-            let why = "skipped: the previous job of this rule is still running";
-            if let Err(err) = job::report_skipped(&session, &request, why).await {
-                tracing::warn!("rule {rule_id}: {err:#}");
-            }
-            return;
+    // Without SkipAlreadyRunning a second job runs beside the first.
+    if !first_run && rule.skip_already_running {
+        let why = "skipped: the previous job of this rule is still running";
+        if let Err(err) = job::report_skipped(&session, &request, why).await {
+            tracing::warn!("rule {rule_id}: {err:#}");
         }
-        // Otherwise it runs beside the running one, as if started by hand.
+        return;
     }
     run_with_retries(&session, &profile, &rule, &request).await;
     if first_run {

@@ -100,36 +100,6 @@ impl Drop for Agent {
     }
 }
 
-async fn new_account(server: &Server, name: &str) {
-    admin_post(
-        &server.url,
-        "/api/v1/admin/add-user",
-        &[("TargetUser", name), ("TargetPassword", "password1")],
-    )
-    .await
-    .assert_refused(200, "OK");
-}
-
-async fn profile(server: &Server, name: &str) -> Value {
-    admin_post(
-        &server.url,
-        "/api/v1/admin/get-user-profile",
-        &[("TargetUser", name)],
-    )
-    .await
-    .json()
-}
-
-async fn set_profile(server: &Server, name: &str, profile: &Value) {
-    admin_post(
-        &server.url,
-        "/api/v1/admin/set-user-profile",
-        &[("TargetUser", name), ("ProfileData", &profile.to_string())],
-    )
-    .await
-    .assert_refused(200, "OK");
-}
-
 async fn jobs(server: &Server, name: &str) -> Vec<Value> {
     admin_post(
         &server.url,

@@ -73,36 +73,6 @@ async fn register(url: &str, fields: &[(&str, &str)]) -> Value {
         .json()
 }
 
-async fn new_account(server: &Server, name: &str) {
-    admin_post(
-        &server.url,
-        "/api/v1/admin/add-user",
-        &[("TargetUser", name), ("TargetPassword", "password1")],
-    )
-    .await
-    .assert_refused(200, "OK");
-}
-
-async fn profile(server: &Server, name: &str) -> Value {
-    admin_post(
-        &server.url,
-        "/api/v1/admin/get-user-profile",
-        &[("TargetUser", name)],
-    )
-    .await
-    .json()
-}
-
-async fn set_profile(server: &Server, name: &str, profile: &Value) {
-    admin_post(
-        &server.url,
-        "/api/v1/admin/set-user-profile",
-        &[("TargetUser", name), ("ProfileData", &profile.to_string())],
-    )
-    .await
-    .assert_refused(200, "OK");
-}
-
 #[tokio::test]
 async fn a_device_registers_connects_reports_jobs_and_is_revoked() {
     let server = Server::start();

@@ -72,6 +72,12 @@ pub struct ProgressDisplay {
     last_line: Arc<Mutex<Option<Instant>>>,
 }
 
+impl Default for ProgressDisplay {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ProgressDisplay {
     pub fn new() -> ProgressDisplay {
         let bar = std::io::stderr().is_terminal().then(|| {

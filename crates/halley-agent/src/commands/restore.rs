@@ -161,8 +161,7 @@ fn pick_snapshot(repo: &Repository, item: &str, spec: &str) -> Result<SnapshotIn
         return repo
             .snapshots()?
             .into_iter()
-            .filter(|s| s.snapshot.source == item)
-            .last()
+            .rfind(|s| s.snapshot.source == item)
             .ok_or_else(|| anyhow!("the vault holds no snapshot of Protected Item '{item}'"));
     }
     let found = repo.find_snapshot(spec)?;

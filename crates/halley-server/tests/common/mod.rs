@@ -210,6 +210,37 @@ pub async fn admin_post(url: &str, path: &str, fields: &[(&str, &str)]) -> Answe
 }
 
 /// The current TOTP code of a base32 secret, `steps` 30-second steps from now.
+/// An account with the password `password1`.
+pub async fn new_account(server: &Server, name: &str) {
+    admin_post(
+        &server.url,
+        "/api/v1/admin/add-user",
+        &[("TargetUser", name), ("TargetPassword", "password1")],
+    )
+    .await
+    .assert_refused(200, "OK");
+}
+
+pub async fn profile(server: &Server, name: &str) -> serde_json::Value {
+    admin_post(
+        &server.url,
+        "/api/v1/admin/get-user-profile",
+        &[("TargetUser", name)],
+    )
+    .await
+    .json()
+}
+
+pub async fn set_profile(server: &Server, name: &str, profile: &serde_json::Value) {
+    admin_post(
+        &server.url,
+        "/api/v1/admin/set-user-profile",
+        &[("TargetUser", name), ("ProfileData", &profile.to_string())],
+    )
+    .await
+    .assert_refused(200, "OK");
+}
+
 pub fn totp_code(secret: &str, steps: i64) -> String {
     let bytes = totp_rs::Secret::Encoded(secret.to_string())
         .to_bytes()
