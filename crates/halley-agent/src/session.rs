@@ -53,6 +53,9 @@ pub struct Session {
     state: Mutex<AgentState>,
     link: watch::Sender<Option<Arc<Link>>>,
     profile: watch::Sender<Option<UserProfileConfig>>,
+    /// Why the server refused this device, until it takes it again: whoever
+    /// waits for a connection is told at once instead of timing out.
+    refusal: watch::Sender<Option<String>>,
     /// Jobs running on this machine, by job ID.
     jobs: Mutex<HashMap<String, Arc<JobControl>>>,
     /// Whether this process keeps `status.json` (only `run` does).
@@ -78,6 +81,7 @@ impl Session {
             state: Mutex::new(state),
             link: watch::channel(None).0,
             profile: watch::channel(None).0,
+            refusal: watch::channel(None).0,
             jobs: Mutex::default(),
             keeps_status,
             status: Mutex::new(status),
@@ -99,6 +103,7 @@ impl Session {
             match Link::connect(&state.server, first).await {
                 Ok((link, events)) => {
                     failures = 0;
+                    self.refusal.send_replace(None);
                     self.set_status(if lobby { "lobby" } else { "connected" }, "");
                     tracing::info!(
                         "connected to {} ({})",
@@ -117,18 +122,22 @@ impl Session {
                     }
                     if !closed.reconnect || closed.code == Some(CLOSE_REFUSED) {
                         self.set_status("refused", &closed.reason);
+                        self.refusal.send_replace(Some(closed.reason.clone()));
                         self.wait_for_new_credentials(&state).await?;
                         continue;
                     }
                     self.set_status("reconnecting", &closed.reason);
                 }
                 Err(err) => {
-                    tracing::warn!("cannot connect to {}: {err:#}", state.server);
-                    self.set_status("reconnecting", &format!("{err:#}"));
-                    if err.to_string().contains("the server refused") {
+                    let text = format!("{err:#}");
+                    tracing::warn!("cannot connect to {}: {text}", state.server);
+                    if let Some((_, reason)) = text.split_once("the server refused: ") {
+                        self.set_status("refused", reason);
+                        self.refusal.send_replace(Some(reason.to_string()));
                         self.wait_for_new_credentials(&state).await?;
                         continue;
                     }
+                    self.set_status("reconnecting", &text);
                 }
             }
             failures = failures.saturating_add(1);
@@ -231,15 +240,32 @@ impl Session {
 
     /// The current connection, waiting up to [`WAIT_FOR_LINK`] for one.
     pub async fn link(&self) -> Result<Arc<Link>> {
-        let mut link = self.link.subscribe();
-        let ready = tokio::time::timeout(WAIT_FOR_LINK, link.wait_for(Option::is_some)).await;
-        match ready {
-            Ok(Ok(current)) => Ok(current.clone().expect("waited for some")),
-            _ => Err(anyhow!(
+        self.when_connected(&self.link).await.ok_or_else(|| {
+            anyhow!(
                 "not connected to the server for {} s",
                 WAIT_FOR_LINK.as_secs()
-            )),
-        }
+            )
+        })?
+    }
+
+    /// Waits up to [`WAIT_FOR_LINK`] for `value` to be set; a refusal by the
+    /// server ends the wait at once with its reason. `None` on timeout.
+    async fn when_connected<T: Clone>(
+        &self,
+        value: &watch::Sender<Option<T>>,
+    ) -> Option<Result<T>> {
+        let mut value = value.subscribe();
+        let mut refusal = self.refusal.subscribe();
+        let waited = tokio::time::timeout(WAIT_FOR_LINK, async {
+            tokio::select! {
+                Ok(current) = value.wait_for(Option::is_some) => Ok(current.clone().expect("waited for some")),
+                Ok(why) = refusal.wait_for(Option::is_some) => Err(anyhow!(
+                    "the server refused this device: {}",
+                    why.as_deref().unwrap_or_default()
+                )),
+            }
+        });
+        waited.await.ok()
     }
 
     /// Sends a frame if connected; progress and log lines are not kept for
@@ -260,12 +286,9 @@ impl Session {
 
     /// The account's profile, waiting for the first one.
     pub async fn profile(&self) -> Result<UserProfileConfig> {
-        let mut profile = self.profile.subscribe();
-        let ready = tokio::time::timeout(WAIT_FOR_LINK, profile.wait_for(Option::is_some)).await;
-        match ready {
-            Ok(Ok(current)) => Ok(current.clone().expect("waited for some")),
-            _ => Err(anyhow!("the server sent no profile")),
-        }
+        self.when_connected(&self.profile)
+            .await
+            .ok_or_else(|| anyhow!("the server sent no profile"))?
     }
 
     pub fn job_started(&self, job_id: &str) -> Arc<JobControl> {

@@ -2,7 +2,10 @@
 //! path (`DESTINATIONTYPE_LOCALCOPY`), an S3-compatible bucket
 //! (`DESTINATIONTYPE_S3`), an SFTP server (`DESTINATIONTYPE_SFTP`, password
 //! authentication, host key checked against a known-hosts file) or a WebDAV
-//! server (`DESTINATIONTYPE_WEBDAV`). Other types are refused by name.
+//! server (`DESTINATIONTYPE_WEBDAV`) or an Azure Blob Storage container
+//! (`DESTINATIONTYPE_AZUREBLOB`). Backblaze B2 is reached through its S3 API:
+//! type 1000 with `S3Server` `s3.REGION.backblazeb2.com`. Other types are
+//! refused by name.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +13,8 @@ use std::sync::Arc;
 use halley_api::constants::*;
 use halley_api::types::DestinationLocation;
 use halley_vault::backend::{
-    open_s3, open_webdav, Backend, LocalBackend, S3Location, SftpBackend, SftpLocation,
+    open_azure, open_s3, open_webdav, AzureLocation, Backend, LocalBackend, S3Location,
+    SftpBackend, SftpLocation,
 };
 
 pub fn open(location: &DestinationLocation) -> Result<Arc<dyn Backend>, String> {
@@ -71,8 +75,31 @@ pub fn open(location: &DestinationLocation) -> Result<Arc<dyn Backend>, String> 
             let user = (!dav.user_name.is_empty()).then_some(dav.user_name.as_str());
             open_webdav(&url, user, Some(&dav.access_key)).map_err(|e| e.to_string())
         }
-        other => Err(format!(
-            "DestinationType {other} cannot hold a Halley vault here (use {DESTINATIONTYPE_LOCALCOPY} local path, {DESTINATIONTYPE_S3} S3, {DESTINATIONTYPE_SFTP} SFTP or {DESTINATIONTYPE_WEBDAV} WebDAV)"
+        DESTINATIONTYPE_AZUREBLOB => open_azure(&AzureLocation {
+            account: location.azb_account_name.clone(),
+            container: location.azb_container.clone(),
+            prefix: location.azb_prefix.trim_matches('/').to_string(),
+            access_key: Some(location.azb_account_key.clone()).filter(|k| !k.is_empty()),
+            sas_token: None,
+            endpoint: azure_endpoint(&location.azb_account_name, &location.azb_realm),
+        })
+        .map_err(|e| e.to_string()),
+        DESTINATIONTYPE_B2 => Err(format!(
+            "DestinationType {DESTINATIONTYPE_B2} (B2's own API) is not built: use B2's S3 API, DestinationType {DESTINATIONTYPE_S3} with S3Server s3.REGION.backblazeb2.com"
         )),
+        other => Err(format!(
+            "DestinationType {other} cannot hold a Halley vault here (use {DESTINATIONTYPE_LOCALCOPY} local path, {DESTINATIONTYPE_S3} S3, {DESTINATIONTYPE_SFTP} SFTP, {DESTINATIONTYPE_WEBDAV} WebDAV or {DESTINATIONTYPE_AZUREBLOB} Azure)"
+        )),
+    }
+}
+
+/// `AZBRealm` is the endpoint suffix (`core.windows.net` when empty, or a
+/// sovereign cloud's such as `core.chinacloudapi.cn`); a realm with a scheme
+/// is taken as the whole account URL, which is how an emulator is reached.
+fn azure_endpoint(account: &str, realm: &str) -> String {
+    match realm.trim_end_matches('/') {
+        "" => String::new(),
+        url if url.contains("://") => url.to_string(),
+        suffix => format!("https://{account}.blob.{suffix}"),
     }
 }

@@ -7,22 +7,28 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
+use halley_api::constants::*;
 use serde_json::{json, Value};
 
-/// The agent binary, built beside `halleyd`.
+/// The agent binary, built beside `halleyd`: built once per run, so a test
+/// never drives a stale one.
 fn agent_binary() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_halleyd")).with_file_name("halley-agent");
-    if !path.exists() {
-        let built = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "halley-agent", "--bin", "halley-agent"])
-            .status()
-            .expect("cargo runs");
-        assert!(built.success(), "halley-agent builds");
-    }
-    path
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let built = Command::new(env!("CARGO"))
+                .args(["build", "-q", "-p", "halley-agent", "--bin", "halley-agent"])
+                .status()
+                .expect("cargo runs");
+            assert!(built.success(), "halley-agent builds");
+            Path::new(env!("CARGO_BIN_EXE_halleyd")).with_file_name("halley-agent")
+        })
+        .clone()
 }
 
 struct Agent {
@@ -45,28 +51,55 @@ impl Agent {
         self.command(args).output().expect("halley-agent runs")
     }
 
-    fn login(server: &Server, username: &str) -> Agent {
-        let agent = Agent {
-            state_dir: tempfile::tempdir().unwrap(),
-            service: None,
-        };
-        let out = agent.output(&[
-            "login",
-            "--server",
-            &server.url,
-            "--username",
-            username,
-            "--password",
-            "password1",
-            "--device-name",
-            "web-01",
-        ]);
+    fn login(server_url: &str, username: &str) -> Agent {
+        let agent = Agent::new();
+        let out = agent.try_login(server_url, username);
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
         agent
+    }
+
+    fn new() -> Agent {
+        Agent {
+            state_dir: tempfile::tempdir().unwrap(),
+            service: None,
+        }
+    }
+
+    fn try_login(&self, server_url: &str, username: &str) -> Output {
+        self.output(&[
+            "login",
+            "--server",
+            server_url,
+            "--username",
+            username,
+            "--password",
+            "password1",
+            "--device-name",
+            "web-01",
+        ])
+    }
+
+    /// Runs a one-off command, failing the test if it takes over `seconds`.
+    fn output_within(&self, args: &[&str], seconds: u64) -> Output {
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("halley-agent {args:?} took over {seconds} s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().unwrap()
     }
 
     fn device_id(&self) -> String {
@@ -134,6 +167,16 @@ async fn job_where(
     }
 }
 
+/// Reads the event stream until an event `matches`.
+async fn event_where(socket: &mut Socket, matches: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        let event = next_event(socket).await;
+        if matches(&event) {
+            return event;
+        }
+    }
+}
+
 async fn log_text(server: &Server, job_id: &str) -> String {
     let answer = admin_post(
         &server.url,
@@ -162,6 +205,19 @@ fn make_tree(root: &Path) {
     std::fs::write(root.join("a/skip.tmp"), b"left out").unwrap();
 }
 
+/// Incompressible bytes, so a speed limit holds a job back for a while.
+fn noise(len: usize) -> Vec<u8> {
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
 fn mysql(args: &[&str], input: Option<&Path>) -> Output {
     let mut command = Command::new("mariadb");
     command.args(["-uroot", "-h127.0.0.1", "-P3306"]).args(args);
@@ -171,12 +227,82 @@ fn mysql(args: &[&str], input: Option<&Path>) -> Output {
     command.output().expect("the MariaDB client runs")
 }
 
+/// An S3 test server (moto) on a free loopback port, with one bucket.
+struct S3Server {
+    child: Child,
+    endpoint: String,
+}
+
+impl S3Server {
+    async fn start(bucket: &str) -> Option<S3Server> {
+        let installed = Command::new("moto_server")
+            .arg("--help")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !installed {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "moto_server is missing: run crates/halley-vault/tests/setup.sh"
+            );
+            eprintln!("SKIPPED the S3 vault: moto_server is not installed");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = S3Server {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        // moto does not check signatures: a plain PUT makes the bucket.
+        while reqwest::Client::new()
+            .put(format!("{}/{bucket}", server.endpoint))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Some(server)
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[tokio::test]
-#[ignore = "the scheduled jobs pass; `halley-agent snapshots` and `restore` do not pass yet"]
 async fn scheduled_backups_arrive_and_restore_byte_identical() {
     let server = Server::start();
+    let mut hooks = WebhookReceiver::start(0).await;
+    let hook_options = json!({"main": {"URL": hooks.url, "Level": "full"}});
+    admin_post(
+        &server.url,
+        "/api/v1/admin/meta/webhook-options/set",
+        &[("WebhookOptions", &hook_options.to_string())],
+    )
+    .await
+    .assert_refused(200, "OK");
+    let (mut events, answer) =
+        open_stream(&server.url, ["admin", "Password", "admin", "", ""]).await;
+    assert_eq!(answer, "200 OK");
     new_account(&server, "ada").await;
-    let mut agent = Agent::login(&server, "ada");
+    let mut agent = Agent::login(&server.url, "ada");
     let device = agent.device_id();
     let data = tempfile::tempdir().unwrap();
     let tree = data.path().join("tree");
@@ -201,8 +327,16 @@ async fn scheduled_backups_arrive_and_restore_byte_identical() {
         String::from_utf8_lossy(&created.stderr)
     );
 
+    let s3 = S3Server::start("halley-e2e").await;
+    let db_vault = if let Some(s3) = &s3 {
+        json!({"Description": "s3", "DestinationType": 1000, "S3Server": s3.endpoint,
+               "S3BucketName": "halley-e2e", "S3Subdir": "ada",
+               "S3AccessKey": "test", "S3SecretKey": "test"})
+    } else {
+        local_vault(&data.path().join("db-vault"))
+    };
     let mut p = profile(&server, "ada").await;
-    p["Destinations"] = json!({"vault": local_vault(&vault_dir)});
+    p["Destinations"] = json!({"vault": local_vault(&vault_dir), "s3": db_vault});
     p["Sources"] = json!({
         "files": file_item(&device, &tree),
         "db": {"Engine": "engine1/mysql", "Description": "db", "OwnerDevice": device,
@@ -213,7 +347,7 @@ async fn scheduled_backups_arrive_and_restore_byte_identical() {
     p["BackupRules"] = json!({
         "rule-files": {"Description": "files", "Source": "files", "Destination": "vault",
                        "Schedules": every_two_seconds},
-        "rule-db": {"Description": "db", "Source": "db", "Destination": "vault",
+        "rule-db": {"Description": "db", "Source": "db", "Destination": "s3",
                     "Schedules": every_two_seconds},
     });
     set_profile(&server, "ada", &p).await;
@@ -238,6 +372,28 @@ async fn scheduled_backups_arrive_and_restore_byte_identical() {
     .await;
     assert_eq!(db_job["TotalFiles"], 1, "{db_job}");
     agent.kill();
+
+    // Announced live, on the websocket and at the webhook.
+    let connected = event_where(&mut events, |e| e["Type"] == SEVT_DEVICE_LIVE_CONNECT).await;
+    assert_eq!(connected["Data"]["DeviceID"], device.as_str());
+    let files_guid = files_job["GUID"].as_str().unwrap();
+    event_where(&mut events, |e| {
+        e["Type"] == SEVT_JOB_NEW && e["ResourceID"] == files_guid
+    })
+    .await;
+    let completed = event_where(&mut events, |e| {
+        e["Type"] == SEVT_JOB_COMPLETED && e["ResourceID"] == files_guid
+    })
+    .await;
+    assert_eq!(completed["Data"]["Status"], 5000);
+    assert_eq!(completed["Data"]["TotalFiles"], 2);
+    loop {
+        let delivery = hooks.until_type(SEVT_JOB_COMPLETED, 30).await;
+        if delivery.event["ResourceID"] == files_guid {
+            assert_eq!(delivery.event["Data"]["Status"], 5000);
+            break;
+        }
+    }
 
     let stats = profile(&server, "ada").await;
     assert!(!stats["Destinations"]["vault"]["EncryptedEncryptionKey"]
@@ -300,7 +456,7 @@ async fn scheduled_backups_arrive_and_restore_byte_identical() {
         "--item",
         "db",
         "--vault",
-        "vault",
+        "s3",
         "--target",
         dump_dir.to_str().unwrap(),
     ]);
@@ -337,7 +493,7 @@ async fn scheduled_backups_arrive_and_restore_byte_identical() {
 async fn failing_jobs_end_with_the_status_that_says_why() {
     let server = Server::start();
     new_account(&server, "bo").await;
-    let agent = Agent::login(&server, "bo");
+    let agent = Agent::login(&server.url, "bo");
     let device = agent.device_id();
     let data = tempfile::tempdir().unwrap();
     let tree = data.path().join("tree");
@@ -345,17 +501,7 @@ async fn failing_jobs_end_with_the_status_that_says_why() {
     let mut big = tree.clone();
     big.push("big");
     std::fs::create_dir_all(&big).unwrap();
-    // Incompressible, so a speed limit holds the job back for a while.
-    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-    let noise: Vec<u8> = (0..8 << 20)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect();
-    std::fs::write(big.join("noise.bin"), &noise).unwrap();
+    std::fs::write(big.join("noise.bin"), noise(8 << 20)).unwrap();
 
     let mut p = profile(&server, "bo").await;
     let mut failing = file_item(&device, &tree);
@@ -430,4 +576,167 @@ async fn failing_jobs_end_with_the_status_that_says_why() {
     assert_eq!(cancelled["Status"], 7005, "{cancelled}");
     let exit = slow.wait_with_output().unwrap();
     assert_eq!(exit.status.code(), Some(1));
+}
+
+/// A TCP relay between an agent and the server that a test can cut and
+/// mend, as a network outage would.
+struct Relay {
+    url: String,
+    open: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Relay {
+    async fn start(server_url: &str) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let target = server_url.trim_start_matches("http://").to_string();
+        let open = Arc::new(AtomicBool::new(true));
+        let links: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let (accepting, tracked) = (open.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !accepting.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is refused
+                }
+                let target = target.clone();
+                let link = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tracked.lock().unwrap().push(link.abort_handle());
+            }
+        });
+        Relay { url, open, links }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    fn mend(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+async fn status_of(server: &Server, name: &str, job_id: &str, seconds: u64, status: i64) -> Value {
+    job_where(server, name, seconds, |j| {
+        j["GUID"] == job_id && j["Status"] == status
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_goes_away_mid_job_is_abandoned_revived_and_missed() {
+    let server = Server::launch(Launch {
+        args: vec!["--job-abandon-seconds".into(), "2".into()],
+        ..Default::default()
+    });
+    new_account(&server, "cy").await;
+    let relay = Relay::start(&server.url).await;
+    let mut agent = Agent::login(&relay.url, "cy");
+    let device = agent.device_id();
+    let data = tempfile::tempdir().unwrap();
+    let big = data.path().join("big");
+    std::fs::create_dir_all(&big).unwrap();
+    std::fs::write(big.join("noise.bin"), noise(8 << 20)).unwrap();
+
+    let mut p = profile(&server, "cy").await;
+    p["Destinations"] = json!({"vault": local_vault(&data.path().join("vault"))});
+    p["Sources"] = json!({"big": file_item(&device, &big)});
+    p["BackupRules"] = json!({
+        "slow": {"Source": "big", "Destination": "vault", "LimitVaultSpeedBps": 300_000,
+                 "SkipAlreadyRunning": true,
+                 "Schedules": [{"FrequencyType": 8015, "SecondsPast": 4}]},
+    });
+    set_profile(&server, "cy", &p).await;
+    agent.start();
+
+    let running = job_where(&server, "cy", 30, |j| j["Status"] == 6001).await;
+    let job_id = running["GUID"].as_str().unwrap().to_string();
+    // The next scheduled time finds the job still running: skipped.
+    let skipped = job_where(&server, "cy", 30, |j| j["Status"] == 7006).await;
+    assert_eq!(skipped["BackupRuleGUID"], "slow");
+
+    // The network goes away: after the grace period the job is abandoned;
+    // when the device is back with the job still running, it is revived.
+    relay.cut();
+    status_of(&server, "cy", &job_id, 30, 7007).await;
+    relay.mend();
+    status_of(&server, "cy", &job_id, 30, 6002).await;
+    let done = status_of(&server, "cy", &job_id, 90, 5000).await;
+    assert_eq!(done["TotalFiles"], 1, "{done}");
+
+    // The agent is killed mid-job: abandoned for good; stopped across the
+    // next scheduled time, the server writes that job as missed.
+    let second = job_where(&server, "cy", 30, |j| {
+        j["Status"] == 6001 && j["GUID"] != job_id.as_str()
+    })
+    .await;
+    agent.kill();
+    status_of(&server, "cy", second["GUID"].as_str().unwrap(), 30, 7007).await;
+    let missed = job_where(&server, "cy", 75, |j| j["Status"] == 7004).await;
+    assert_eq!(missed["BackupRuleGUID"], "slow");
+    assert_eq!(missed["DeviceID"], device.as_str());
+    assert_eq!(missed["StartTime"], missed["EndTime"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_and_surplus_devices_are_refused() {
+    let server = Server::start();
+    new_account(&server, "di").await;
+    let mut p = profile(&server, "di").await;
+    p["MaximumDevices"] = json!(1);
+    set_profile(&server, "di", &p).await;
+
+    let mut agent = Agent::login(&server.url, "di");
+    let surplus = Agent::new().try_login(&server.url, "di");
+    assert!(!surplus.status.success());
+    let said = String::from_utf8_lossy(&surplus.stderr).to_string();
+    assert!(said.contains("MaximumDevices"), "{said}");
+
+    agent.start();
+    let device = agent.device_id();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let live = admin_post(&server.url, "/api/v1/admin/dispatcher/list-active", &[])
+            .await
+            .json();
+        let online = live
+            .as_object()
+            .is_some_and(|all| all.values().any(|c| c["DeviceID"] == device.as_str()));
+        if online {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the device never came online: {live}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    admin_post(
+        &server.url,
+        "/api/v1/admin/revoke-device",
+        &[("TargetUser", "di"), ("TargetDevice", &device)],
+    )
+    .await
+    .assert_refused(200, "OK");
+    let out = agent.output_within(&["snapshots", "--vault", "any"], 20);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(said.contains("refused"), "{said}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = String::from_utf8_lossy(&agent.output(&["status"]).stdout).to_string();
+        if status.contains("connection: refused") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -47,9 +47,29 @@ pub struct ObjectBackend {
     store: Arc<dyn ObjectStore>,
     prefix: String,
     location: String,
-    runtime: tokio::runtime::Runtime,
+    runtime: OwnRuntime,
     bucket: Option<Bucket>,
     put_object: Option<PutObject>,
+}
+
+/// The backend's private runtime. Dropped without waiting for its
+/// threads, so a backend may be dropped inside another runtime (an agent's
+/// job) as well as outside one.
+struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl std::ops::Deref for OwnRuntime {
+    type Target = tokio::runtime::Runtime;
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl ObjectBackend {
@@ -64,7 +84,7 @@ impl ObjectBackend {
             store,
             prefix: prefix.trim_matches('/').to_string(),
             location,
-            runtime,
+            runtime: OwnRuntime(Some(runtime)),
             bucket: None,
             put_object: None,
         })
