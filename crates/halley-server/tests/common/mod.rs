@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use halley_client::{Auth, Client};
 
+pub mod agent;
+
 pub struct Server {
     child: Child,
     pub url: String,
