@@ -3,7 +3,8 @@
 //! server, follows the account's profile, runs its schedules and backs the
 //! machine up into the account's Storage Vaults with `halley-vault`.
 //!
-//! Modules, one job each: [`state`] (what is kept on disk), [`platform`]
+//! Modules, one job each: [`state`] (what is kept on disk), [`defaults`]
+//! (what a client package installed beside the binary), [`platform`]
 //! (what the machine says about itself), [`link`] (one websocket),
 //! [`session`] (keeping it up), [`scheduler`], [`job`] (one backup job),
 //! [`engines`], [`vaults`], [`exec`] (pre- and post-commands) and
@@ -12,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod commands;
+pub mod defaults;
 pub mod engines;
 pub mod exec;
 pub mod job;

@@ -19,8 +19,9 @@ struct Cli {
 enum Command {
     /// Register this machine as a device of an account.
     Login {
+        /// The server's URL; a package's own server when not given.
         #[arg(long)]
-        server: String,
+        server: Option<String>,
         #[arg(long)]
         username: Option<String>,
         #[arg(long, env = "HALLEY_AGENT_PASSWORD", hide_env_values = true)]
@@ -108,12 +109,7 @@ fn main() {
             Command::Run {
                 server,
                 device_name,
-            } => {
-                if let Some(server) = server {
-                    login::remember_server(&dir, &server, device_name)?;
-                }
-                run::run(dir).await.map(|()| 0)
-            }
+            } => run::run(dir, server, device_name).await.map(|()| 0),
             Command::Backup { rule, item, vault } => {
                 backup::run(dir, backup::check_target(rule, item, vault)?).await
             }

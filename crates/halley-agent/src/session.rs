@@ -170,8 +170,20 @@ impl Session {
     ) -> Closed {
         self.link.send_replace(Some(link.clone()));
         let mut profiles = link.profile.clone();
+        let in_lobby = !self.state().registered();
+        // In the lobby, `halley-agent login` may register the machine.
+        let mut look_at_disk = tokio::time::interval(Duration::from_secs(3));
         let closed = loop {
             tokio::select! {
+                _ = look_at_disk.tick(), if in_lobby => {
+                    if let Ok(on_disk) = self.dir.load() {
+                        if on_disk.registered() {
+                            *self.state.lock().unwrap() = on_disk;
+                            link.close();
+                            break Closed { code: None, reason: "registered by `halley-agent login`".into(), reconnect: true };
+                        }
+                    }
+                }
                 changed = profiles.changed() => {
                     if changed.is_err() { break link.wait_closed().await; }
                     let pushed = profiles.borrow_and_update().clone();

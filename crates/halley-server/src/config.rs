@@ -101,6 +101,8 @@ pub fn default_config() -> ServerConfigOptions {
         ..Default::default()
     };
     config.authentication_role.role_enabled = true;
+    // Client packages can be downloaded out of the box, as from Comet.
+    config.software_build_role.role_enabled = true;
     config.login_protection.enabled = true;
     config.login_protection.failure_threshold = 10;
     config.login_protection.cooldown_seconds = 300;

@@ -65,6 +65,10 @@ pub struct Options {
     /// before the job is marked abandoned (7007).
     #[arg(long, env = "HALLEY_JOB_ABANDON_SECONDS", default_value_t = 120)]
     pub job_abandon_seconds: u64,
+    /// The agent binary that client packages are built from; `halley-agent`
+    /// beside `halleyd` when not given.
+    #[arg(long, env = "HALLEY_AGENT_BINARY")]
+    pub agent_binary: Option<std::path::PathBuf>,
 }
 
 /// Runs the server until it is stopped; says whether a restart was asked for.
@@ -98,6 +102,9 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
     state.web_allowed_origins = crate::web::AllowedOrigins::parse(&options.web_allowed_origins)?;
     state.license_portal = options.license_portal.clone();
     state.job_abandon_after = std::time::Duration::from_secs(options.job_abandon_seconds);
+    if let Some(binary) = &options.agent_binary {
+        state.agent_binary = binary.clone();
+    }
     let state = Arc::new(state);
     let sink_task = sinks::spawn(state.clone());
     // Every hook is greeted at start: its queue is being flushed anew.

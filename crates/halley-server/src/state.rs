@@ -46,6 +46,8 @@ pub struct AppState {
     /// How long a running job's device may stay away before the job is
     /// abandoned (7007).
     pub job_abandon_after: std::time::Duration,
+    /// The agent binary client packages are built from.
+    pub agent_binary: PathBuf,
 }
 
 impl AppState {
@@ -75,6 +77,9 @@ impl AppState {
             self_backup_turn: Default::default(),
             devices: Default::default(),
             job_abandon_after: std::time::Duration::from_secs(120),
+            agent_binary: std::env::current_exe()
+                .map(|exe| exe.with_file_name("halley-agent"))
+                .unwrap_or_default(),
         }
     }
 

@@ -4,11 +4,12 @@
 use anyhow::{bail, Context, Result};
 use halley_protocol::device::{Registration, REGISTER_PATH};
 
-use crate::platform;
 use crate::state::{AgentState, StateDir};
+use crate::{defaults, platform};
 
 pub struct Login {
-    pub server: String,
+    /// The package's server when `None`.
+    pub server: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
     pub totp: Option<String>,
@@ -16,9 +17,20 @@ pub struct Login {
     pub device_name: Option<String>,
 }
 
-pub async fn run(dir: &StateDir, login: Login) -> Result<()> {
+pub async fn run(dir: &StateDir, mut login: Login) -> Result<()> {
     let mut state = dir.load()?;
-    let server = login.server.trim_end_matches('/').to_string();
+    let defaults = defaults::load();
+    let server = match &login.server {
+        Some(server) => server.trim_end_matches('/').to_string(),
+        None if !defaults.server.is_empty() => defaults.server.clone(),
+        None => bail!("give --server: no client package here names a server"),
+    };
+    if login.install_token.is_none()
+        && login.username.is_none()
+        && !defaults.install_token.is_empty()
+    {
+        login.install_token = Some(defaults.install_token);
+    }
     if state.device_id.is_empty() {
         state.device_id = uuid::Uuid::new_v4().to_string();
     }

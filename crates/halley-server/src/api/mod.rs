@@ -7,6 +7,7 @@
 mod account;
 mod admins;
 mod devices;
+mod downloads;
 mod email;
 mod external_auth;
 pub mod install_tokens;
@@ -224,27 +225,29 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         AdminGetJobLog | UserWebGetJobLog => serve(jobs::log_text),
         AdminGetJobLogEntries | UserWebGetJobLogEntries => serve(jobs::log_entries),
         AdminJobCancel | UserWebJobCancel => serve(jobs::cancel),
+        // Client software
+        AdminBrandingAvailablePlatforms => serve(downloads::available_platforms),
+        AdminBrandingGenerateClientTest => serve(downloads::test),
+        AdminBrandingGenerateClientByPlatform => serve(downloads::by_platform),
+        AdminBrandingGenerateClientLinuxgeneric => serve(downloads::linux_generic),
+        AdminBrandingGenerateClientLinuxDeb => serve(downloads::linux_deb),
+        // Platforms Halley does not build: 501 naming the platform.
+        AdminBrandingGenerateClientMacosArm64
+        | AdminBrandingGenerateClientMacosX8664
+        | AdminBrandingGenerateClientSpkDsm6
+        | AdminBrandingGenerateClientSpkDsm7
+        | AdminBrandingGenerateClientWindowsAnycpuExe
+        | AdminBrandingGenerateClientWindowsAnycpuZip
+        | AdminBrandingGenerateClientWindowsX8632Exe
+        | AdminBrandingGenerateClientWindowsX8632Zip
+        | AdminBrandingGenerateClientWindowsX8664Exe
+        | AdminBrandingGenerateClientWindowsX8664Zip => serve(downloads::not_built),
         // Not built yet: each answers Status 501 and is listed as not built in
         // the README.
         AdminAccountU2fRequestRegistrationChallenge
         | AdminAccountU2fSubmitChallengeResponse
         | AdminAccountWebauthnRequestRegistrationChallenge
         | AdminAccountWebauthnSubmitChallengeResponse
-        | AdminBrandingAvailablePlatforms
-        | AdminBrandingGenerateClientByPlatform
-        | AdminBrandingGenerateClientLinuxDeb
-        | AdminBrandingGenerateClientLinuxgeneric
-        | AdminBrandingGenerateClientMacosArm64
-        | AdminBrandingGenerateClientMacosX8664
-        | AdminBrandingGenerateClientSpkDsm6
-        | AdminBrandingGenerateClientSpkDsm7
-        | AdminBrandingGenerateClientTest
-        | AdminBrandingGenerateClientWindowsAnycpuExe
-        | AdminBrandingGenerateClientWindowsAnycpuZip
-        | AdminBrandingGenerateClientWindowsX8632Exe
-        | AdminBrandingGenerateClientWindowsX8632Zip
-        | AdminBrandingGenerateClientWindowsX8664Exe
-        | AdminBrandingGenerateClientWindowsX8664Zip
         | AdminConstellationLastReport
         | AdminConstellationNewReport
         | AdminConstellationPruneNow

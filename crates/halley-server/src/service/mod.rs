@@ -3,6 +3,7 @@
 
 pub mod account_keys;
 pub mod admins;
+pub mod client_packages;
 pub mod devices;
 pub mod email;
 pub mod external_auth;
