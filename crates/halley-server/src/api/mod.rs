@@ -231,8 +231,13 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         AdminBrandingGenerateClientByPlatform => serve(downloads::by_platform),
         AdminBrandingGenerateClientLinuxgeneric => serve(downloads::linux_generic),
         AdminBrandingGenerateClientLinuxDeb => serve(downloads::linux_deb),
-        // Platforms Halley does not build: 501 naming the platform.
-        AdminBrandingGenerateClientMacosArm64
+        // Not built yet: each answers Status 501 and is listed as not built in
+        // the README.
+        AdminAccountU2fRequestRegistrationChallenge
+        | AdminAccountU2fSubmitChallengeResponse
+        | AdminAccountWebauthnRequestRegistrationChallenge
+        | AdminAccountWebauthnSubmitChallengeResponse
+        | AdminBrandingGenerateClientMacosArm64
         | AdminBrandingGenerateClientMacosX8664
         | AdminBrandingGenerateClientSpkDsm6
         | AdminBrandingGenerateClientSpkDsm7
@@ -241,13 +246,7 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminBrandingGenerateClientWindowsX8632Exe
         | AdminBrandingGenerateClientWindowsX8632Zip
         | AdminBrandingGenerateClientWindowsX8664Exe
-        | AdminBrandingGenerateClientWindowsX8664Zip => serve(downloads::not_built),
-        // Not built yet: each answers Status 501 and is listed as not built in
-        // the README.
-        AdminAccountU2fRequestRegistrationChallenge
-        | AdminAccountU2fSubmitChallengeResponse
-        | AdminAccountWebauthnRequestRegistrationChallenge
-        | AdminAccountWebauthnSubmitChallengeResponse
+        | AdminBrandingGenerateClientWindowsX8664Zip
         | AdminConstellationLastReport
         | AdminConstellationNewReport
         | AdminConstellationPruneNow
@@ -356,6 +355,13 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | UserWebRequestStorageVault
         | UserWebRequestStorageVaultProviders => return None,
     })
+}
+
+/// Why an endpoint that is not built is not: a download of a platform
+/// Halley does not build names the platform.
+pub fn not_built(endpoint: &halley_api::endpoints::EndpointSpec) -> crate::http::ApiError {
+    downloads::unbuilt_platform(endpoint.path)
+        .unwrap_or_else(|| crate::http::ApiError::not_implemented(endpoint.name))
 }
 
 /// Names of the endpoints this server builds, in API order.

@@ -192,7 +192,7 @@ async fn dispatch(
         (None, Some(route)) => route,
         (refusal, _) => {
             body::drain(body, limit).await;
-            let err = refusal.unwrap_or_else(|| ApiError::not_implemented(spec.name));
+            let err = refusal.unwrap_or_else(|| crate::api::not_built(spec));
             return err.into_response();
         }
     };
