@@ -4,7 +4,11 @@
 use halley_api::types::OSInfo;
 use halley_protocol::device::DeviceInfo;
 
-pub const CLIENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The version the agent reports: the server's own `meta/version`
+/// `Version`, since the agent ships with the server it belongs to and
+/// integrations (the Prometheus exporter) call a device current when the two
+/// are equal.
+pub const CLIENT_VERSION: &str = halley_api::constants::APPLICATION_VERSION;
 
 pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

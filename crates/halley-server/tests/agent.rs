@@ -84,6 +84,71 @@ impl Drop for S3Server {
     }
 }
 
+/// The reads of the official Prometheus exporter (`api/BEHAVIOR.md` 10.1),
+/// field by field: devices online and current, the last backup of each
+/// item, the day's jobs.
+async fn exporter_reads_real_data(server: &Server, name: &str, device: &str) {
+    let version = admin_post(&server.url, "/api/v1/admin/meta/version", &[])
+        .await
+        .json();
+    let users = admin_post(&server.url, "/api/v1/admin/list-users-full", &[])
+        .await
+        .json();
+    let user = &users[name];
+    assert_eq!(user["Username"], name);
+    assert_eq!(user["Devices"][device]["FriendlyName"], "web-01");
+    let last = &user["Sources"]["files"]["Statistics"]["LastBackupJob"];
+    assert!(last["StartTime"].as_i64().unwrap() > 0, "{last}");
+    assert!(last["EndTime"].as_i64().unwrap() >= last["StartTime"].as_i64().unwrap());
+    assert_eq!(last["Status"], 5000);
+    assert_eq!(last["TotalFiles"], 2);
+    assert!(last["UploadSize"].as_i64().unwrap() > 0);
+    assert_eq!(user["Sources"]["files"]["OwnerDevice"], device);
+    let vault = &user["Destinations"]["vault"];
+    assert_eq!(vault["DestinationType"], 1002);
+    assert!(
+        vault["Statistics"]["ClientProvidedSize"]["Size"]
+            .as_i64()
+            .unwrap()
+            > 0
+    );
+
+    let live = admin_post(&server.url, "/api/v1/admin/dispatcher/list-active", &[])
+        .await
+        .json();
+    let connection = live
+        .as_object()
+        .and_then(|all| all.values().find(|c| c["DeviceID"] == device))
+        .unwrap_or_else(|| panic!("the device is not live: {live}"));
+    assert_eq!(connection["Username"], name);
+    assert_eq!(
+        connection["ReportedVersion"], version["Version"],
+        "the device is current"
+    );
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let day = admin_post(
+        &server.url,
+        "/api/v1/admin/get-jobs-for-date-range",
+        &[
+            ("Start", &(now - 86_400).to_string()),
+            ("End", &now.to_string()),
+        ],
+    )
+    .await
+    .json();
+    let succeeded = day
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["Status"] == 5000)
+        .count();
+    assert!(succeeded >= 2, "{day}");
+}
+
 #[tokio::test]
 async fn scheduled_backups_arrive_and_restore_byte_identical() {
     let server = Server::start();
@@ -169,6 +234,7 @@ async fn scheduled_backups_arrive_and_restore_byte_identical() {
     })
     .await;
     assert_eq!(db_job["TotalFiles"], 1, "{db_job}");
+    exporter_reads_real_data(&server, "ada", &device).await;
     agent.kill();
 
     // Announced live, on the websocket and at the webhook.

@@ -142,7 +142,7 @@ async fn build(call: Call, platform: &'static Platform) -> ApiResult<Reply> {
         },
         package_name: deb_name(&branding.package_identifier),
         company_name: branding.company_name.clone(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
+        version: halley_api::constants::APPLICATION_VERSION.to_string(),
     };
     let binary = tokio::fs::read(&call.state.agent_binary)
         .await
