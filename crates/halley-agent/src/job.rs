@@ -62,6 +62,7 @@ pub async fn run_backup(
     profile: &UserProfileConfig,
     request: &BackupRequest,
     observer: Option<Observer>,
+    retry_after: Duration,
 ) -> Result<JobEnd> {
     let source = profile
         .sources
@@ -76,10 +77,17 @@ pub async fn run_backup(
                 request.destination_id
             )
         })?;
+    // A retry is a job of its own, waiting (6003) until it runs.
+    let waiting = !retry_after.is_zero();
+    let status = if waiting {
+        JOB_STATUS_RUNNING_TRYAGAIN
+    } else {
+        JOB_STATUS_RUNNING_ACTIVE
+    };
+    let detail = start_detail(request, status);
+    let start_time = detail.start_time;
     let started = session
-        .request::<JobStarted>(Call::JobStart {
-            detail: start_detail(request, JOB_STATUS_RUNNING_ACTIVE),
-        })
+        .request::<JobStarted>(Call::JobStart { detail })
         .await?;
     let job_id = started.job_id;
     let control = session.job_started(&job_id);
@@ -98,9 +106,20 @@ pub async fn run_backup(
             control.stop(StopReason::TimedOut);
         });
     }
-    let mut end = job
-        .work(profile, request, source, destination, observer)
-        .await;
+    let mut end = if waiting && !job.wait_to_retry(retry_after).await {
+        let end = JobEnd {
+            job_id: String::new(),
+            status: JOB_STATUS_FAILED_CANCELLED,
+            message: "cancelled while waiting to retry".into(),
+            outcome: EngineOutcome::default(),
+        };
+        job.finish(&end, SizeMeasurement::default(), SizeMeasurement::default())
+            .await;
+        end
+    } else {
+        job.work(profile, request, source, destination, observer)
+            .await
+    };
     end.job_id = job_id.clone();
     session.job_ended(&job_id);
     session.record_job(
@@ -108,7 +127,7 @@ pub async fn run_backup(
         LastJob {
             job_id: job_id.clone(),
             status: end.status,
-            start_time: 0,
+            start_time,
             end_time: now_unix(),
             message: end.message.clone(),
         },
@@ -174,6 +193,24 @@ impl Job {
             job_id: self.job_id.clone(),
             entries: vec![entry(level, message)],
         });
+    }
+
+    /// Waits `delay` before a retry runs; false when the job was cancelled
+    /// meanwhile. The first progress report makes it running (6001).
+    async fn wait_to_retry(&self, delay: Duration) -> bool {
+        self.log(
+            LogLevel::Info,
+            format!("the last job failed: retrying in {} s", delay.as_secs()),
+        );
+        let until = Instant::now() + delay;
+        while Instant::now() < until {
+            if self.control.reason().is_some() {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(200).min(until - Instant::now())).await;
+        }
+        self.progress(&Progress::default(), true);
+        self.control.reason().is_none()
     }
 
     fn progress(&self, progress: &Progress, force: bool) {

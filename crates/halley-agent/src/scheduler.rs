@@ -36,7 +36,9 @@ pub async fn run(session: Arc<Session>) {
         };
         let device_id = session.state().device_id;
         for (rule_id, rule) in owned_rules(&profile, &device_id) {
-            let boot = !booted && rule.event_triggers.on_pc_boot;
+            let boot = !booted
+                && (rule.event_triggers.on_pc_boot
+                    || missed_while_off(&session, &rule_id, &rule, &tz, now));
             let due = boot
                 || rule
                     .schedules
@@ -60,6 +62,24 @@ pub async fn run(session: Arc<Session>) {
         booted = true;
         last = now;
     }
+}
+
+/// `OnPCBootIfLastJobMissed`: whether a schedule came due since the rule's
+/// last job started here (within the last 31 days when it never ran).
+fn missed_while_off(
+    session: &Session,
+    rule_id: &str,
+    rule: &BackupRuleConfig,
+    tz: &jiff::tz::TimeZone,
+    now: i64,
+) -> bool {
+    if !rule.event_triggers.on_pc_boot_if_last_job_missed {
+        return false;
+    }
+    let since = session.last_job_start(rule_id).unwrap_or(now - 31 * 86_400);
+    rule.schedules
+        .iter()
+        .any(|schedule| fires_between(schedule, tz, since, now))
 }
 
 /// The rules whose Protected Item belongs to this device.
@@ -123,8 +143,9 @@ async fn run_with_retries(
         0
     };
     let mut profile = profile.clone();
+    let mut wait = Duration::ZERO;
     for attempt in 0..=retries {
-        match job::run_backup(session, &profile, request, None).await {
+        match job::run_backup(session, &profile, request, None, wait).await {
             Ok(end) if !retryable(end.status) => return,
             Ok(end) => tracing::warn!(
                 "rule {}: job {} ended {}",
@@ -135,10 +156,7 @@ async fn run_with_retries(
             Err(err) => tracing::warn!("rule {}: {err:#}", request.rule_id),
         }
         if attempt < retries {
-            tokio::time::sleep(Duration::from_secs(
-                triggers.last_job_fail_do_retry_time.max(1),
-            ))
-            .await;
+            wait = Duration::from_secs(triggers.last_job_fail_do_retry_time.max(1));
             if let Ok(current) = session.profile().await {
                 profile = current;
             }

@@ -316,6 +316,16 @@ impl Session {
         self.jobs.lock().unwrap().remove(job_id);
     }
 
+    /// When the rule's last job on this machine started, if one did.
+    pub fn last_job_start(&self, rule_id: &str) -> Option<i64> {
+        let status = self.status.lock().unwrap();
+        status
+            .last_jobs
+            .get(rule_id)
+            .map(|job| job.start_time)
+            .filter(|t| *t > 0)
+    }
+
     /// Records a rule's last job for `status`.
     pub fn record_job(&self, rule_id: &str, job: crate::state::LastJob) {
         if rule_id.is_empty() {

@@ -64,7 +64,10 @@ async fn run(server: &support::Halleyd, devices: usize, seconds: u64) {
     for n in 0..100 {
         let name = format!("baseline{n}");
         let sent = Instant::now();
-        admin.admin_add_user(&name, "password1", None, None).await.unwrap();
+        admin
+            .admin_add_user(&name, "password1", None, None)
+            .await
+            .unwrap();
         baseline.push(wait_for(&arrivals, (4100, name)).await - sent);
     }
 
@@ -108,7 +111,10 @@ async fn run(server: &support::Halleyd, devices: usize, seconds: u64) {
         rss / 1024,
         peak / 1024
     );
-    println!("{:<40} {:>9} {:>9} {:>9}", "to the websocket event", "p50 ms", "p99 ms", "max ms");
+    println!(
+        "{:<40} {:>9} {:>9} {:>9}",
+        "to the websocket event", "p50 ms", "p99 ms", "max ms"
+    );
     for (what, mut samples) in [
         ("API add-user, argon2 included (baseline)", baseline),
         ("device job_start (SEVT_JOB_NEW)", start_latency),
@@ -116,7 +122,12 @@ async fn run(server: &support::Halleyd, devices: usize, seconds: u64) {
     ] {
         samples.sort();
         let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
-        println!("{what:<40} {:>9.2} {:>9.2} {:>9.2}", at(0.5), at(0.99), at(1.0));
+        println!(
+            "{what:<40} {:>9.2} {:>9.2} {:>9.2}",
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        );
     }
 }
 
@@ -168,7 +179,10 @@ async fn reply(socket: &mut Socket) -> serde_json::Value {
     loop {
         if let Some(Ok(Frame::Text(text))) = socket.next().await {
             let message: Message = serde_json::from_str(&text).unwrap();
-            if let Message::Reply { ok, error, body, .. } = message {
+            if let Message::Reply {
+                ok, error, body, ..
+            } = message
+            {
                 assert!(ok, "{error}");
                 return body;
             }
@@ -182,7 +196,11 @@ async fn reply(socket: &mut Socket) -> serde_json::Value {
 async fn device(url: String, registration: Registration, deadline: Instant, sent: Sent) -> usize {
     let live = format!("{}/api/v1/device/live", url.replacen("http", "ws", 1));
     let (mut socket, _) = tokio_tungstenite::connect_async(live).await.unwrap();
-    let n: usize = registration.device_id.trim_start_matches("device-").parse().unwrap();
+    let n: usize = registration
+        .device_id
+        .trim_start_matches("device-")
+        .parse()
+        .unwrap();
     let hello = Message::Hello {
         device_id: registration.device_id.clone(),
         device_key: registration.device_key.clone(),
@@ -209,7 +227,10 @@ async fn device(url: String, registration: Registration, deadline: Instant, sent
         };
         let at = Instant::now();
         send(&mut socket, &start).await;
-        let job_id = reply(&mut socket).await["job_id"].as_str().unwrap().to_string();
+        let job_id = reply(&mut socket).await["job_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         sent.lock().unwrap().push(((4200, job_id.clone()), at));
         let mut ticks = tokio::time::interval(Duration::from_secs(1));
         for counter in 1..=REPORTS_PER_JOB {
@@ -263,7 +284,10 @@ async fn subscribe(url: String, arrivals: Arrivals) {
         let kind = event["Type"].as_i64().unwrap_or_default();
         if matches!(kind, 4100 | 4200 | 4201) {
             let resource = event["ResourceID"].as_str().unwrap_or_default().to_string();
-            arrivals.lock().unwrap().insert((kind, resource), Instant::now());
+            arrivals
+                .lock()
+                .unwrap()
+                .insert((kind, resource), Instant::now());
         }
     }
 }

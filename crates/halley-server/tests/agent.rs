@@ -726,3 +726,42 @@ async fn a_password_reset_keeps_vaults_readable_only_with_a_recovery_code() {
     );
     assert!(String::from_utf8_lossy(&listed.stdout).contains("files"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_schedule_runs_at_start_and_a_failed_job_is_retried_after_waiting() {
+    let server = Server::start();
+    new_account(&server, "ivy").await;
+    let mut agent = Agent::login(&server.url, "ivy");
+    let data = tempfile::tempdir().unwrap();
+    let tree = data.path().join("tree");
+    make_tree(&tree);
+    let flag = data.path().join("mounted");
+    let mut item = file_item(&agent.device_id(), &tree);
+    // Fails the first time only, as a share not mounted yet would.
+    item["PreExec"] = json!([format!(
+        "test -e {0} || {{ touch {0}; echo not mounted yet; exit 1; }}",
+        flag.display()
+    )]);
+    let mut p = profile(&server, "ivy").await;
+    p["Destinations"] = json!({"vault": local_vault(&data.path().join("vault"))});
+    p["Sources"] = json!({"files": item});
+    p["BackupRules"] = json!({"hourly": {"Source": "files", "Destination": "vault",
+        "Schedules": [{"FrequencyType": 8015, "SecondsPast": 3600}],
+        "EventTriggers": {"OnPCBootIfLastJobMissed": true, "OnLastJobFailDoRetry": true,
+                          "LastJobFailDoRetryCount": 2, "LastJobFailDoRetryTime": 3}}});
+    set_profile(&server, "ivy", &p).await;
+    // The hourly schedule came due before this machine ever ran it: the
+    // job runs at start, fails, and its retry waits (6003) before it runs.
+    agent.start();
+    let failed = job_where(&server, "ivy", 30, |j| j["Status"] == 7002).await;
+    let log = log_text(&server, failed["GUID"].as_str().unwrap()).await;
+    assert!(log.contains("not mounted yet"), "{log}");
+    let waiting = job_where(&server, "ivy", 10, |j| j["Status"] == 6003).await;
+    let retried = status_of(&server, "ivy", waiting["GUID"].as_str().unwrap(), 30, 5000).await;
+    assert_eq!(retried["BackupRuleGUID"], "hourly");
+    assert_eq!(
+        jobs(&server, "ivy").await.len(),
+        2,
+        "no further retry after a success"
+    );
+}

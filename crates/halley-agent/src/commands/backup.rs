@@ -37,7 +37,7 @@ pub async fn run(dir: StateDir, target: Target) -> Result<i32> {
         let display = display.clone();
         Arc::new(move |p: &Progress| display.show(p))
     };
-    let end = job::run_backup(&session, &profile, &request, Some(observer)).await?;
+    let end = job::run_backup(&session, &profile, &request, Some(observer), Duration::ZERO).await?;
     display.finish();
     let outcome = &end.outcome;
     match end.status {

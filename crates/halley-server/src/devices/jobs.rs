@@ -98,7 +98,10 @@ pub async fn start(
         }
         detail.cancellation_id.clear();
     } else {
-        detail.status = JOB_STATUS_RUNNING_ACTIVE;
+        // A retry may start waiting (6003); every other start is running.
+        if detail.status != JOB_STATUS_RUNNING_TRYAGAIN {
+            detail.status = JOB_STATUS_RUNNING_ACTIVE;
+        }
         detail.end_time = 0;
         detail.cancellation_id = uuid::Uuid::new_v4().to_string();
     }
@@ -131,6 +134,10 @@ pub async fn progress(
     detail.progress = progress;
     if detail.status == JOB_STATUS_FAILED_ABANDONED {
         revive(&mut detail);
+    }
+    // A retry that waited (6003) is running now.
+    if detail.status == JOB_STATUS_RUNNING_TRYAGAIN {
+        detail.status = JOB_STATUS_RUNNING_ACTIVE;
     }
     save(state, owner.organization_id, &detail).await?;
     Ok(())
