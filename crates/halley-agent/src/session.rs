@@ -171,14 +171,11 @@ impl Session {
         self.link.send_replace(Some(link.clone()));
         let mut profiles = link.profile.clone();
         let closed = loop {
+            // Events first: the server sends `registered` and closes at once,
+            // and the credentials must be kept before the closed profile
+            // channel ends the loop.
             tokio::select! {
-                changed = profiles.changed() => {
-                    if changed.is_err() { break link.wait_closed().await; }
-                    let pushed = profiles.borrow_and_update().clone();
-                    if let Some((profile, _)) = pushed {
-                        self.profile.send_replace(Some(profile));
-                    }
-                }
+                biased;
                 event = events.recv() => match event {
                     Some(Event::Call { id, call }) => link.reply(id, self.answer(call)),
                     Some(Event::Registered(registration)) => {
@@ -190,6 +187,13 @@ impl Session {
                     }
                     None => break link.wait_closed().await,
                 },
+                changed = profiles.changed() => {
+                    if changed.is_err() { break link.wait_closed().await; }
+                    let pushed = profiles.borrow_and_update().clone();
+                    if let Some((profile, _)) = pushed {
+                        self.profile.send_replace(Some(profile));
+                    }
+                }
             }
         };
         self.link.send_replace(None);
