@@ -174,23 +174,11 @@ impl Session {
         // In the lobby, `halley-agent login` may register the machine.
         let mut look_at_disk = tokio::time::interval(Duration::from_secs(3));
         let closed = loop {
+            // Events first: the server sends `registered` and closes at once,
+            // and the credentials must be kept before the closed profile
+            // channel ends the loop.
             tokio::select! {
-                _ = look_at_disk.tick(), if in_lobby => {
-                    if let Ok(on_disk) = self.dir.load() {
-                        if on_disk.registered() {
-                            *self.state.lock().unwrap() = on_disk;
-                            link.close();
-                            break Closed { code: None, reason: "registered by `halley-agent login`".into(), reconnect: true };
-                        }
-                    }
-                }
-                changed = profiles.changed() => {
-                    if changed.is_err() { break link.wait_closed().await; }
-                    let pushed = profiles.borrow_and_update().clone();
-                    if let Some((profile, _)) = pushed {
-                        self.profile.send_replace(Some(profile));
-                    }
-                }
+                biased;
                 event = events.recv() => match event {
                     Some(Event::Call { id, call }) => link.reply(id, self.answer(call)),
                     Some(Event::Registered(registration)) => {
@@ -202,6 +190,22 @@ impl Session {
                     }
                     None => break link.wait_closed().await,
                 },
+                changed = profiles.changed() => {
+                    if changed.is_err() { break link.wait_closed().await; }
+                    let pushed = profiles.borrow_and_update().clone();
+                    if let Some((profile, _)) = pushed {
+                        self.profile.send_replace(Some(profile));
+                    }
+                }
+                _ = look_at_disk.tick(), if in_lobby => {
+                    if let Ok(on_disk) = self.dir.load() {
+                        if on_disk.registered() {
+                            *self.state.lock().unwrap() = on_disk;
+                            link.close();
+                            break Closed { code: None, reason: "registered by `halley-agent login`".into(), reconnect: true };
+                        }
+                    }
+                }
             }
         };
         self.link.send_replace(None);

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{secret_from_url, totp_code, Launch, Server};
+use common::agent::{file_item, job_where, local_vault, noise, Agent};
+use common::{new_account, profile, secret_from_url, set_profile, totp_code, Launch, Server};
 use fantoccini::{Client, ClientBuilder, Locator};
 use halley_client::Auth;
 use serde_json::{json, Value};
@@ -1303,6 +1304,234 @@ async fn jobs_are_listed_filtered_and_abandoned() {
     browser.stop().await;
 }
 
+/// Selects `value` in the `<select>` matched by `css`, as a person would.
+async fn choose(browser: &Browser, css: &str, value: &str) {
+    browser
+        .js(
+            "const s = document.querySelector(arguments[0]); s.value = arguments[1]; s.dispatchEvent(new Event('change'));",
+            vec![json!(css), json!(value)],
+        )
+        .await;
+}
+
+/// Waits until `script` returns true.
+async fn wait_until(browser: &Browser, script: &str, what: &str) {
+    let deadline = Instant::now() + WAIT;
+    while browser.js(script, vec![]).await != json!(true) {
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_devices_page_follows_an_agent_online_and_offline_and_revokes_it() {
+    if browser_missing("the_devices_page_follows_an_agent_online_and_offline_and_revokes_it") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    new_account(&server, "dora").await;
+    let mut agent = Agent::login(&server.url, "dora");
+    let device = agent.device_id();
+    let browser = signed_in_admin(&server, 1280).await;
+    browser.goto(&format!("{}/#/devices", server.url)).await;
+    let state = format!("[data-state-of='{device}']");
+
+    // Registered by `login`, not connected yet.
+    browser.wait_text(&state, "Offline").await;
+    let list = browser.wait_text("#area-body", "web-01").await;
+    assert!(
+        list.contains("dora") && list.contains("Registered"),
+        "{list}"
+    );
+    browser
+        .wait_text("#devices-count", "1 device, 0 online")
+        .await;
+    browser.js("window.__sameDocument = 7;", vec![]).await;
+
+    // The service connects, then dies: the row follows without a reload.
+    agent.start();
+    browser.wait_text(&state, "Online").await;
+    let list = browser.wait_text("#area-body", "Connected since").await;
+    assert!(list.contains("linux/"), "the reported platform: {list}");
+    browser
+        .wait_text("#devices-count", "1 device, 1 online")
+        .await;
+    agent.kill();
+    browser.wait_text(&state, "Offline").await;
+    browser.wait_text("#area-body", "Last seen").await;
+    assert_eq!(
+        browser.js("return window.__sameDocument;", vec![]).await,
+        json!(7)
+    );
+
+    // Revoke, after a confirmation: the row goes, and the device with it.
+    browser
+        .click(&format!("button[data-revoke='{device}']"))
+        .await;
+    browser.wait_text("dialog", "Revoke web-01 of dora?").await;
+    browser.click("#confirm-submit").await;
+    browser
+        .wait_text("#area-body", "No devices registered yet")
+        .await;
+    let stored = profile(&server, "dora").await;
+    assert!(
+        stored["Devices"].as_object().is_none_or(|d| d.is_empty()),
+        "{stored}"
+    );
+    browser.stop().await;
+}
+
+#[tokio::test]
+async fn a_running_job_shows_live_progress_and_its_log_and_is_cancelled() {
+    if browser_missing("a_running_job_shows_live_progress_and_its_log_and_is_cancelled") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    new_account(&server, "bo").await;
+    let agent = Agent::login(&server.url, "bo");
+    let device = agent.device_id();
+    let data = tempfile::tempdir().unwrap();
+    let big = data.path().join("big");
+    std::fs::create_dir_all(&big).unwrap();
+    std::fs::write(big.join("noise.bin"), noise(8 << 20)).unwrap();
+    let mut p = profile(&server, "bo").await;
+    p["Destinations"] = json!({"vault": local_vault(&data.path().join("vault"))});
+    p["Sources"] = json!({"big": file_item(&device, &big)});
+    p["BackupRules"] = json!({
+        "slow": {"Source": "big", "Destination": "vault", "LimitVaultSpeedBps": 400_000},
+    });
+    set_profile(&server, "bo", &p).await;
+    // A running job whose device is not connected.
+    let mut stray = common::job("job-stray", "bo", 0, 6001);
+    stray["EndTime"] = json!(0);
+    stray["DeviceID"] = json!("gone-device");
+    stray["CancellationID"] = json!("cancel-stray");
+    common::record_jobs(&server, &[stray]).await;
+    let browser = signed_in_admin(&server, 1280).await;
+    browser.goto(&format!("{}/#/jobs", server.url)).await;
+
+    // Its cancel is refused, and the server's reason is shown beside it.
+    browser.click("button[data-cancel='job-stray']").await;
+    browser
+        .wait_text(
+            "#area-body",
+            "is not connected, so it cannot be told to stop",
+        )
+        .await;
+
+    // A slow backup appears by itself and its progress moves while the page
+    // stays open.
+    let slow = agent
+        .command(&["backup", "--rule", "slow"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = job_where(&server, "bo", 20, |j| {
+        j["BackupRuleGUID"] == "slow" && j["Status"] == 6001
+    })
+    .await;
+    let job_id = running["GUID"].as_str().unwrap().to_string();
+    let progress = format!("#area-body [data-progress='{job_id}']");
+    browser.wait(&progress).await;
+    browser.wait_text(&progress, "MiB").await;
+
+    // Its details show the progress and the log as it grows.
+    browser
+        .click(&format!("button[data-details='{job_id}']"))
+        .await;
+    browser.wait_text("#job-details", "still running").await;
+    browser
+        .wait(&format!("#job-details [data-progress='{job_id}']"))
+        .await;
+    browser.wait_text("#job-log", "backing up big").await;
+    browser.click("dialog .icon-btn").await;
+
+    // Cancel: the device stops the job, which ends as cancelled (7005).
+    browser
+        .click(&format!("button[data-cancel='{job_id}']"))
+        .await;
+    let cancelled = job_where(&server, "bo", 20, |j| {
+        j["GUID"] == job_id.as_str() && j["Status"] != 6001
+    })
+    .await;
+    assert_eq!(cancelled["Status"], 7005, "{cancelled}");
+    browser.wait_text("#area-body", "Cancelled").await;
+    assert!(
+        !browser
+            .is_present(&format!("button[data-cancel='{job_id}']"))
+            .await
+    );
+    let exit = slow.wait_with_output().unwrap();
+    assert_eq!(exit.status.code(), Some(1));
+
+    // The ended job's log, all of it and by severity.
+    browser
+        .click(&format!("button[data-details='{job_id}']"))
+        .await;
+    browser.wait_text("#job-details", "Cancelled").await;
+    let log = browser.wait_text("#job-log", "backing up big").await;
+    assert!(log.contains("Info"), "{log}");
+    choose(&browser, "#job-log-severity", "E").await;
+    wait_until(
+        &browser,
+        "return !document.getElementById('job-log').textContent.includes('backing up big');",
+        "the Info lines left the log",
+    )
+    .await;
+    browser.stop().await;
+}
+
+#[tokio::test]
+async fn a_lobby_agent_is_registered_to_an_account_from_the_devices_page() {
+    if browser_missing("a_lobby_agent_is_registered_to_an_account_from_the_devices_page") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    new_account(&server, "lea").await;
+    let browser = signed_in_admin(&server, 1280).await;
+    browser.goto(&format!("{}/#/devices", server.url)).await;
+    browser
+        .wait_text("#lobby-list", "No devices are waiting")
+        .await;
+
+    // An agent with only a server URL waits in the lobby.
+    let mut agent = Agent::new();
+    agent.start_in_lobby(&server.url, "lobby-01");
+    browser.wait_text("#lobby-list", "lobby-01").await;
+    let device = agent.device_id();
+
+    // A wrong password is refused in the dialog, which keeps the choice.
+    browser
+        .click("button[aria-label='Register lobby-01 to an account']")
+        .await;
+    choose(&browser, "#register-account", "lea").await;
+    browser.fill("#register-password", "not-the-password").await;
+    browser.click("#register-submit").await;
+    browser
+        .wait_text("dialog .notice-error", "not the account's password")
+        .await;
+    assert_eq!(value_of(&browser, "#register-account").await, json!("lea"));
+    browser.fill("#register-password", "password1").await;
+    browser.click("#register-submit").await;
+
+    // It leaves the lobby and comes back as the account's device.
+    browser
+        .wait_text("#lobby-list", "No devices are waiting")
+        .await;
+    browser
+        .wait_text(&format!("[data-state-of='{device}']"), "Online")
+        .await;
+    let list = browser.wait_text("#area-body", "lobby-01").await;
+    assert!(list.contains("lea"), "{list}");
+    let stored = profile(&server, "lea").await;
+    assert_eq!(stored["Devices"][&device]["FriendlyName"], "lobby-01");
+    browser.stop().await;
+}
+
 async fn demo_data(server: &Server) {
     let admin = server.admin();
     let now = std::time::SystemTime::now()
@@ -1350,13 +1579,13 @@ async fn demo_data(server: &Server) {
             format!("dev-{name}-1"): {
                 "FriendlyName": format!("{}-SRV01", name.split('-').next().unwrap().to_uppercase()),
                 "RegistrationTime": now - 86_400 * (40 + index as i64 * 9),
-                "PlatformVersion": {"Distribution": "Windows Server", "Version": "2022"},
+                "PlatformVersion": {"distribution": "Windows Server", "version": "2022"},
                 "ClientVersion": "25.9.6"
             },
             format!("dev-{name}-2"): {
                 "FriendlyName": "Reception-PC",
                 "RegistrationTime": now - 86_400 * 12,
-                "PlatformVersion": {"Distribution": "Windows", "Version": "11"},
+                "PlatformVersion": {"distribution": "Windows", "version": "11"},
                 "ClientVersion": "25.9.6"
             }
         });
@@ -1471,6 +1700,11 @@ async fn demo_jobs(server: &Server) {
                 let start = job["StartTime"].as_i64().unwrap() - 1_500;
                 job["StartTime"] = json!(start);
                 job["EndTime"] = json!(if *status == 6001 { 0 } else { start + took });
+                if *status == 6001 {
+                    job["Progress"] = json!({"Counter": 40, "BytesDone": size * 2 / 5,
+                        "ItemsDone": 41_200, "ItemsTotal": 68_000});
+                    job["CancellationID"] = json!(format!("cancel-{index}"));
+                }
                 job["Classification"] = json!(class);
                 job["DeviceID"] = json!(format!("dev-{user}-{device}"));
                 job["SourceGUID"] = json!(item);
@@ -1558,7 +1792,11 @@ async fn screenshots() {
         return;
     }
     let _lock = BROWSER_LOCK.lock().await;
-    let server = Server::start();
+    // The demo's running job started a while ago: it stays running.
+    let server = Server::launch(Launch {
+        args: vec!["--job-abandon-seconds".into(), "86400".into()],
+        ..Default::default()
+    });
     demo_data(&server).await;
     demo_jobs(&server).await;
     let browser = Browser::start(1200, 760).await;
@@ -1609,6 +1847,33 @@ async fn screenshots() {
     browser.wait("#hook-url").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     browser.screenshot("webhook-form").await;
+
+    // The Devices page, with real agents: one online, one in the lobby.
+    let mut online = Agent::new();
+    let login = online.output(&[
+        "login",
+        "--server",
+        &server.url,
+        "--username",
+        "acme-corp",
+        "--password",
+        "a-long-password-1",
+        "--device-name",
+        "ACME-WS07",
+    ]);
+    assert!(login.status.success());
+    online.start();
+    let mut waiting = Agent::new();
+    waiting.start_in_lobby(&server.url, "FRONTDESK-LT04");
+    browser.goto(&format!("{}/#/devices", server.url)).await;
+    browser.wait_text("#lobby-list", "FRONTDESK-LT04").await;
+    browser
+        .wait_text(
+            &format!("[data-state-of='{}']", online.device_id()),
+            "Online",
+        )
+        .await;
+    browser.screenshot("devices").await;
 
     if !endpoint_built(&server, "/api/v1/admin/dispatcher/list-active").await {
         browser.goto(&format!("{}/#/devices", server.url)).await;

@@ -113,6 +113,17 @@ impl Agent {
         self.service = Some(child);
     }
 
+    /// The `run` service of an agent without credentials: it waits in the
+    /// server's registration lobby as `device_name`.
+    pub fn start_in_lobby(&mut self, server_url: &str, device_name: &str) {
+        let child = self
+            .command(&["run", "--server", server_url, "--device-name", device_name])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.service = Some(child);
+    }
+
     pub fn kill(&mut self) {
         if let Some(mut child) = self.service.take() {
             let _ = child.kill();

@@ -58,7 +58,9 @@ export function renderDashboard(main, ctx) {
   const loadDevices = async () => {
     try {
       const active = await call("/api/v1/admin/dispatcher/list-active");
-      clear(devices, h("p", { class: "stat-value" }, String(Object.keys(active || {}).length)));
+      // A device may hold more than one connection: count devices.
+      const online = new Set(Object.values(active || {}).map((c) => `${c.Username}\n${c.DeviceID}`));
+      clear(devices, h("p", { class: "stat-value", id: "stat-devices-online" }, String(online.size)), h("p", { class: "stat-foot muted" }, h("a", { href: "#/devices" }, "All devices")));
     } catch (err) {
       clear(devices, err.notBuilt ? h("p", { class: "stat-na" }, "Not available on this server yet") : h("p", { class: "stat-na" }, err.message));
     }
@@ -113,6 +115,7 @@ export function renderDashboard(main, ctx) {
         renderFeed();
         if (change.event.Type >= 4100 && change.event.Type <= 4102) loadAccounts();
         if (change.event.Type === 4200 || change.event.Type === 4201) loadJobs();
+        if (change.event.Type >= 4700 && change.event.Type <= 4703) loadDevices();
       }
     });
   }

@@ -8,6 +8,7 @@ import { startMessaging } from "./sso.js";
 import { renderSignIn } from "./signin.js";
 import { renderDashboard } from "./dashboard.js";
 import { renderJobs } from "./jobs.js";
+import { renderDevices } from "./devices.js";
 import { renderAccounts } from "./accounts.js";
 import { renderProfile } from "./profile.js";
 import { renderPending, PENDING_AREAS } from "./pending.js";
@@ -185,6 +186,7 @@ function route() {
   else if (view === "accounts" && parts[1]) app.cleanup = renderProfile(main, ctx, parts[1]);
   else if (view === "accounts") app.cleanup = renderAccounts(main, ctx);
   else if (view === "jobs") app.cleanup = renderJobs(main, ctx);
+  else if (view === "devices") app.cleanup = renderDevices(main, ctx);
   else if (view === "settings") app.cleanup = renderSettings(main, ctx);
   else if (view === "account") app.cleanup = renderMyAccount(main, ctx);
   else if (view === "policies") app.cleanup = renderPolicies(main, ctx, parts[1]);

@@ -3,26 +3,11 @@
 // is listed, so the page lights up as soon as the server provides it.
 
 import { call } from "./api.js";
-import { h, clear, formatDate, notAvailable, notice, pageHeader, spinner, table } from "./ui.js";
+import { h, clear, notAvailable, notice, pageHeader, spinner, table } from "./ui.js";
 
-const text = (value) => (value === undefined || value === null || value === "" ? "—" : String(value));
-
-export const PENDING_AREAS = {
-  devices: {
-    title: "Devices",
-    subtitle: "Devices connected to this server now",
-    what: "Live devices are",
-    path: "/api/v1/admin/dispatcher/list-active",
-    rows: (data) => Object.entries(data || {}),
-    columns: [
-      { label: "Connection", render: ([id]) => id },
-      { label: "Account", render: ([, c]) => text(c.Username) },
-      { label: "Device", render: ([, c]) => text(c.DeviceID) },
-      { label: "Version", render: ([, c]) => text(c.ReportedVersion) },
-      { label: "Connected", render: ([, c]) => formatDate(c.ConnectionTime) },
-    ],
-  },
-};
+// Every area's endpoints are built now; a new area starts here until its
+// endpoint is. Each entry: { title, subtitle, what, path, rows(data), columns }.
+export const PENDING_AREAS = {};
 
 export function renderPending(main, ctx, area) {
   const body = h("div", { class: "card", id: "area-body" }, spinner());

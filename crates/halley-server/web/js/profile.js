@@ -5,6 +5,7 @@
 
 import { call } from "./api.js";
 import { h, clear, stickyHeader, badge, button, confirmDialog, field, formatBytes, formatDate, notice, notAvailable, pageHeader, randomId, showError, spinner, table, toast } from "./ui.js";
+import { platformName } from "./devices.js";
 
 export const VAULT_TYPES = { 1000: "S3-compatible", 1001: "SFTP", 1002: "Local path", 1003: "Comet/Halley storage", 1004: "FTP", 1005: "Azure Blob", 1006: "Spanned", 1007: "OpenStack Swift", 1008: "Backblaze B2", 1009: "Storj", 1010: "WebDAV", 1011: "SMB" };
 const ENGINES = { "engine1/file": "Files and folders", "engine1/stdout": "Program output", "engine1/mysql": "MySQL", "engine1/mssql": "Microsoft SQL Server", "engine1/windisk": "Disk image", "engine1/hyperv": "Hyper-V", "engine1/vmware": "VMware", "engine1/exchangeedb": "Exchange", "engine1/winmsofficemail": "Microsoft 365", "engine1/systemstate": "Windows System State" };
@@ -251,7 +252,7 @@ export function renderProfile(main, ctx, username) {
       online,
       table([
         { label: "Name", render: ([, d]) => bind(() => d.FriendlyName, (x) => (d.FriendlyName = x), { "aria-label": "Device name", class: "inline-input" }) },
-        { label: "Platform", class: "hide-sm", render: ([, d]) => [d.PlatformVersion?.Distribution, d.PlatformVersion?.Version].filter(Boolean).join(" ") || "—" },
+        { label: "Platform", class: "hide-sm", render: ([, d]) => platformName(d.PlatformVersion) || "—" },
         { label: "Client", class: "hide-sm", render: ([, d]) => d.ClientVersion || "—" },
         { label: "Registered", render: ([, d]) => formatDate(d.RegistrationTime) },
         { label: "", class: "row-actions", render: ([id, d]) => button("Revoke", () => revokeDevice(id, d), { kind: "danger", class: "btn btn-danger btn-sm", "aria-label": `Revoke ${d.FriendlyName || id}` }) },

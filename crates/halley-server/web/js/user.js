@@ -5,6 +5,7 @@ import { call, renewSession } from "./api.js";
 import { h, clear, badge, button, field, formatBytes, formatDate, notAvailable, notice, pageHeader, showError, spinner, table, toast } from "./ui.js";
 import { totpCard } from "./account.js";
 import { userJobsTable } from "./jobs.js";
+import { platformName } from "./devices.js";
 
 export const USER_SECTIONS = [
   { path: "", label: "Overview", icon: "dashboard" },
@@ -20,7 +21,7 @@ const PROFILE = "/api/v1/user/web/get-user-profile-and-hash";
 function devicesTable(profile) {
   return table([
     { label: "Device", render: ([, d]) => d.FriendlyName || "Unnamed device" },
-    { label: "Platform", class: "hide-sm", render: ([, d]) => [d.PlatformVersion?.Distribution, d.PlatformVersion?.Version].filter(Boolean).join(" ") || "—" },
+    { label: "Platform", class: "hide-sm", render: ([, d]) => platformName(d.PlatformVersion) || "—" },
     { label: "Registered", render: ([, d]) => formatDate(d.RegistrationTime) },
   ], Object.entries(profile.Devices || {}), { empty: "No devices yet: install the backup client and sign in with this account." });
 }
