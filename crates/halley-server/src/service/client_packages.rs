@@ -230,9 +230,9 @@ fn add<W: Write>(
 /// One member of an `ar` archive, as `dpkg-deb` reads them: a 60-byte
 /// header, the body, and a pad byte to an even length.
 fn ar_member(out: &mut Vec<u8>, name: &str, body: &[u8]) -> std::io::Result<()> {
-    write!(
+    writeln!(
         out,
-        "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+        "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`",
         name,
         crate::util::now_unix().max(0),
         0,
