@@ -56,14 +56,29 @@ pub fn rule_request(profile: &UserProfileConfig, rule_id: &str) -> Result<Backup
     })
 }
 
+/// How a job is run, besides what it backs up.
+#[derive(Default)]
+pub struct RunOptions {
+    /// A progress observer besides the server.
+    pub observer: Option<Observer>,
+    /// A retry waits this long (as 6003) before it runs.
+    pub retry_after: Duration,
+    /// Told the job's ID as soon as the server has created it.
+    pub on_started: Option<tokio::sync::oneshot::Sender<String>>,
+}
+
 /// Starts the job on the server and runs it to its end.
 pub async fn run_backup(
     session: &Arc<Session>,
     profile: &UserProfileConfig,
     request: &BackupRequest,
-    observer: Option<Observer>,
-    retry_after: Duration,
+    options: RunOptions,
 ) -> Result<JobEnd> {
+    let RunOptions {
+        observer,
+        retry_after,
+        on_started,
+    } = options;
     let source = profile
         .sources
         .get(&request.source_id)
@@ -90,6 +105,9 @@ pub async fn run_backup(
         .request::<JobStarted>(Call::JobStart { detail })
         .await?;
     let job_id = started.job_id;
+    if let Some(tell) = on_started {
+        let _ = tell.send(job_id.clone());
+    }
     let control = session.job_started(&job_id);
     let job = Job {
         session: session.clone(),

@@ -7,13 +7,15 @@
 //! (what a client package installed beside the binary), [`platform`]
 //! (what the machine says about itself), [`link`] (one websocket),
 //! [`session`] (keeping it up), [`scheduler`], [`job`] (one backup job),
-//! [`engines`], [`vaults`], [`exec`] (pre- and post-commands) and
+//! [`engines`], [`vaults`], [`exec`] (pre- and post-commands), [`dispatch`]
+//! (the server's calls) and
 //! [`commands`] (the command line).
 
 #![forbid(unsafe_code)]
 
 pub mod commands;
 pub mod defaults;
+pub mod dispatch;
 pub mod engines;
 pub mod exec;
 pub mod job;

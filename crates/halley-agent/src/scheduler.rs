@@ -145,7 +145,11 @@ async fn run_with_retries(
     let mut profile = profile.clone();
     let mut wait = Duration::ZERO;
     for attempt in 0..=retries {
-        match job::run_backup(session, &profile, request, None, wait).await {
+        let options = job::RunOptions {
+            retry_after: wait,
+            ..Default::default()
+        };
+        match job::run_backup(session, &profile, request, options).await {
             Ok(end) if !retryable(end.status) => return,
             Ok(end) => tracing::warn!(
                 "rule {}: job {} ended {}",

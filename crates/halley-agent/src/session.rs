@@ -15,7 +15,6 @@ use halley_api::types::UserProfileConfig;
 use halley_protocol::device::*;
 use rand::Rng;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::link::{Closed, Event, Link};
@@ -180,7 +179,12 @@ impl Session {
             tokio::select! {
                 biased;
                 event = events.recv() => match event {
-                    Some(Event::Call { id, call }) => link.reply(id, self.answer(call)),
+                    Some(Event::Call { id, call }) => {
+                        let (session, link) = (self.clone(), link.clone());
+                        tokio::spawn(async move {
+                            link.reply(id, crate::dispatch::answer(&session, call).await);
+                        });
+                    }
                     Some(Event::Registered(registration)) => {
                         if let Err(err) = self.adopt(&registration) {
                             tracing::error!("cannot keep the credentials the server sent: {err:#}");
@@ -212,23 +216,9 @@ impl Session {
         closed
     }
 
-    fn answer(&self, call: Call) -> Result<Value, String> {
-        match call {
-            Call::JobCancel { job_id } => match self.jobs.lock().unwrap().get(&job_id) {
-                Some(job) => {
-                    job.stop(StopReason::Cancelled);
-                    Ok(Value::Null)
-                }
-                None => Err(format!("job {job_id} is not running on this device")),
-            },
-            other => Err(format!(
-                "this device does not answer {}",
-                serde_json::to_value(&other)
-                    .ok()
-                    .and_then(|v| v["name"].as_str().map(str::to_string))
-                    .unwrap_or_default()
-            )),
-        }
+    /// The stop switch of a job running here.
+    pub fn running_job(&self, job_id: &str) -> Option<Arc<JobControl>> {
+        self.jobs.lock().unwrap().get(job_id).cloned()
     }
 
     /// Keeps credentials received in the lobby.

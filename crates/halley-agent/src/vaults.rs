@@ -36,6 +36,23 @@ pub fn backend_of(
     })
 }
 
+/// Opens a vault that has been backed up into, to read it.
+pub async fn open_existing(session: &Session, vault_id: &str) -> Result<Repository> {
+    let profile = session.profile().await?;
+    let destination = profile
+        .destinations
+        .get(vault_id)
+        .ok_or_else(|| anyhow!("the account has no Storage Vault '{vault_id}'"))?;
+    if destination.encrypted_encryption_key.is_empty() {
+        return Err(anyhow!(
+            "Storage Vault '{vault_id}' has never been backed up into"
+        ));
+    }
+    let account_key = vault_key::decode_account_key(&session.state().account_key)
+        .map_err(|why| anyhow!("{why}: log in again"))?;
+    open(session, &account_key, vault_id, destination).await
+}
+
 /// Opens (initialising it on first use) the vault `destination_id`.
 pub async fn open(
     session: &Session,

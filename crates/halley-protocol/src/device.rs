@@ -165,6 +165,19 @@ pub enum Call {
     },
     /// Server → device: stop this job (it ends 7005).
     JobCancel { job_id: String },
+    /// Server → device (`dispatcher/run-backup`): run a backup rule now.
+    /// Answered with [`JobStarted`] once the job exists; it runs on.
+    RunBackup { rule_id: String },
+    /// Server → device (`dispatcher/run-backup-custom`): back up a
+    /// Protected Item into a Storage Vault now, outside any rule. Answered
+    /// like `RunBackup`.
+    RunBackupCustom {
+        source_id: String,
+        destination_id: String,
+    },
+    /// Server → device (`dispatcher/request-vault-snapshots`): the
+    /// snapshots a vault holds. Answered with a list of `VaultSnapshot`.
+    VaultSnapshots { destination_id: String },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

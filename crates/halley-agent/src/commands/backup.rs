@@ -37,7 +37,16 @@ pub async fn run(dir: StateDir, target: Target) -> Result<i32> {
         let display = display.clone();
         Arc::new(move |p: &Progress| display.show(p))
     };
-    let end = job::run_backup(&session, &profile, &request, Some(observer), Duration::ZERO).await?;
+    let end = job::run_backup(
+        &session,
+        &profile,
+        &request,
+        job::RunOptions {
+            observer: Some(observer),
+            ..Default::default()
+        },
+    )
+    .await?;
     display.finish();
     let outcome = &end.outcome;
     match end.status {

@@ -9,34 +9,18 @@ use anyhow::{anyhow, bail, Result};
 use halley_api::constants::*;
 use halley_api::types::BackupJobDetail;
 use halley_protocol::device::{Call, JobStarted};
-use halley_protocol::vault_key;
 use halley_vault::{Repository, SnapshotInfo};
 use indicatif::HumanBytes;
 
 use super::backup::ProgressDisplay;
 use super::one_off_session;
-use crate::session::Session;
 use crate::state::StateDir;
 use crate::util::now_unix;
 use crate::{platform, vaults};
 
-async fn open_vault(session: &Session, vault_id: &str) -> Result<Repository> {
-    let profile = session.profile().await?;
-    let destination = profile
-        .destinations
-        .get(vault_id)
-        .ok_or_else(|| anyhow!("the account has no Storage Vault '{vault_id}'"))?;
-    if destination.encrypted_encryption_key.is_empty() {
-        bail!("Storage Vault '{vault_id}' has never been backed up into");
-    }
-    let account_key = vault_key::decode_account_key(&session.state().account_key)
-        .map_err(|why| anyhow!("{why}: log in again"))?;
-    vaults::open(session, &account_key, vault_id, destination).await
-}
-
 pub async fn snapshots(dir: StateDir, vault: String) -> Result<()> {
     let session = one_off_session(dir)?;
-    let repo = open_vault(&session, &vault).await?;
+    let repo = vaults::open_existing(&session, &vault).await?;
     let list = tokio::task::spawn_blocking(move || repo.snapshots()).await??;
     println!(
         "{:<64}  {:<20}  {:<36}  {:>8}  {:>10}",
@@ -68,7 +52,7 @@ pub struct Restore {
 
 pub async fn restore(dir: StateDir, restore: Restore) -> Result<i32> {
     let session = one_off_session(dir)?;
-    let repo = Arc::new(open_vault(&session, &restore.vault).await?);
+    let repo = Arc::new(vaults::open_existing(&session, &restore.vault).await?);
     let snapshot = {
         let repo = repo.clone();
         let (item, spec) = (restore.item.clone(), restore.snapshot.clone());

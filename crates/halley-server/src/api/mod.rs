@@ -7,6 +7,7 @@
 mod account;
 mod admins;
 mod devices;
+mod dispatcher;
 mod downloads;
 mod email;
 mod external_auth;
@@ -225,6 +226,18 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         AdminGetJobLog | UserWebGetJobLog => serve(jobs::log_text),
         AdminGetJobLogEntries | UserWebGetJobLogEntries => serve(jobs::log_entries),
         AdminJobCancel | UserWebJobCancel => serve(jobs::cancel),
+        // Calls that reach a live device
+        AdminDispatcherRunBackup | UserWebDispatcherRunBackup => serve(dispatcher::run_backup),
+        AdminDispatcherRunBackupCustom | UserWebDispatcherRunBackupCustom => {
+            serve(dispatcher::run_backup_custom)
+        }
+        AdminDispatcherRequestVaultSnapshots | UserWebDispatcherRequestVaultSnapshots => {
+            serve(dispatcher::vault_snapshots)
+        }
+        AdminDispatcherRefetchProfile => serve(dispatcher::refetch_profile),
+        AdminDispatcherDropConnection | UserWebDispatcherDropConnection => {
+            serve(dispatcher::drop_connection)
+        }
         // Client software
         AdminBrandingAvailablePlatforms => serve(downloads::available_platforms),
         AdminBrandingGenerateClientTest => serve(downloads::test),
@@ -257,7 +270,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherDeepverifyStorageVault
         | AdminDispatcherDeleteSnapshot
         | AdminDispatcherDeleteSnapshots
-        | AdminDispatcherDropConnection
         | AdminDispatcherEmailPreview
         | AdminDispatcherForceLogin
         | AdminDispatcherGetDefaultLoginUrl
@@ -265,7 +277,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherKillProcess
         | AdminDispatcherOffice365ListVirtualAccounts
         | AdminDispatcherPingDestination
-        | AdminDispatcherRefetchProfile
         | AdminDispatcherRegisterOfficeApplicationBegin
         | AdminDispatcherRegisterOfficeApplicationCheck
         | AdminDispatcherReindexStorageVault
@@ -289,10 +300,7 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherRequestOffice365Accounts
         | AdminDispatcherRequestOffice365Sites
         | AdminDispatcherRequestStoredObjects
-        | AdminDispatcherRequestVaultSnapshots
         | AdminDispatcherRequestWindiskSnapshot
-        | AdminDispatcherRunBackup
-        | AdminDispatcherRunBackupCustom
         | AdminDispatcherRunRestore
         | AdminDispatcherRunRestoreCustom
         | AdminDispatcherSearchSnapshots
@@ -319,7 +327,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | UserWebDispatcherBrowseVirtualMachines
         | UserWebDispatcherDeleteSnapshot
         | UserWebDispatcherDeleteSnapshots
-        | UserWebDispatcherDropConnection
         | UserWebDispatcherOffice365ListVirtualAccounts
         | UserWebDispatcherPingDestination
         | UserWebDispatcherRegisterOfficeApplicationBegin
@@ -342,10 +349,7 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | UserWebDispatcherRequestOffice365Accounts
         | UserWebDispatcherRequestOffice365Sites
         | UserWebDispatcherRequestStoredObjects
-        | UserWebDispatcherRequestVaultSnapshots
         | UserWebDispatcherRequestWindiskSnapshot
-        | UserWebDispatcherRunBackup
-        | UserWebDispatcherRunBackupCustom
         | UserWebDispatcherRunRestore
         | UserWebDispatcherRunRestoreCustom
         | UserWebDispatcherSearchSnapshots

@@ -289,8 +289,13 @@ async fn answer(
             )
             .await?,
         ),
-        Call::JobCancel { .. } => {
-            return Err(ApiError::bad_request("job_cancel is a call of the server"))
+        Call::JobCancel { .. }
+        | Call::RunBackup { .. }
+        | Call::RunBackupCustom { .. }
+        | Call::VaultSnapshots { .. } => {
+            return Err(ApiError::bad_request(
+                "that is a call of the server to its devices",
+            ))
         }
     };
     Ok(body)

@@ -1,0 +1,107 @@
+//! The server's calls to this device, each answered on its own task so a
+//! slow one (opening a vault) holds up neither the connection nor the
+//! others: cancel a job, run a backup now, list a vault's snapshots.
+
+use std::sync::Arc;
+
+use anyhow::{anyhow, Result};
+use halley_api::types::VaultSnapshot;
+use halley_protocol::device::Call;
+use serde_json::{json, Value};
+
+use crate::job::{self, BackupRequest};
+use crate::session::{Session, StopReason};
+use crate::vaults;
+
+pub async fn answer(session: &Arc<Session>, call: Call) -> Result<Value, String> {
+    let outcome = match call {
+        Call::JobCancel { job_id } => cancel(session, &job_id),
+        Call::RunBackup { rule_id } => run_rule(session, &rule_id).await,
+        Call::RunBackupCustom {
+            source_id,
+            destination_id,
+        } => {
+            let request = BackupRequest {
+                rule_id: String::new(),
+                source_id,
+                destination_id,
+            };
+            start_now(session, request).await
+        }
+        Call::VaultSnapshots { destination_id } => snapshots(session, &destination_id).await,
+        other => Err(anyhow!(
+            "this device does not answer {}",
+            serde_json::to_value(&other)
+                .ok()
+                .and_then(|v| v["name"].as_str().map(str::to_string))
+                .unwrap_or_default()
+        )),
+    };
+    outcome.map_err(|err| format!("{err:#}"))
+}
+
+fn cancel(session: &Session, job_id: &str) -> Result<Value> {
+    let job = session
+        .running_job(job_id)
+        .ok_or_else(|| anyhow!("job {job_id} is not running on this device"))?;
+    job.stop(StopReason::Cancelled);
+    Ok(Value::Null)
+}
+
+async fn run_rule(session: &Arc<Session>, rule_id: &str) -> Result<Value> {
+    let profile = session.profile().await?;
+    let request = job::rule_request(&profile, rule_id)?;
+    start_now(session, request).await
+}
+
+/// Starts the job and answers with its ID as soon as the server has it;
+/// the job runs on.
+async fn start_now(session: &Arc<Session>, request: BackupRequest) -> Result<Value> {
+    let profile = session.profile().await?;
+    let device_id = session.state().device_id;
+    let source = profile
+        .sources
+        .get(&request.source_id)
+        .ok_or_else(|| anyhow!("the account has no Protected Item '{}'", request.source_id))?;
+    if !source.owner_device.is_empty() && source.owner_device != device_id {
+        return Err(anyhow!(
+            "Protected Item '{}' belongs to device {}, not this one",
+            request.source_id,
+            source.owner_device
+        ));
+    }
+    let (started, job_id) = tokio::sync::oneshot::channel();
+    let runner = session.clone();
+    let failed = tokio::spawn(async move {
+        let options = job::RunOptions {
+            on_started: Some(started),
+            ..Default::default()
+        };
+        job::run_backup(&runner, &profile, &request, options).await
+    });
+    match job_id.await {
+        Ok(job_id) => Ok(json!({ "job_id": job_id })),
+        // The job ended before it had an ID: it could not start.
+        Err(_) => match failed.await {
+            Ok(Err(err)) => Err(err),
+            _ => Err(anyhow!("the job could not start")),
+        },
+    }
+}
+
+async fn snapshots(session: &Session, destination_id: &str) -> Result<Value> {
+    let repo = vaults::open_existing(session, destination_id).await?;
+    let list = tokio::task::spawn_blocking(move || repo.snapshots()).await??;
+    let snapshots: Vec<VaultSnapshot> = list
+        .into_iter()
+        .map(|s| VaultSnapshot {
+            snapshot: s.id.to_hex(),
+            engine_type: s.snapshot.engine,
+            source: s.snapshot.source,
+            create_time: s.snapshot.time,
+            has_original_path_info: true,
+            ..Default::default()
+        })
+        .collect();
+    Ok(serde_json::to_value(snapshots)?)
+}

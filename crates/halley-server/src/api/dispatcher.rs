@@ -1,0 +1,137 @@
+//! `dispatcher/*` (administrators) and `user/web/dispatcher/*` (the account
+//! holder, on their own devices): calls that reach a live device. The
+//! caller names a connection (`TargetID`, from `dispatcher/list-active`);
+//! the server forwards the call over the device protocol and waits for the
+//! answer (`docs/device-protocol.md`, "Calls from the dispatcher"). A
+//! connection of another tenant or another account answers exactly as an
+//! unknown one.
+
+use std::sync::Arc;
+
+use halley_api::types::{
+    CometAPIResponseMessage, DispatchWithJobIDResponse, DispatcherVaultSnapshotsResponse,
+    VaultSnapshot,
+};
+use halley_protocol::device::{Call as DeviceCall, JobStarted, CLOSE_DROPPED};
+use serde_json::Value;
+
+use crate::devices::live::profile_message;
+use crate::devices::registry::{Connection, RequestError};
+use crate::http::{quoted, ApiError, ApiResult, Call, Reply};
+use crate::service::users;
+
+/// The live connection `TargetID` in the caller's reach.
+fn target(call: &Call) -> ApiResult<Arc<Connection>> {
+    let id = call.params.non_empty("TargetID")?;
+    let (scope, own) = match call.user() {
+        Ok(user) => (user.scope(), Some(user.username())),
+        Err(_) => (call.admin()?.scope(), None),
+    };
+    call.state
+        .devices
+        .device_connection(&scope, id)
+        .filter(|c| own.is_none_or(|name| c.username() == name))
+        .ok_or_else(|| {
+            ApiError::invalid_param(
+                "TargetID",
+                format!(
+                    "no device is connected as {} (see dispatcher/list-active)",
+                    quoted(id)
+                ),
+            )
+        })
+}
+
+/// Forwards `request` and waits for the device's answer; every way it can
+/// fail names the device and why.
+async fn ask(connection: &Connection, request: DeviceCall) -> ApiResult<Value> {
+    let device = format!(
+        "The device {} of {}",
+        quoted(connection.device_id()),
+        quoted(connection.username())
+    );
+    connection.request(request).await.map_err(|err| match err {
+        RequestError::Refused(why) => {
+            ApiError::new(500, format!("{device} could not do it: {why}"))
+        }
+        RequestError::Timeout(_) => ApiError::new(504, format!("{device} {err}")),
+        RequestError::Gone => ApiError::new(502, format!("{device}: {err}")),
+    })
+}
+
+/// The job a device started; administrators get its ID.
+fn started(call: &Call, answer: Value) -> ApiResult<Reply> {
+    let job: JobStarted = serde_json::from_value(answer).map_err(ApiError::internal)?;
+    if call.user().is_ok() {
+        return Ok(Reply::json(&CometAPIResponseMessage::ok()));
+    }
+    Ok(Reply::json(&DispatchWithJobIDResponse {
+        status: 200,
+        message: "OK".into(),
+        job_id: job.job_id,
+        ..Default::default()
+    }))
+}
+
+/// `run-backup`: runs a backup rule now.
+pub async fn run_backup(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    let rule_id = call.params.non_empty("BackupRule")?.to_string();
+    let answer = ask(&connection, DeviceCall::RunBackup { rule_id }).await?;
+    started(&call, answer)
+}
+
+/// `run-backup-custom`: backs up a Protected Item into a Storage Vault now.
+/// `Options` is read so a malformed value is refused; its settings are not
+/// applied yet (the README says so).
+pub async fn run_backup_custom(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    let source_id = call.params.non_empty("Source")?.to_string();
+    let destination_id = call.params.non_empty("Destination")?.to_string();
+    if let Some(options) = call.params.opt_str("Options").filter(|o| !o.is_empty()) {
+        serde_json::from_str::<halley_api::types::BackupJobAdvancedOptions>(options).map_err(
+            |e| ApiError::invalid_param("Options", format!("not a BackupJobAdvancedOptions: {e}")),
+        )?;
+    }
+    let request = DeviceCall::RunBackupCustom {
+        source_id,
+        destination_id,
+    };
+    let answer = ask(&connection, request).await?;
+    started(&call, answer)
+}
+
+/// `request-vault-snapshots`: the snapshots a vault holds, as the device
+/// reads them.
+pub async fn vault_snapshots(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    let destination_id = call.params.non_empty("Destination")?.to_string();
+    let answer = ask(&connection, DeviceCall::VaultSnapshots { destination_id }).await?;
+    let snapshots: Vec<VaultSnapshot> =
+        serde_json::from_value(answer).map_err(ApiError::internal)?;
+    Ok(Reply::json(&DispatcherVaultSnapshotsResponse {
+        status: 200,
+        message: "OK".into(),
+        snapshots,
+        ..Default::default()
+    }))
+}
+
+/// `refetch-profile`: sends the device its account's profile again.
+pub async fn refetch_profile(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    let scope = match call.user() {
+        Ok(user) => user.scope(),
+        Err(_) => call.admin()?.scope(),
+    };
+    let (profile, record) = users::load(&call.state, &scope, connection.username()).await?;
+    connection.send(profile_message(&profile, &record.profile_hash));
+    Ok(Reply::ok())
+}
+
+/// `drop-connection`: closes the connection; the device dials again.
+pub async fn drop_connection(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    connection.close(CLOSE_DROPPED, "dropped by request; reconnect", true);
+    Ok(Reply::ok())
+}
