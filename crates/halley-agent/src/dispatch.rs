@@ -10,8 +10,13 @@ use halley_protocol::device::Call;
 use serde_json::{json, Value};
 
 use crate::job::{self, BackupRequest};
+use crate::restores::{self, Restore};
 use crate::session::{Session, StopReason};
 use crate::vaults;
+
+/// The exit status after `kill-process`; the systemd unit does not restart
+/// the agent after it (`RestartPreventExitStatus`).
+pub const EXIT_KILLED: i32 = 3;
 
 pub async fn answer(session: &Arc<Session>, call: Call) -> Result<Value, String> {
     let outcome = match call {
@@ -29,6 +34,35 @@ pub async fn answer(session: &Arc<Session>, call: Call) -> Result<Value, String>
             start_now(session, request).await
         }
         Call::VaultSnapshots { destination_id } => snapshots(session, &destination_id).await,
+        Call::Restore {
+            source_id,
+            destination_id,
+            snapshot,
+            target,
+            paths,
+        } => {
+            let restore = Restore {
+                item: source_id,
+                vault: destination_id,
+                snapshot,
+                target: target.into(),
+                paths,
+            };
+            restore_now(session, restore).await
+        }
+        Call::DeleteSnapshots {
+            destination_id,
+            snapshot_ids,
+        } => delete_snapshots(session, &destination_id, snapshot_ids).await,
+        Call::KillProcess => {
+            // Answered first; the process ends once the reply is out.
+            tokio::spawn(async {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                tracing::warn!("stopped by the server (kill-process)");
+                std::process::exit(EXIT_KILLED);
+            });
+            Ok(Value::Null)
+        }
         other => Err(anyhow!(
             "this device does not answer {}",
             serde_json::to_value(&other)
@@ -72,16 +106,26 @@ async fn start_now(session: &Arc<Session>, request: BackupRequest) -> Result<Val
     }
     let (started, job_id) = tokio::sync::oneshot::channel();
     let runner = session.clone();
-    let failed = tokio::spawn(async move {
+    let job = async move {
         let options = job::RunOptions {
             on_started: Some(started),
             ..Default::default()
         };
         job::run_backup(&runner, &profile, &request, options).await
-    });
+    };
+    answer_when_started(job_id, job).await
+}
+
+/// Runs `job` on its own task and answers with the job's ID as soon as the
+/// server has created it; the job runs on. An error before that (no such
+/// vault, say) is the answer.
+async fn answer_when_started<T: Send + 'static>(
+    job_id: tokio::sync::oneshot::Receiver<String>,
+    job: impl std::future::Future<Output = Result<T>> + Send + 'static,
+) -> Result<Value> {
+    let failed = tokio::spawn(job);
     match job_id.await {
         Ok(job_id) => Ok(json!({ "job_id": job_id })),
-        // The job ended before it had an ID: it could not start.
         Err(_) => match failed.await {
             Ok(Err(err)) => Err(err),
             _ => Err(anyhow!("the job could not start")),
@@ -104,4 +148,30 @@ async fn snapshots(session: &Session, destination_id: &str) -> Result<Value> {
         })
         .collect();
     Ok(serde_json::to_value(snapshots)?)
+}
+
+/// Starts the restore job and answers with its ID; it runs on.
+async fn restore_now(session: &Arc<Session>, restore: Restore) -> Result<Value> {
+    let (started, job_id) = tokio::sync::oneshot::channel();
+    let runner = session.clone();
+    let job = async move { restores::run(&runner, restore, Arc::new(|_| {}), Some(started)).await };
+    answer_when_started(job_id, job).await
+}
+
+async fn delete_snapshots(
+    session: &Session,
+    destination_id: &str,
+    ids: Vec<String>,
+) -> Result<Value> {
+    let repo = vaults::open_existing(session, destination_id).await?;
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        let found = ids
+            .iter()
+            .map(|id| Ok(repo.find_snapshot(id)?.id))
+            .collect::<Result<Vec<_>>>()?;
+        halley_vault::forget::forget(&repo, &found)?;
+        Ok(())
+    })
+    .await??;
+    Ok(Value::Null)
 }

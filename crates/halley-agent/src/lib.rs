@@ -7,6 +7,7 @@
 //! (what a client package installed beside the binary), [`platform`]
 //! (what the machine says about itself), [`link`] (one websocket),
 //! [`session`] (keeping it up), [`scheduler`], [`job`] (one backup job),
+//! [`restores`] (one restore job),
 //! [`engines`], [`vaults`], [`exec`] (pre- and post-commands), [`dispatch`]
 //! (the server's calls) and
 //! [`commands`] (the command line).
@@ -21,6 +22,7 @@ pub mod exec;
 pub mod job;
 pub mod link;
 pub mod platform;
+pub mod restores;
 pub mod scheduler;
 pub mod session;
 pub mod state;

@@ -178,6 +178,27 @@ pub enum Call {
     /// Server → device (`dispatcher/request-vault-snapshots`): the
     /// snapshots a vault holds. Answered with a list of `VaultSnapshot`.
     VaultSnapshots { destination_id: String },
+    /// Server → device (`dispatcher/run-restore`): restore a snapshot
+    /// (`snapshot` empty: the item's newest), or `paths` of it, into the
+    /// directory `target`. Answered like `RunBackup`; the job is 4002.
+    Restore {
+        source_id: String,
+        destination_id: String,
+        #[serde(default)]
+        snapshot: String,
+        target: String,
+        #[serde(default)]
+        paths: Vec<String>,
+    },
+    /// Server → device (`dispatcher/delete-snapshot(s)`): forget these
+    /// snapshots of the vault. Answered with `null` once they are gone.
+    DeleteSnapshots {
+        destination_id: String,
+        snapshot_ids: Vec<String>,
+    },
+    /// Server → device (`dispatcher/kill-process`): stop the agent; it
+    /// stays stopped until started again. Answered before it exits.
+    KillProcess,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

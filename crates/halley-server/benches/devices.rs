@@ -112,7 +112,7 @@ async fn run(server: &support::Halleyd, devices: usize, seconds: u64) {
         peak / 1024
     );
     println!(
-        "{:<40} {:>9} {:>9} {:>9}",
+        "{:<42} {:>9} {:>9} {:>9}",
         "to the websocket event", "p50 ms", "p99 ms", "max ms"
     );
     for (what, mut samples) in [
@@ -123,7 +123,7 @@ async fn run(server: &support::Halleyd, devices: usize, seconds: u64) {
         samples.sort();
         let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
         println!(
-            "{what:<40} {:>9.2} {:>9.2} {:>9.2}",
+            "{what:<42} {:>9.2} {:>9.2} {:>9.2}",
             at(0.5),
             at(0.99),
             at(1.0)
@@ -177,17 +177,20 @@ async fn send(socket: &mut Socket, message: &Message) {
 /// The next frame that is a reply, skipping profile pushes.
 async fn reply(socket: &mut Socket) -> serde_json::Value {
     loop {
-        if let Some(Ok(Frame::Text(text))) = socket.next().await {
-            let message: Message = serde_json::from_str(&text).unwrap();
-            if let Message::Reply {
-                ok, error, body, ..
-            } = message
-            {
-                assert!(ok, "{error}");
-                return body;
+        match socket.next().await {
+            Some(Ok(Frame::Text(text))) => {
+                let message: Message = serde_json::from_str(&text).unwrap();
+                if let Message::Reply {
+                    ok, error, body, ..
+                } = message
+                {
+                    assert!(ok, "{error}");
+                    return body;
+                }
             }
-        } else {
-            panic!("the device's connection closed");
+            // Heartbeats; tungstenite answers pings itself.
+            Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => {}
+            other => panic!("the device's connection closed: {other:?}"),
         }
     }
 }

@@ -2,17 +2,20 @@
 //! Run with `HALLEY_BLESS=1` to rewrite the table from the router.
 
 use halley_api::endpoints::ENDPOINTS;
-use halley_server::api::built_endpoints;
+use halley_server::api::{built_endpoints, unsupported_endpoints};
 
 const START: &str = "<!-- compatibility-table:start -->";
 const END: &str = "<!-- compatibility-table:end -->";
 
 fn expected_table() -> String {
     let built = built_endpoints();
+    let unsupported = unsupported_endpoints();
     let mut table = String::from("| Endpoint | Path | State |\n| --- | --- | --- |\n");
     for endpoint in ENDPOINTS {
         let state = if built.contains(&endpoint.name) {
             "built"
+        } else if unsupported.contains(&endpoint.name) {
+            "not supported: a clear error names the missing platform or engine"
         } else {
             "not built"
         };
@@ -32,7 +35,11 @@ fn readme_table_matches_the_router() {
     let end = readme.find(END).expect("table end marker");
     let expected = expected_table();
     let built = built_endpoints().len();
-    let summary = format!("\n{built} of {} endpoints are built.\n\n", ENDPOINTS.len());
+    let unsupported = unsupported_endpoints().len();
+    let summary = format!(
+        "\n{built} of {} endpoints are built; {unsupported} more are calls for platforms or engines Halley does not have, and answer `Status` 501 naming what is missing.\n\n",
+        ENDPOINTS.len()
+    );
     let wanted = format!("{summary}{expected}");
     if std::env::var_os("HALLEY_BLESS").is_some() {
         let updated = format!("{}{}{}", &readme[..start], wanted, &readme[end..]);

@@ -178,8 +178,78 @@ async fn backups_start_from_the_dispatcher_and_snapshots_are_listed() {
     let again = connection_of(&server, &device, Some(&target)).await;
     assert_ne!(again, target);
 
+    // A restore into another directory, then one path of it again.
+    let restored = data.path().join("restored");
+    let restore = dispatch(
+        &server,
+        "run-restore",
+        &[
+            ("TargetID", &again),
+            ("Path", restored.to_str().unwrap()),
+            ("Source", "files"),
+            ("Destination", "vault"),
+        ],
+    )
+    .await;
+    restore.assert_refused(200, "OK");
+    let restore_id = restore.json()["JobID"].as_str().unwrap().to_string();
+    let restore_job = job_where(&server, "jo", 30, |j| {
+        j["GUID"] == restore_id.as_str() && j["Status"] != 6001
+    })
+    .await;
+    assert_eq!(restore_job["Status"], 5000, "{restore_job}");
+    assert_eq!(restore_job["Classification"], 4002);
+    let inside = restored.join(tree.strip_prefix("/").unwrap());
+    assert_eq!(std::fs::read(inside.join("a.txt")).unwrap(), b"now");
+    dispatch(
+        &server,
+        "run-restore",
+        &[
+            ("TargetID", &again),
+            ("Path", "relative/dir"),
+            ("Source", "files"),
+            ("Destination", "vault"),
+        ],
+    )
+    .await
+    .assert_refused(400, "absolute");
+
+    // Deleting the first snapshot leaves the second.
+    dispatch(
+        &server,
+        "delete-snapshot",
+        &[
+            ("TargetID", &again),
+            ("DestinationID", "vault"),
+            ("SnapshotID", done["SnapshotID"].as_str().unwrap()),
+        ],
+    )
+    .await
+    .assert_refused(200, "OK");
+    let left = dispatch(
+        &server,
+        "request-vault-snapshots",
+        &[("TargetID", &again), ("Destination", "vault")],
+    )
+    .await
+    .json();
+    let left = left["Snapshots"].as_array().unwrap();
+    assert_eq!(left.len(), 1);
+    assert_ne!(left[0]["Snapshot"], done["SnapshotID"]);
+
+    // An engine a Linux agent lacks is refused at once, naming it.
+    dispatch(&server, "request-browse-hyperv", &[("TargetID", &again)])
+        .await
+        .assert_refused(501, "no Hyper-V engine");
+
+    // kill-process: the agent stops and stays stopped.
+    dispatch(&server, "kill-process", &[("TargetID", &again)])
+        .await
+        .assert_refused(200, "OK");
+    let exit = agent.exit_status(20).expect("the agent stopped");
+    assert_eq!(exit.code(), Some(3));
+
     // Offline: refused at once, nothing queued.
-    agent.kill();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let refused = dispatch(

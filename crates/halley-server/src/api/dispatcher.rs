@@ -135,3 +135,64 @@ pub async fn drop_connection(call: Call) -> ApiResult<Reply> {
     connection.close(CLOSE_DROPPED, "dropped by request; reconnect", true);
     Ok(Reply::ok())
 }
+
+/// `run-restore`: restores a snapshot of `Source` from `Destination` (the
+/// newest when `Snapshot` is empty), or its `Paths`, into the directory
+/// `Path` on the device.
+pub async fn run_restore(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    let target_path = call.params.non_empty("Path")?.to_string();
+    if !target_path.starts_with('/') {
+        return Err(ApiError::invalid_param(
+            "Path",
+            format!(
+                "{} is not an absolute path on the device",
+                quoted(&target_path)
+            ),
+        ));
+    }
+    let request = DeviceCall::Restore {
+        source_id: call.params.non_empty("Source")?.to_string(),
+        destination_id: call.params.non_empty("Destination")?.to_string(),
+        snapshot: call.params.opt_str("Snapshot").unwrap_or("").to_string(),
+        target: target_path,
+        paths: call
+            .params
+            .opt_json::<Vec<String>>("Paths")?
+            .unwrap_or_default(),
+    };
+    let answer = ask(&connection, request).await?;
+    started(&call, answer)
+}
+
+/// `delete-snapshot` and `delete-snapshots`: the device forgets them.
+pub async fn delete_snapshots(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    let destination_id = call.params.non_empty("DestinationID")?.to_string();
+    let snapshot_ids = match call.params.opt_str("SnapshotID") {
+        Some(one) => vec![one.to_string()],
+        None => call
+            .params
+            .opt_json::<Vec<String>>("SnapshotIDs")?
+            .unwrap_or_default(),
+    };
+    if snapshot_ids.is_empty() || snapshot_ids.iter().any(|id| id.is_empty()) {
+        return Err(ApiError::invalid_param(
+            "SnapshotIDs",
+            "name at least one snapshot, none empty",
+        ));
+    }
+    let request = DeviceCall::DeleteSnapshots {
+        destination_id,
+        snapshot_ids,
+    };
+    ask(&connection, request).await?;
+    Ok(Reply::ok())
+}
+
+/// `kill-process`: the agent stops, and stays stopped until started again.
+pub async fn kill_process(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    ask(&connection, DeviceCall::KillProcess).await?;
+    Ok(Reply::ok())
+}

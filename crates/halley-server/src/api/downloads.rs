@@ -5,8 +5,7 @@
 //! is the server URL built into the package, else the branding's
 //! `DefaultLoginServerURL`. `InstallToken` (Halley's own parameter, from
 //! `AdminCreateInstallToken`) makes the package register the machine on its
-//! first start. Platforms Halley does not build (their endpoints are not built) answer
-//! 501 naming them.
+//! first start. Platforms Halley does not build are refused in `unsupported.rs`.
 
 use std::collections::BTreeMap;
 
@@ -53,16 +52,6 @@ pub async fn linux_generic(call: Call) -> ApiResult<Reply> {
 
 pub async fn linux_deb(call: Call) -> ApiResult<Reply> {
     build(call, of_kind(Kind::Deb)).await
-}
-
-/// The error of a fixed download path of a platform Halley does not build
-/// (those endpoints are not built); `None` for other paths.
-pub fn unbuilt_platform(path: &str) -> Option<ApiError> {
-    let name = path.strip_prefix("/api/v1/admin/branding/generate-client/")?;
-    Some(ApiError::new(
-        501,
-        format!("Halley does not build the {name} client: only Linux packages (linuxgeneric, linux-deb)"),
-    ))
 }
 
 fn of_kind(kind: Kind) -> &'static Platform {

@@ -27,6 +27,7 @@ mod self_backup;
 mod server_config;
 mod settings;
 mod stats;
+mod unsupported;
 mod update_news;
 mod user_groups;
 mod user_web;
@@ -235,6 +236,12 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
             serve(dispatcher::vault_snapshots)
         }
         AdminDispatcherRefetchProfile => serve(dispatcher::refetch_profile),
+        AdminDispatcherRunRestore | UserWebDispatcherRunRestore => serve(dispatcher::run_restore),
+        AdminDispatcherDeleteSnapshot
+        | UserWebDispatcherDeleteSnapshot
+        | AdminDispatcherDeleteSnapshots
+        | UserWebDispatcherDeleteSnapshots => serve(dispatcher::delete_snapshots),
+        AdminDispatcherKillProcess => serve(dispatcher::kill_process),
         AdminDispatcherDropConnection | UserWebDispatcherDropConnection => {
             serve(dispatcher::drop_connection)
         }
@@ -268,13 +275,10 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherApplyRetentionRules
         | AdminDispatcherBrowseVirtualMachines
         | AdminDispatcherDeepverifyStorageVault
-        | AdminDispatcherDeleteSnapshot
-        | AdminDispatcherDeleteSnapshots
         | AdminDispatcherEmailPreview
         | AdminDispatcherForceLogin
         | AdminDispatcherGetDefaultLoginUrl
         | AdminDispatcherImportApply
-        | AdminDispatcherKillProcess
         | AdminDispatcherOffice365ListVirtualAccounts
         | AdminDispatcherPingDestination
         | AdminDispatcherRegisterOfficeApplicationBegin
@@ -301,7 +305,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherRequestOffice365Sites
         | AdminDispatcherRequestStoredObjects
         | AdminDispatcherRequestWindiskSnapshot
-        | AdminDispatcherRunRestore
         | AdminDispatcherRunRestoreCustom
         | AdminDispatcherSearchSnapshots
         | AdminDispatcherTestSmbAuth
@@ -325,8 +328,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminUpdateCampaignStatus
         | UserDispatcherEmailPreview
         | UserWebDispatcherBrowseVirtualMachines
-        | UserWebDispatcherDeleteSnapshot
-        | UserWebDispatcherDeleteSnapshots
         | UserWebDispatcherOffice365ListVirtualAccounts
         | UserWebDispatcherPingDestination
         | UserWebDispatcherRegisterOfficeApplicationBegin
@@ -350,7 +351,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | UserWebDispatcherRequestOffice365Sites
         | UserWebDispatcherRequestStoredObjects
         | UserWebDispatcherRequestWindiskSnapshot
-        | UserWebDispatcherRunRestore
         | UserWebDispatcherRunRestoreCustom
         | UserWebDispatcherSearchSnapshots
         | UserWebDispatcherTestSmbAuth
@@ -361,11 +361,21 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
     })
 }
 
-/// Why an endpoint that is not built is not: a download of a platform
-/// Halley does not build names the platform.
+/// Why an endpoint that is not built is not: one Halley cannot serve on
+/// its platform says what is missing.
 pub fn not_built(endpoint: &halley_api::endpoints::EndpointSpec) -> crate::http::ApiError {
-    downloads::unbuilt_platform(endpoint.path)
+    unsupported::refusal(endpoint.path)
         .unwrap_or_else(|| crate::http::ApiError::not_implemented(endpoint.name))
+}
+
+/// Names of the endpoints that are not built because Halley cannot serve
+/// them on its platform, in API order.
+pub fn unsupported_endpoints() -> Vec<&'static str> {
+    halley_api::endpoints::ENDPOINTS
+        .iter()
+        .filter(|spec| route(spec.id).is_none() && unsupported::refusal(spec.path).is_some())
+        .map(|spec| spec.name)
+        .collect()
 }
 
 /// Names of the endpoints this server builds, in API order.

@@ -292,7 +292,10 @@ async fn answer(
         Call::JobCancel { .. }
         | Call::RunBackup { .. }
         | Call::RunBackupCustom { .. }
-        | Call::VaultSnapshots { .. } => {
+        | Call::VaultSnapshots { .. }
+        | Call::Restore { .. }
+        | Call::DeleteSnapshots { .. }
+        | Call::KillProcess => {
             return Err(ApiError::bad_request(
                 "that is a call of the server to its devices",
             ))

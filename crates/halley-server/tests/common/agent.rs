@@ -130,6 +130,20 @@ impl Agent {
             let _ = child.wait();
         }
     }
+
+    /// How the `run` service exited by itself, within `seconds`.
+    pub fn exit_status(&mut self, seconds: u64) -> Option<std::process::ExitStatus> {
+        let child = self.service.as_mut()?;
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.service = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
 }
 
 impl Drop for Agent {
