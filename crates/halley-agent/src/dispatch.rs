@@ -1,6 +1,7 @@
 //! The server's calls to this device, each answered on its own task so a
 //! slow one (opening a vault) holds up neither the connection nor the
-//! others: cancel a job, run a backup now, list a vault's snapshots.
+//! others: cancel a job, run a backup or a restore now, list and delete a
+//! vault's snapshots, browse, retention and verify, stop.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use crate::job::{self, BackupRequest};
 use crate::restores::{self, Restore};
 use crate::session::{Session, StopReason};
 use crate::vaults;
+use crate::{browse, maintenance};
 
 /// The exit status after `kill-process`; the systemd unit does not restart
 /// the agent after it (`RestartPreventExitStatus`).
@@ -54,6 +56,24 @@ pub async fn answer(session: &Arc<Session>, call: Call) -> Result<Value, String>
             destination_id,
             snapshot_ids,
         } => delete_snapshots(session, &destination_id, snapshot_ids).await,
+        Call::Maintain {
+            kind,
+            destination_id,
+        } => {
+            let (started, job_id) = tokio::sync::oneshot::channel();
+            let job = maintenance::run(session.clone(), kind, destination_id, started);
+            answer_when_started(job_id, job).await
+        }
+        Call::StoredObjects {
+            destination_id,
+            snapshot_id,
+            tree_id,
+        } => browse::stored_objects(session, &destination_id, &snapshot_id, &tree_id)
+            .await
+            .and_then(|list| Ok(serde_json::to_value(list)?)),
+        Call::FilesystemObjects { path } => browse::filesystem_objects(&path)
+            .await
+            .and_then(|list| Ok(serde_json::to_value(list)?)),
         Call::KillProcess => {
             // Answered first; the process ends once the reply is out.
             tokio::spawn(async {

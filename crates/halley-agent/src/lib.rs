@@ -7,13 +7,15 @@
 //! (what a client package installed beside the binary), [`platform`]
 //! (what the machine says about itself), [`link`] (one websocket),
 //! [`session`] (keeping it up), [`scheduler`], [`job`] (one backup job),
-//! [`restores`] (one restore job),
+//! [`restores`] (one restore job), [`maintenance`] (retention and verify
+//! jobs), [`browse`] (directories for the dispatcher),
 //! [`engines`], [`vaults`], [`exec`] (pre- and post-commands), [`dispatch`]
 //! (the server's calls) and
 //! [`commands`] (the command line).
 
 #![forbid(unsafe_code)]
 
+pub mod browse;
 pub mod commands;
 pub mod defaults;
 pub mod dispatch;
@@ -21,6 +23,7 @@ pub mod engines;
 pub mod exec;
 pub mod job;
 pub mod link;
+pub mod maintenance;
 pub mod platform;
 pub mod restores;
 pub mod scheduler;

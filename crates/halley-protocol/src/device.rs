@@ -199,6 +199,39 @@ pub enum Call {
     /// Server → device (`dispatcher/kill-process`): stop the agent; it
     /// stays stopped until started again. Answered before it exits.
     KillProcess,
+    /// Server → device (`dispatcher/apply-retention-rules`,
+    /// `deepverify-storage-vault`): a job on a whole vault. Answered like
+    /// `RunBackup`.
+    Maintain {
+        kind: Maintenance,
+        destination_id: String,
+    },
+    /// Server → device (`dispatcher/request-stored-objects`): one directory
+    /// of a snapshot, the root when `tree_id` is empty. Answered with a
+    /// list of `StoredObject`; a directory's `subtree` is its `tree_id`.
+    StoredObjects {
+        destination_id: String,
+        snapshot_id: String,
+        #[serde(default)]
+        tree_id: String,
+    },
+    /// Server → device (`dispatcher/request-filesystem-objects`): one
+    /// directory of the device's file system (`/` when `path` is empty), as
+    /// a list of `StoredObject`.
+    FilesystemObjects {
+        #[serde(default)]
+        path: String,
+    },
+}
+
+/// The jobs [`Call::Maintain`] starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Maintenance {
+    /// Each Protected Item's retention in the vault, then prune (4003).
+    Retention,
+    /// Read and authenticate every blob (4010).
+    DeepVerify,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -621,17 +621,17 @@ async fn first_backup(server: &Server, name: &str, agent: &Agent, data: &Path) {
     );
 }
 
-async fn reset_password(server: &Server, name: &str) {
-    admin_post(
-        &server.url,
-        "/api/v1/admin/reset-user-password",
-        &[("TargetUser", name), ("NewPassword", "password2")],
-    )
-    .await
-    .assert_refused(200, "OK");
+/// An administrator's password reset to `password2`, answered `status`.
+async fn reset_password(server: &Server, name: &str, old: Option<&str>, status: i64, needle: &str) {
+    let mut fields = vec![("TargetUser", name), ("NewPassword", "password2")];
+    fields.extend(old.map(|old| ("OldPassword", old)));
+    admin_post(&server.url, "/api/v1/admin/reset-user-password", &fields)
+        .await
+        .assert_refused(status, needle);
 }
 
-fn login_with(server: &Server, name: &str, password: &str) -> (Agent, Output) {
+/// A new device of `name`, registered with the password set by the reset.
+fn login_after_reset(server: &Server, name: &str) -> Agent {
     let agent = Agent::new();
     let out = agent.output(&[
         "login",
@@ -640,9 +640,25 @@ fn login_with(server: &Server, name: &str, password: &str) -> (Agent, Output) {
         "--username",
         name,
         "--password",
-        password,
+        "password2",
     ]);
-    (agent, out)
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    agent
+}
+
+/// The agent opens the vault `first_backup` wrote and sees its snapshot.
+fn reads_the_vault(agent: &Agent) {
+    let listed = agent.output_within(&["snapshots", "--vault", "vault"], 30);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("files"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -665,20 +681,8 @@ async fn a_password_reset_keeps_vaults_readable_only_with_a_recovery_code() {
     .assert_refused(200, "OK");
     let before = Agent::login(&server.url, "gus");
     first_backup(&server, "gus", &before, &data.path().join("gus")).await;
-    reset_password(&server, "gus").await;
-    let (after, out) = login_with(&server, "gus", "password2");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let listed = after.output_within(&["snapshots", "--vault", "vault"], 30);
-    assert!(
-        listed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&listed.stderr)
-    );
-    assert!(String::from_utf8_lossy(&listed.stdout).contains("files"));
+    reset_password(&server, "gus", None, 200, "OK").await;
+    reads_the_vault(&login_after_reset(&server, "gus"));
 
     // Without one, the server holds the key wrapped by the password alone:
     // a reset needs the old password (so the key is wrapped anew), and a
@@ -686,45 +690,11 @@ async fn a_password_reset_keeps_vaults_readable_only_with_a_recovery_code() {
     new_account(&server, "hal").await;
     let before = Agent::login(&server.url, "hal");
     first_backup(&server, "hal", &before, &data.path().join("hal")).await;
-    admin_post(
-        &server.url,
-        "/api/v1/admin/reset-user-password",
-        &[("TargetUser", "hal"), ("NewPassword", "password2")],
-    )
-    .await
-    .assert_refused(400, "StoreRecoveryCode");
-    admin_post(
-        &server.url,
-        "/api/v1/admin/reset-user-password",
-        &[
-            ("TargetUser", "hal"),
-            ("NewPassword", "password2"),
-            ("OldPassword", "password1"),
-        ],
-    )
-    .await
-    .assert_refused(200, "OK");
-    let (after, out) = login_with(&server, "hal", "password2");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let listed = after.output_within(&["snapshots", "--vault", "vault"], 30);
-    assert!(
-        listed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&listed.stderr)
-    );
-    assert!(String::from_utf8_lossy(&listed.stdout).contains("files"));
+    reset_password(&server, "hal", None, 400, "StoreRecoveryCode").await;
+    reset_password(&server, "hal", Some("password1"), 200, "OK").await;
+    reads_the_vault(&login_after_reset(&server, "hal"));
     // The device registered before keeps its own copy of the key.
-    let listed = before.output_within(&["snapshots", "--vault", "vault"], 30);
-    assert!(
-        listed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&listed.stderr)
-    );
-    assert!(String::from_utf8_lossy(&listed.stdout).contains("files"));
+    reads_the_vault(&before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

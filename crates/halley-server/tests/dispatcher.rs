@@ -20,6 +20,57 @@ async fn dispatch(server: &Server, call: &str, fields: &[(&str, &str)]) -> Answe
     .await
 }
 
+/// A call as `who` (password `password1`) to `path` below `/api/v1/`.
+async fn call_as(server: &Server, who: &str, path: &str, fields: &[(&str, &str)]) -> Answer {
+    let mut all = vec![
+        ("Username", who),
+        ("AuthType", "Password"),
+        ("Password", "password1"),
+    ];
+    all.extend_from_slice(fields);
+    post_form(&server.url, &format!("/api/v1/{path}"), &all).await
+}
+
+async fn stored_objects(
+    server: &Server,
+    target: &str,
+    snapshot: &str,
+    tree: &str,
+) -> Vec<serde_json::Value> {
+    let answer = dispatch(
+        server,
+        "request-stored-objects",
+        &[
+            ("TargetID", target),
+            ("Destination", "vault"),
+            ("SnapshotID", snapshot),
+            ("TreeID", tree),
+        ],
+    )
+    .await
+    .json();
+    answer["StoredObjects"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("{answer}"))
+}
+
+/// Flips a byte in the middle of the largest pack of a local vault: the
+/// one holding the big file's data.
+fn damage_a_pack(vault: &std::path::Path) {
+    let packs = std::fs::read_dir(vault.join("data"))
+        .unwrap()
+        .flat_map(|group| std::fs::read_dir(group.unwrap().path()).unwrap())
+        .map(|pack| pack.unwrap().path());
+    let largest = packs
+        .max_by_key(|path| std::fs::metadata(path).unwrap().len())
+        .unwrap();
+    let mut bytes = std::fs::read(&largest).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&largest, bytes).unwrap();
+}
+
 /// The live connection of `device`, waiting for it (and for it to differ
 /// from `not`, after a reconnection).
 async fn connection_of(server: &Server, device: &str, not: Option<&str>) -> String {
@@ -50,6 +101,8 @@ async fn backups_start_from_the_dispatcher_and_snapshots_are_listed() {
     let tree = data.path().join("tree");
     std::fs::create_dir_all(&tree).unwrap();
     std::fs::write(tree.join("a.txt"), b"now").unwrap();
+    // Big enough that its data fills a pack of its own.
+    std::fs::write(tree.join("big.bin"), noise(256 << 10)).unwrap();
     let mut p = profile(&server, "jo").await;
     p["Destinations"] = json!({"vault": local_vault(&data.path().join("vault"))});
     p["Sources"] = json!({"files": file_item(&device, &tree)});
@@ -88,14 +141,12 @@ async fn backups_start_from_the_dispatcher_and_snapshots_are_listed() {
     assert_eq!(snapshots[0]["EngineType"], "engine1/file");
 
     // Custom, by the account holder on their own device.
-    let own = post_form(
-        &server.url,
-        "/api/v1/user/web/dispatcher/run-backup-custom",
+    let own = call_as(
+        &server,
+        "jo",
+        "user/web/dispatcher/run-backup-custom",
         &[
-            ("Username", "jo"),
-            ("AuthType", "Password"),
-            ("Password", "password1"),
-            ("TargetID", &target),
+            ("TargetID", target.as_str()),
             ("Source", "files"),
             ("Destination", "vault"),
             ("Options", "{}"),
@@ -137,31 +188,16 @@ async fn backups_start_from_the_dispatcher_and_snapshots_are_listed() {
     )
     .await;
     unknown.assert_refused(400, "no device is connected as");
-    let other_user = post_form(
-        &server.url,
-        "/api/v1/user/web/dispatcher/run-backup",
-        &[
-            ("Username", "kim"),
-            ("AuthType", "Password"),
-            ("Password", "password1"),
-            ("TargetID", &target),
-            ("BackupRule", "r1"),
-        ],
-    )
-    .await;
+    let by_rule = [("TargetID", target.as_str()), ("BackupRule", "r1")];
+    let other_user = call_as(&server, "kim", "user/web/dispatcher/run-backup", &by_rule).await;
     other_user.assert_refused(400, "no device is connected as");
     let org = create_tenant(&server, "other").await;
     create_tenant_admin(&server, &org, "otheradmin", "password1").await;
-    let other_tenant = post_form(
-        &server.url,
-        "/api/v1/admin/dispatcher/run-backup",
-        &[
-            ("Username", "otheradmin"),
-            ("AuthType", "Password"),
-            ("Password", "password1"),
-            ("TargetID", &target),
-            ("BackupRule", "r1"),
-        ],
+    let other_tenant = call_as(
+        &server,
+        "otheradmin",
+        "admin/dispatcher/run-backup",
+        &by_rule,
     )
     .await;
     other_tenant.assert_refused(400, "no device is connected as");
@@ -236,6 +272,73 @@ async fn backups_start_from_the_dispatcher_and_snapshots_are_listed() {
     let left = left["Snapshots"].as_array().unwrap();
     assert_eq!(left.len(), 1);
     assert_ne!(left[0]["Snapshot"], done["SnapshotID"]);
+
+    // The device's own files, and a snapshot's tree walked down to the file.
+    let here = dispatch(
+        &server,
+        "request-filesystem-objects",
+        &[("TargetID", &again), ("Path", tree.to_str().unwrap())],
+    )
+    .await
+    .json();
+    assert_eq!(here["StoredObjects"][0]["name"], "a.txt", "{here}");
+    assert_eq!(here["StoredObjects"][0]["type"], "file");
+    let snapshot = left[0]["Snapshot"].as_str().unwrap().to_string();
+    let mut tree_id = String::new();
+    for part in tree.strip_prefix("/").unwrap().iter() {
+        let level = stored_objects(&server, &again, &snapshot, &tree_id).await;
+        let dir = level
+            .iter()
+            .find(|o| o["name"] == part.to_str().unwrap())
+            .unwrap_or_else(|| panic!("no {part:?} in {level:?}"));
+        assert_eq!(dir["type"], "dir");
+        tree_id = dir["subtree"].as_str().unwrap().to_string();
+    }
+    let files = stored_objects(&server, &again, &snapshot, &tree_id).await;
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0]["name"], "a.txt");
+    assert_eq!(files[0]["size"], 3);
+    assert_eq!(files[1]["size"], 256 << 10);
+
+    // Retention and deep verify run as jobs of their own; a damaged pack
+    // makes deep verify fail, naming the file it holds.
+    for (call, classification) in [
+        ("apply-retention-rules", 4003),
+        ("deepverify-storage-vault", 4010),
+    ] {
+        dispatch(
+            &server,
+            call,
+            &[("TargetID", &again), ("Destination", "vault")],
+        )
+        .await
+        .assert_refused(200, "OK");
+        let job = job_where(&server, "jo", 30, |j| {
+            j["Classification"] == classification && j["Status"] != 6001
+        })
+        .await;
+        assert_eq!(job["Status"], 5000, "{call}: {job}");
+    }
+    damage_a_pack(&data.path().join("vault"));
+    dispatch(
+        &server,
+        "deepverify-storage-vault",
+        &[("TargetID", &again), ("Destination", "vault")],
+    )
+    .await
+    .assert_refused(200, "OK");
+    let failed = job_where(&server, "jo", 30, |j| {
+        j["Classification"] == 4010 && j["Status"] == 7002
+    })
+    .await;
+    let log = admin_post(
+        &server.url,
+        "/api/v1/admin/get-job-log",
+        &[("JobID", failed["GUID"].as_str().unwrap())],
+    )
+    .await;
+    let log = String::from_utf8_lossy(&log.body).to_string();
+    assert!(log.contains("big.bin"), "{log}");
 
     // An engine a Linux agent lacks is refused at once, naming it.
     dispatch(&server, "request-browse-hyperv", &[("TargetID", &again)])

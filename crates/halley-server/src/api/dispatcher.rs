@@ -9,10 +9,10 @@
 use std::sync::Arc;
 
 use halley_api::types::{
-    CometAPIResponseMessage, DispatchWithJobIDResponse, DispatcherVaultSnapshotsResponse,
-    VaultSnapshot,
+    CometAPIResponseMessage, DispatchWithJobIDResponse, DispatcherStoredObjectsResponse,
+    DispatcherVaultSnapshotsResponse, StoredObject, VaultSnapshot,
 };
-use halley_protocol::device::{Call as DeviceCall, JobStarted, CLOSE_DROPPED};
+use halley_protocol::device::{Call as DeviceCall, JobStarted, Maintenance, CLOSE_DROPPED};
 use serde_json::Value;
 
 use crate::devices::live::profile_message;
@@ -195,4 +195,56 @@ pub async fn kill_process(call: Call) -> ApiResult<Reply> {
     let connection = target(&call)?;
     ask(&connection, DeviceCall::KillProcess).await?;
     Ok(Reply::ok())
+}
+
+/// `apply-retention-rules` and `deepverify-storage-vault`: a job on the
+/// whole vault, on the device.
+pub async fn maintain(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    let kind = if call.endpoint.path.ends_with("/apply-retention-rules") {
+        Maintenance::Retention
+    } else {
+        Maintenance::DeepVerify
+    };
+    let destination_id = call.params.non_empty("Destination")?.to_string();
+    ask(
+        &connection,
+        DeviceCall::Maintain {
+            kind,
+            destination_id,
+        },
+    )
+    .await?;
+    Ok(Reply::ok())
+}
+
+/// `request-stored-objects`: one directory of a snapshot (`TreeID` from a
+/// directory's `subtree`; the root when empty).
+pub async fn stored_objects(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    let request = DeviceCall::StoredObjects {
+        destination_id: call.params.non_empty("Destination")?.to_string(),
+        snapshot_id: call.params.non_empty("SnapshotID")?.to_string(),
+        tree_id: call.params.opt_str("TreeID").unwrap_or("").to_string(),
+    };
+    objects(ask(&connection, request).await?)
+}
+
+/// `request-filesystem-objects`: one directory of the device (`/` when
+/// `Path` is empty).
+pub async fn filesystem_objects(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    let path = call.params.opt_str("Path").unwrap_or("").to_string();
+    objects(ask(&connection, DeviceCall::FilesystemObjects { path }).await?)
+}
+
+fn objects(answer: Value) -> ApiResult<Reply> {
+    let stored_objects: Vec<StoredObject> =
+        serde_json::from_value(answer).map_err(ApiError::internal)?;
+    Ok(Reply::json(&DispatcherStoredObjectsResponse {
+        status: 200,
+        message: "OK".into(),
+        stored_objects,
+        ..Default::default()
+    }))
 }

@@ -242,6 +242,13 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherDeleteSnapshots
         | UserWebDispatcherDeleteSnapshots => serve(dispatcher::delete_snapshots),
         AdminDispatcherKillProcess => serve(dispatcher::kill_process),
+        AdminDispatcherApplyRetentionRules | AdminDispatcherDeepverifyStorageVault => {
+            serve(dispatcher::maintain)
+        }
+        AdminDispatcherRequestStoredObjects | UserWebDispatcherRequestStoredObjects => {
+            serve(dispatcher::stored_objects)
+        }
+        AdminDispatcherRequestFilesystemObjects => serve(dispatcher::filesystem_objects),
         AdminDispatcherDropConnection | UserWebDispatcherDropConnection => {
             serve(dispatcher::drop_connection)
         }
@@ -272,9 +279,7 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminConstellationPruneNow
         | AdminConstellationStatus
         | AdminConvertStorageRole
-        | AdminDispatcherApplyRetentionRules
         | AdminDispatcherBrowseVirtualMachines
-        | AdminDispatcherDeepverifyStorageVault
         | AdminDispatcherEmailPreview
         | AdminDispatcherForceLogin
         | AdminDispatcherGetDefaultLoginUrl
@@ -299,11 +304,9 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherRequestBrowseVmwareHosts
         | AdminDispatcherRequestBrowseVmwareNetworks
         | AdminDispatcherRequestBrowseVssAaw
-        | AdminDispatcherRequestFilesystemObjects
         | AdminDispatcherRequestImportSources
         | AdminDispatcherRequestOffice365Accounts
         | AdminDispatcherRequestOffice365Sites
-        | AdminDispatcherRequestStoredObjects
         | AdminDispatcherRequestWindiskSnapshot
         | AdminDispatcherRunRestoreCustom
         | AdminDispatcherSearchSnapshots
@@ -349,7 +352,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | UserWebDispatcherRequestBrowseVssAaw
         | UserWebDispatcherRequestOffice365Accounts
         | UserWebDispatcherRequestOffice365Sites
-        | UserWebDispatcherRequestStoredObjects
         | UserWebDispatcherRequestWindiskSnapshot
         | UserWebDispatcherRunRestoreCustom
         | UserWebDispatcherSearchSnapshots

@@ -295,7 +295,10 @@ async fn answer(
         | Call::VaultSnapshots { .. }
         | Call::Restore { .. }
         | Call::DeleteSnapshots { .. }
-        | Call::KillProcess => {
+        | Call::KillProcess
+        | Call::Maintain { .. }
+        | Call::StoredObjects { .. }
+        | Call::FilesystemObjects { .. } => {
             return Err(ApiError::bad_request(
                 "that is a call of the server to its devices",
             ))
