@@ -74,6 +74,14 @@ pub async fn answer(session: &Arc<Session>, call: Call) -> Result<Value, String>
         Call::FilesystemObjects { path } => browse::filesystem_objects(&path)
             .await
             .and_then(|list| Ok(serde_json::to_value(list)?)),
+        Call::BrowseMysql {
+            host,
+            port,
+            username,
+            password,
+        } => browse_mysql(host, port, username, password).await,
+        Call::PingDestination { location } => ping(location).await,
+        Call::UpdateLoginUrl { url } => session.move_to_server(&url).map(|()| Value::Null),
         Call::KillProcess => {
             // Answered first; the process ends once the reply is out.
             tokio::spawn(async {
@@ -190,6 +198,41 @@ async fn delete_snapshots(
             .map(|id| Ok(repo.find_snapshot(id)?.id))
             .collect::<Result<Vec<_>>>()?;
         halley_vault::forget::forget(&repo, &found)?;
+        Ok(())
+    })
+    .await??;
+    Ok(Value::Null)
+}
+
+async fn browse_mysql(
+    host: String,
+    port: String,
+    username: String,
+    password: String,
+) -> Result<Value> {
+    let props = [
+        ("HOST", host),
+        ("PORT", port),
+        ("USERNAME", username),
+        ("PASSWORD", password),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_string(), value))
+    .collect();
+    let databases =
+        tokio::task::spawn_blocking(move || crate::engines::mysql::databases_of(&props))
+            .await?
+            .map_err(|err| anyhow!("{err}"))?;
+    let objects: std::collections::BTreeMap<String, String> =
+        databases.into_iter().map(|db| (db.clone(), db)).collect();
+    Ok(serde_json::to_value(objects)?)
+}
+
+/// Whether the location opens and lists from here.
+async fn ping(location: halley_api::types::DestinationLocation) -> Result<Value> {
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        let backend = halley_protocol::location::open(&location).map_err(|why| anyhow!(why))?;
+        backend.list("")?;
         Ok(())
     })
     .await??;

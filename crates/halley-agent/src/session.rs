@@ -216,6 +216,27 @@ impl Session {
         closed
     }
 
+    /// `update-login-url`: keeps the new server URL and, once the answer
+    /// is out, leaves this connection so the next one dials there.
+    pub fn move_to_server(self: &Arc<Self>, url: &str) -> Result<()> {
+        let url = url.trim_end_matches('/');
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(anyhow!("{url:?} is not an http:// or https:// URL"));
+        }
+        let mut state = self.state.lock().unwrap();
+        state.server = url.to_string();
+        self.dir.save(&state)?;
+        drop(state);
+        let session = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if let Some(link) = session.link.borrow().clone() {
+                link.close();
+            }
+        });
+        Ok(())
+    }
+
     /// The stop switch of a job running here.
     pub fn running_job(&self, job_id: &str) -> Option<Arc<JobControl>> {
         self.jobs.lock().unwrap().get(job_id).cloned()

@@ -8,7 +8,8 @@
 //! `docs/device-protocol.md` is the description for other implementations.
 
 use halley_api::types::{
-    BackupJobDetail, BackupJobProgress, JobEntry, OSInfo, SizeMeasurement, UserProfileConfig,
+    BackupJobDetail, BackupJobProgress, DestinationLocation, JobEntry, OSInfo, SizeMeasurement,
+    UserProfileConfig,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -222,6 +223,21 @@ pub enum Call {
         #[serde(default)]
         path: String,
     },
+    /// Server → device (`dispatcher/request-browse-mysql`): the databases
+    /// of a MariaDB or MySQL server, reached with these credentials.
+    /// Answered with a map of database name to name.
+    BrowseMysql {
+        host: String,
+        port: String,
+        username: String,
+        password: String,
+    },
+    /// Server → device (`dispatcher/ping-destination`): whether the device
+    /// reaches this Storage Vault location. Answered with `null`.
+    PingDestination { location: DestinationLocation },
+    /// Server → device (`dispatcher/update-login-url`): use this server URL
+    /// from now on. Answered with `null`; the device then reconnects there.
+    UpdateLoginUrl { url: String },
 }
 
 /// The jobs [`Call::Maintain`] starts.

@@ -340,6 +340,79 @@ async fn backups_start_from_the_dispatcher_and_snapshots_are_listed() {
     let log = String::from_utf8_lossy(&log.body).to_string();
     assert!(log.contains("big.bin"), "{log}");
 
+    // The databases the device sees on a MariaDB server.
+    let mariadb = |sql: &str| {
+        std::process::Command::new("mariadb")
+            .args(["-uroot", "-h127.0.0.1", "-P3306", "-e", sql])
+            .status()
+            .expect("the MariaDB client runs")
+    };
+    assert!(mariadb("CREATE DATABASE IF NOT EXISTS halley_dispatch_browse").success());
+    let credentials =
+        json!({"Host": "127.0.0.1", "Port": "3306", "Username": "root", "Password": ""});
+    let browsed = dispatch(
+        &server,
+        "request-browse-mysql",
+        &[
+            ("TargetID", &again),
+            ("Credentials", &credentials.to_string()),
+        ],
+    )
+    .await
+    .json();
+    mariadb("DROP DATABASE halley_dispatch_browse");
+    assert_eq!(
+        browsed["Objects"]["halley_dispatch_browse"], "halley_dispatch_browse",
+        "{browsed}"
+    );
+    let wrong = json!({"Host": "127.0.0.1", "Port": "3306", "Username": "nobody", "Password": "x"});
+    dispatch(
+        &server,
+        "request-browse-mysql",
+        &[("TargetID", &again), ("Credentials", &wrong.to_string())],
+    )
+    .await
+    .assert_refused(500, "cannot list the databases");
+
+    // Whether the device reaches a vault location.
+    let reachable = json!({"DestinationType": 1002, "LocalcopyPath": data.path().join("vault")});
+    dispatch(
+        &server,
+        "ping-destination",
+        &[("TargetID", &again), ("ExtraData", &reachable.to_string())],
+    )
+    .await
+    .assert_refused(200, "OK");
+    let empty = json!({"DestinationType": 1002, "LocalcopyPath": ""});
+    dispatch(
+        &server,
+        "ping-destination",
+        &[("TargetID", &again), ("ExtraData", &empty.to_string())],
+    )
+    .await
+    .assert_refused(500, "LocalcopyPath is empty");
+
+    // A new login URL: kept by the device, which reconnects there.
+    let login_url = dispatch(&server, "get-default-login-url", &[("OrganizationID", "")])
+        .await
+        .json();
+    assert_eq!(login_url["LoginURL"], "", "{login_url}");
+    dispatch(
+        &server,
+        "update-login-url",
+        &[
+            ("TargetID", &again),
+            ("NewURL", &format!("{}/", server.url)),
+        ],
+    )
+    .await
+    .assert_refused(200, "OK");
+    let again = connection_of(&server, &device, Some(&again)).await;
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(agent.state_dir.path().join("agent.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved["server"], server.url.as_str());
+
     // An engine a Linux agent lacks is refused at once, naming it.
     dispatch(&server, "request-browse-hyperv", &[("TargetID", &again)])
         .await

@@ -5,7 +5,7 @@
 //! `docs/agent.md` lists the `EngineProps` keys each engine reads.
 
 mod file;
-mod mysql;
+pub mod mysql;
 mod stdout;
 
 use std::sync::atomic::AtomicBool;

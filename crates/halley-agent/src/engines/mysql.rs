@@ -7,7 +7,7 @@
 //! `DATABASE-*`; `MYSQLDUMP` and `MYSQL`, the programs to use. Credentials
 //! reach the programs through a 0600 options file, not their command line.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -16,15 +16,34 @@ use std::process::Command;
 use super::stdout::ChildOutput;
 use super::{prop, EngineContext, EngineError, EngineOutcome, LogLevel};
 
+/// `EngineProps`, or the same keys from a browse call's credentials.
+type Props = BTreeMap<String, String>;
+
+fn get<'a>(props: &'a Props, key: &str) -> &'a str {
+    props.get(key).map(String::as_str).unwrap_or("")
+}
+
 /// Schemas of the server itself, never dumped by `ALL_DATABASES`.
 const SERVER_SCHEMAS: [&str; 3] = ["information_schema", "performance_schema", "sys"];
 
-pub fn run(ctx: &EngineContext<'_>) -> Result<EngineOutcome, EngineError> {
-    let dir = tempfile::Builder::new()
+/// The databases of a server (`dispatcher/request-browse-mysql`), reached
+/// with `HOST`, `PORT`, `USERNAME` and `PASSWORD` as a Protected Item's.
+pub fn databases_of(props: &Props) -> Result<BTreeSet<String>, EngineError> {
+    let dir = private_dir()?;
+    let options = write_options(props, dir.path())?;
+    list_databases(props, &options)
+}
+
+fn private_dir() -> Result<tempfile::TempDir, EngineError> {
+    tempfile::Builder::new()
         .prefix("halley-mysql-")
         .tempdir()
-        .map_err(|err| EngineError::Failed(format!("cannot create a private directory: {err}")))?;
-    let options = write_options(ctx, dir.path())?;
+        .map_err(|err| EngineError::Failed(format!("cannot create a private directory: {err}")))
+}
+
+pub fn run(ctx: &EngineContext<'_>) -> Result<EngineOutcome, EngineError> {
+    let dir = private_dir()?;
+    let options = write_options(&ctx.source.engine_props, dir.path())?;
     let databases = chosen_databases(ctx, &options)?;
     if databases.is_empty() {
         return Err(EngineError::Failed("no database to back up".into()));
@@ -58,25 +77,25 @@ pub fn run(ctx: &EngineContext<'_>) -> Result<EngineOutcome, EngineError> {
                 source: std::io::Error::other(err.to_string()),
             })
     });
-    let label = format!("mysql://{}", host_port(ctx));
+    let label = format!("mysql://{}", host_port(&ctx.source.engine_props));
     let snapshot =
         halley_vault::backup_streams(ctx.repo, &mut streams, &label, &ctx.options(), ctx.progress)?;
     Ok(snapshot.into())
 }
 
-fn host_port(ctx: &EngineContext<'_>) -> String {
-    let host = match prop(ctx, "HOST") {
+fn host_port(props: &Props) -> String {
+    let host = match get(props, "HOST") {
         "" => "localhost",
         host => host,
     };
-    match prop(ctx, "PORT") {
+    match get(props, "PORT") {
         "" => host.to_string(),
         port => format!("{host}:{port}"),
     }
 }
 
 /// A client options file holding the connection settings, readable only by us.
-fn write_options(ctx: &EngineContext<'_>, dir: &Path) -> Result<PathBuf, EngineError> {
+fn write_options(props: &Props, dir: &Path) -> Result<PathBuf, EngineError> {
     let path = dir.join("client.cnf");
     let mut text = String::from("[client]\n");
     let quoted = |value: &str| value.replace('\\', "\\\\").replace('"', "\\\"");
@@ -86,12 +105,12 @@ fn write_options(ctx: &EngineContext<'_>, dir: &Path) -> Result<PathBuf, EngineE
         ("USERNAME", "user"),
         ("PASSWORD", "password"),
     ] {
-        let value = prop(ctx, key);
+        let value = get(props, key);
         if !value.is_empty() {
             text.push_str(&format!("{option}=\"{}\"\n", quoted(value)));
         }
     }
-    if prop(ctx, "PORT").is_empty() && prop(ctx, "HOST").is_empty() {
+    if get(props, "PORT").is_empty() && get(props, "HOST").is_empty() {
         text.push_str("host=localhost\n");
     }
     let written = std::fs::OpenOptions::new()
@@ -117,7 +136,7 @@ fn chosen_databases(
             .map(|(_, value)| value.clone())
             .collect()
     };
-    let existing = list_databases(ctx, options)?;
+    let existing = list_databases(props, options)?;
     if props.contains_key("ALL_DATABASES") {
         let excepted = named("EXCEPT-DATABASE-");
         return Ok(existing
@@ -129,17 +148,14 @@ fn chosen_databases(
     if let Some(missing) = wanted.iter().find(|db| !existing.contains(*db)) {
         return Err(EngineError::Failed(format!(
             "the database '{missing}' does not exist on {}",
-            host_port(ctx)
+            host_port(props)
         )));
     }
     Ok(wanted)
 }
 
-fn list_databases(
-    ctx: &EngineContext<'_>,
-    options: &Path,
-) -> Result<BTreeSet<String>, EngineError> {
-    let client = program(prop(ctx, "MYSQL"), &["mariadb", "mysql"])?;
+fn list_databases(props: &Props, options: &Path) -> Result<BTreeSet<String>, EngineError> {
+    let client = program(get(props, "MYSQL"), &["mariadb", "mysql"])?;
     let output = Command::new(&client)
         .arg(format!("--defaults-extra-file={}", options.display()))
         .args([
@@ -153,7 +169,7 @@ fn list_databases(
     if !output.status.success() {
         return Err(EngineError::Failed(format!(
             "cannot list the databases of {}: {}",
-            host_port(ctx),
+            host_port(props),
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }

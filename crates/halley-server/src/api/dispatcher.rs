@@ -9,8 +9,9 @@
 use std::sync::Arc;
 
 use halley_api::types::{
-    CometAPIResponseMessage, DispatchWithJobIDResponse, DispatcherStoredObjectsResponse,
-    DispatcherVaultSnapshotsResponse, StoredObject, VaultSnapshot,
+    BrowseSQLServerResponse, CometAPIResponseMessage, DestinationLocation,
+    DispatchWithJobIDResponse, DispatcherStoredObjectsResponse, DispatcherVaultSnapshotsResponse,
+    MySQLConnection, OrganizationLoginURLResponse, StoredObject, VaultSnapshot,
 };
 use halley_protocol::device::{Call as DeviceCall, JobStarted, Maintenance, CLOSE_DROPPED};
 use serde_json::Value;
@@ -245,6 +246,85 @@ fn objects(answer: Value) -> ApiResult<Reply> {
         status: 200,
         message: "OK".into(),
         stored_objects,
+        ..Default::default()
+    }))
+}
+
+/// `request-browse-mysql`: the databases the device sees on a MariaDB or
+/// MySQL server, with the `Credentials` given (their TLS settings are not
+/// used: the agent's client connects as its options file says).
+pub async fn browse_mysql(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    let credentials: MySQLConnection = call
+        .params
+        .opt_json("Credentials")?
+        .ok_or_else(|| ApiError::missing_param("Credentials"))?;
+    let request = DeviceCall::BrowseMysql {
+        host: credentials.host,
+        port: credentials.port,
+        username: credentials.username,
+        password: credentials.password,
+    };
+    let objects =
+        serde_json::from_value(ask(&connection, request).await?).map_err(ApiError::internal)?;
+    Ok(Reply::json(&BrowseSQLServerResponse {
+        status: 200,
+        message: "OK".into(),
+        objects,
+        ..Default::default()
+    }))
+}
+
+/// `ping-destination`: whether the device reaches the location `ExtraData`.
+pub async fn ping_destination(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    let location: DestinationLocation = call
+        .params
+        .opt_json("ExtraData")?
+        .ok_or_else(|| ApiError::missing_param("ExtraData"))?;
+    ask(&connection, DeviceCall::PingDestination { location }).await?;
+    Ok(Reply::ok())
+}
+
+/// `update-login-url`: the device uses `NewURL` from now on and reconnects
+/// there. `Force` is accepted; the device always takes the URL.
+pub async fn update_login_url(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    let url = call
+        .params
+        .non_empty("NewURL")?
+        .trim_end_matches('/')
+        .to_string();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ApiError::invalid_param(
+            "NewURL",
+            format!("{} is not an http:// or https:// URL", quoted(&url)),
+        ));
+    }
+    ask(&connection, DeviceCall::UpdateLoginUrl { url }).await?;
+    Ok(Reply::ok())
+}
+
+/// `get-default-login-url`: the server URL a tenant's clients log in to
+/// (its branding's `DefaultLoginServerURL`; the top level's for "").
+pub async fn default_login_url(call: Call) -> ApiResult<Reply> {
+    let scope = call.admin()?.scope();
+    let organization_id = call.params.str("OrganizationID")?;
+    let config = call.state.config.get();
+    let branding = match organization_id {
+        "" if scope.includes("") => &config.branding,
+        id => match config.organizations.get(id).filter(|_| scope.includes(id)) {
+            Some(organization) => &organization.branding,
+            None => {
+                return Err(ApiError::invalid_param(
+                    "OrganizationID",
+                    format!("no tenant {}", quoted(id)),
+                ))
+            }
+        },
+    };
+    Ok(Reply::json(&OrganizationLoginURLResponse {
+        login_url: branding.default_login_server_url.clone(),
         ..Default::default()
     }))
 }

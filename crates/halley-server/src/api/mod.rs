@@ -249,6 +249,14 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
             serve(dispatcher::stored_objects)
         }
         AdminDispatcherRequestFilesystemObjects => serve(dispatcher::filesystem_objects),
+        AdminDispatcherRequestBrowseMysql | UserWebDispatcherRequestBrowseMysql => {
+            serve(dispatcher::browse_mysql)
+        }
+        AdminDispatcherPingDestination | UserWebDispatcherPingDestination => {
+            serve(dispatcher::ping_destination)
+        }
+        AdminDispatcherUpdateLoginUrl => serve(dispatcher::update_login_url),
+        AdminDispatcherGetDefaultLoginUrl => serve(dispatcher::default_login_url),
         AdminDispatcherDropConnection | UserWebDispatcherDropConnection => {
             serve(dispatcher::drop_connection)
         }
@@ -282,10 +290,8 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherBrowseVirtualMachines
         | AdminDispatcherEmailPreview
         | AdminDispatcherForceLogin
-        | AdminDispatcherGetDefaultLoginUrl
         | AdminDispatcherImportApply
         | AdminDispatcherOffice365ListVirtualAccounts
-        | AdminDispatcherPingDestination
         | AdminDispatcherRegisterOfficeApplicationBegin
         | AdminDispatcherRegisterOfficeApplicationCheck
         | AdminDispatcherReindexStorageVault
@@ -294,7 +300,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherRequestBrowseHyperv
         | AdminDispatcherRequestBrowseMongodb
         | AdminDispatcherRequestBrowseMssql
-        | AdminDispatcherRequestBrowseMysql
         | AdminDispatcherRequestBrowseProxmox
         | AdminDispatcherRequestBrowseProxmoxNodes
         | AdminDispatcherRequestBrowseProxmoxStorage
@@ -314,7 +319,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherUninstallSoftware
         | AdminDispatcherUnlock
         | AdminDispatcherUpdateLoginPassword
-        | AdminDispatcherUpdateLoginUrl
         | AdminDispatcherUpdateSoftware
         | AdminMetaPsaConfigListSyncNow
         | AdminMetaRemoteStorageVaultTest
@@ -332,7 +336,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | UserDispatcherEmailPreview
         | UserWebDispatcherBrowseVirtualMachines
         | UserWebDispatcherOffice365ListVirtualAccounts
-        | UserWebDispatcherPingDestination
         | UserWebDispatcherRegisterOfficeApplicationBegin
         | UserWebDispatcherRegisterOfficeApplicationCheck
         | UserWebDispatcherRequestBrowseDiskDrives
@@ -340,7 +343,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | UserWebDispatcherRequestBrowseHyperv
         | UserWebDispatcherRequestBrowseMongodb
         | UserWebDispatcherRequestBrowseMssql
-        | UserWebDispatcherRequestBrowseMysql
         | UserWebDispatcherRequestBrowseProxmox
         | UserWebDispatcherRequestBrowseProxmoxNodes
         | UserWebDispatcherRequestBrowseProxmoxStorage

@@ -298,7 +298,10 @@ async fn answer(
         | Call::KillProcess
         | Call::Maintain { .. }
         | Call::StoredObjects { .. }
-        | Call::FilesystemObjects { .. } => {
+        | Call::FilesystemObjects { .. }
+        | Call::BrowseMysql { .. }
+        | Call::PingDestination { .. }
+        | Call::UpdateLoginUrl { .. } => {
             return Err(ApiError::bad_request(
                 "that is a call of the server to its devices",
             ))
