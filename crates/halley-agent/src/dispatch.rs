@@ -42,6 +42,7 @@ pub async fn answer(session: &Arc<Session>, call: Call) -> Result<Value, String>
             snapshot,
             target,
             paths,
+            archive,
         } => {
             let restore = Restore {
                 item: source_id,
@@ -49,6 +50,7 @@ pub async fn answer(session: &Arc<Session>, call: Call) -> Result<Value, String>
                 snapshot,
                 target: target.into(),
                 paths,
+                archive,
             };
             restore_now(session, restore).await
         }

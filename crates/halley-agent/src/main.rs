@@ -128,6 +128,7 @@ fn main() {
                         snapshot,
                         target,
                         paths,
+                        archive: None,
                     },
                 )
                 .await

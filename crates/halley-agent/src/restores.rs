@@ -24,6 +24,9 @@ pub struct Restore {
     pub target: PathBuf,
     /// Paths inside the snapshot; all of it when empty.
     pub paths: Vec<String>,
+    /// One archive file (`RESTOREARCHIVEFORMAT_*`) written into `target`
+    /// instead of the files themselves.
+    pub archive: Option<i64>,
 }
 
 pub struct RestoreEnd {
@@ -40,6 +43,9 @@ pub async fn run(
     progress: Arc<dyn Fn(&Progress) + Send + Sync>,
     on_started: Option<tokio::sync::oneshot::Sender<String>>,
 ) -> Result<RestoreEnd> {
+    if let Some(format) = restore.archive.filter(|f| archive_extension(*f).is_none()) {
+        bail!("ArchiveFormat {format} is not one of tar (0), tar.gz (1), zip (2), tar.zst (4)");
+    }
     let repo = Arc::new(vaults::open_existing(session, &restore.vault).await?);
     let snapshot = {
         let repo = repo.clone();
@@ -64,9 +70,14 @@ pub async fn run(
         let _ = tell.send(started.job_id.clone());
     }
     let summary = {
-        let (target, paths) = (restore.target.clone(), restore.paths.clone());
-        tokio::task::spawn_blocking(move || {
-            halley_vault::restore(&repo, &snapshot, &target, &paths, &|p| progress(p))
+        let (target, paths, archive) = (
+            restore.target.clone(),
+            restore.paths.clone(),
+            restore.archive,
+        );
+        tokio::task::spawn_blocking(move || match archive {
+            None => halley_vault::restore(&repo, &snapshot, &target, &paths, &|p| progress(p)),
+            Some(format) => write_archive(&repo, &snapshot, &target, &paths, format),
         })
         .await?
     };
@@ -107,6 +118,71 @@ pub async fn run(
         status,
         message,
         summary,
+    })
+}
+
+/// The file name extension of an archive format, `None` for one not made.
+pub fn archive_extension(format: i64) -> Option<&'static str> {
+    match format {
+        RESTOREARCHIVEFORMAT_TAR => Some("tar"),
+        RESTOREARCHIVEFORMAT_TARGZ => Some("tar.gz"),
+        RESTOREARCHIVEFORMAT_ZIP => Some("zip"),
+        RESTOREARCHIVEFORMAT_TARZSTD => Some("tar.zst"),
+        _ => None,
+    }
+}
+
+/// The snapshot as one archive file in the directory `dir`, named after
+/// the item and the snapshot; its size is the summary's bytes.
+fn write_archive(
+    repo: &Repository,
+    snapshot: &SnapshotInfo,
+    dir: &std::path::Path,
+    paths: &[String],
+    format: i64,
+) -> halley_vault::Result<RestoreSummary> {
+    let extension = archive_extension(format).unwrap_or("tar");
+    let io = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| halley_vault::VaultError::Io {
+            op: "write",
+            path,
+            source,
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let name = format!(
+        "{}-{}.{extension}",
+        snapshot.snapshot.source,
+        snapshot.id.short()
+    );
+    let path = dir.join(name);
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io(&path))?);
+    let file = match format {
+        RESTOREARCHIVEFORMAT_TAR => halley_vault::restore_tar(repo, snapshot, paths, file)?,
+        RESTOREARCHIVEFORMAT_ZIP => halley_vault::restore_zip(repo, snapshot, paths, file)?,
+        RESTOREARCHIVEFORMAT_TARGZ => {
+            let gzip = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+            halley_vault::restore_tar(repo, snapshot, paths, gzip)?
+                .finish()
+                .map_err(io(&path))?
+        }
+        _ => {
+            let zstd = zstd::Encoder::new(file, 3).map_err(io(&path))?;
+            halley_vault::restore_tar(repo, snapshot, paths, zstd)?
+                .finish()
+                .map_err(io(&path))?
+        }
+    };
+    file.into_inner()
+        .map_err(|e| io(&path)(e.into_error()))?
+        .sync_all()
+        .map_err(io(&path))?;
+    let bytes = std::fs::metadata(&path).map_err(io(&path))?.len();
+    Ok(RestoreSummary {
+        files: 1,
+        bytes,
+        ..Default::default()
     })
 }
 

@@ -190,6 +190,10 @@ pub enum Call {
         target: String,
         #[serde(default)]
         paths: Vec<String>,
+        /// Written as one archive file into `target` instead of as files:
+        /// `RESTOREARCHIVEFORMAT_*` (tar, tar.gz, zip, tar.zst).
+        #[serde(default)]
+        archive: Option<i64>,
     },
     /// Server → device (`dispatcher/delete-snapshot(s)`): forget these
     /// snapshots of the vault. Answered with `null` once they are gone.

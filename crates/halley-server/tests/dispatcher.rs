@@ -55,6 +55,28 @@ async fn stored_objects(
         .unwrap_or_else(|| panic!("{answer}"))
 }
 
+fn unpack(file: &std::path::Path, extension: &str, into: &std::path::Path) {
+    let reader = std::fs::File::open(file).unwrap();
+    match extension {
+        "tar" => tar::Archive::new(reader).unpack(into).unwrap(),
+        "tar.gz" => tar::Archive::new(flate2::read::GzDecoder::new(reader))
+            .unpack(into)
+            .unwrap(),
+        "tar.zst" => tar::Archive::new(zstd::Decoder::new(reader).unwrap())
+            .unpack(into)
+            .unwrap(),
+        _ => {
+            let unzipped = std::process::Command::new("python3")
+                .args(["-m", "zipfile", "-e"])
+                .arg(file)
+                .arg(into)
+                .status()
+                .unwrap();
+            assert!(unzipped.success());
+        }
+    }
+}
+
 /// Flips a byte in the middle of the largest pack of a local vault: the
 /// one holding the big file's data.
 fn damage_a_pack(vault: &std::path::Path) {
@@ -249,6 +271,61 @@ async fn backups_start_from_the_dispatcher_and_snapshots_are_listed() {
     )
     .await
     .assert_refused(400, "absolute");
+
+    // Each archive format, unpacked, holds the same bytes.
+    let archives = data.path().join("archives");
+    for (format, extension) in [(0, "tar"), (1, "tar.gz"), (2, "zip"), (4, "tar.zst")] {
+        let options = json!({"Type": 5, "DestPath": archives, "ArchiveFormat": format});
+        let started = dispatch(
+            &server,
+            "run-restore-custom",
+            &[
+                ("TargetID", &again),
+                ("Source", "files"),
+                ("Destination", "vault"),
+                ("Options", &options.to_string()),
+            ],
+        )
+        .await;
+        started.assert_refused(200, "OK");
+        let id = started.json()["JobID"].as_str().unwrap().to_string();
+        let job = job_where(&server, "jo", 30, |j| {
+            j["GUID"] == id.as_str() && j["Status"] != 6001
+        })
+        .await;
+        assert_eq!(job["Status"], 5000, "{extension}: {job}");
+        let file = std::fs::read_dir(&archives)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(&format!(".{extension}")))
+            .unwrap_or_else(|| panic!("no .{extension} in {}", archives.display()));
+        let into = data.path().join(format!("unpacked-{format}"));
+        unpack(&file, extension, &into);
+        let inside = into.join(tree.strip_prefix("/").unwrap());
+        assert_eq!(
+            std::fs::read(inside.join("a.txt")).unwrap(),
+            b"now",
+            "{extension}"
+        );
+        assert_eq!(
+            std::fs::read(inside.join("big.bin")).unwrap(),
+            noise(256 << 10),
+            "{extension}"
+        );
+    }
+    let squashfs = json!({"Type": 5, "DestPath": archives, "ArchiveFormat": 3});
+    dispatch(
+        &server,
+        "run-restore-custom",
+        &[
+            ("TargetID", &again),
+            ("Source", "files"),
+            ("Destination", "vault"),
+            ("Options", &squashfs.to_string()),
+        ],
+    )
+    .await
+    .assert_refused(400, "ArchiveFormat 3");
 
     // Deleting the first snapshot leaves the second.
     dispatch(

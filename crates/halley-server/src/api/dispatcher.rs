@@ -8,10 +8,12 @@
 
 use std::sync::Arc;
 
+use halley_api::constants::*;
 use halley_api::types::{
     BrowseSQLServerResponse, CometAPIResponseMessage, DestinationLocation,
     DispatchWithJobIDResponse, DispatcherStoredObjectsResponse, DispatcherVaultSnapshotsResponse,
-    MySQLConnection, OrganizationLoginURLResponse, StoredObject, VaultSnapshot,
+    MySQLConnection, OrganizationLoginURLResponse, RestoreJobAdvancedOptions, StoredObject,
+    VaultSnapshot,
 };
 use halley_protocol::device::{Call as DeviceCall, JobStarted, Maintenance, CLOSE_DROPPED};
 use serde_json::Value;
@@ -161,6 +163,72 @@ pub async fn run_restore(call: Call) -> ApiResult<Reply> {
             .params
             .opt_json::<Vec<String>>("Paths")?
             .unwrap_or_default(),
+        archive: None,
+    };
+    let answer = ask(&connection, request).await?;
+    started(&call, answer)
+}
+
+/// `run-restore-custom`: as `run-restore`, where `Options` says: files into
+/// `DestPath` or their original location (`RESTORETYPE_FILE`), or one
+/// archive file into `DestPath` (`RESTORETYPE_FILE_ARCHIVE`, tar, tar.gz,
+/// zip or tar.zst). The overwrite settings and the `Known*Count` hints are
+/// not used: a restore writes every selected entry.
+pub async fn run_restore_custom(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    let options: RestoreJobAdvancedOptions = call
+        .params
+        .opt_json("Options")?
+        .ok_or_else(|| ApiError::missing_param("Options"))?;
+    let absolute = |path: &str| -> ApiResult<String> {
+        if path.starts_with('/') {
+            Ok(path.to_string())
+        } else {
+            Err(ApiError::invalid_param(
+                "Options",
+                format!(
+                    "DestPath {} is not an absolute path on the device",
+                    quoted(path)
+                ),
+            ))
+        }
+    };
+    let (target_path, archive) = match options.r#type {
+        RESTORETYPE_FILE if options.dest_is_original_location => ("/".to_string(), None),
+        RESTORETYPE_FILE => (absolute(&options.dest_path)?, None),
+        RESTORETYPE_FILE_ARCHIVE => {
+            let format = options.archive_format;
+            let known = [
+                RESTOREARCHIVEFORMAT_TAR,
+                RESTOREARCHIVEFORMAT_TARGZ,
+                RESTOREARCHIVEFORMAT_ZIP,
+                RESTOREARCHIVEFORMAT_TARZSTD,
+            ];
+            if !known.contains(&format) {
+                return Err(ApiError::invalid_param(
+                    "Options",
+                    format!("ArchiveFormat {format} is not one of tar (0), tar.gz (1), zip (2), tar.zst (4)"),
+                ));
+            }
+            (absolute(&options.dest_path)?, Some(format))
+        }
+        other => {
+            return Err(ApiError::invalid_param(
+                "Options",
+                format!("restore Type {other} is not supported by the Linux agent (files {RESTORETYPE_FILE}, an archive {RESTORETYPE_FILE_ARCHIVE})"),
+            ))
+        }
+    };
+    let request = DeviceCall::Restore {
+        source_id: call.params.non_empty("Source")?.to_string(),
+        destination_id: call.params.non_empty("Destination")?.to_string(),
+        snapshot: call.params.opt_str("Snapshot").unwrap_or("").to_string(),
+        target: target_path,
+        paths: call
+            .params
+            .opt_json::<Vec<String>>("Paths")?
+            .unwrap_or_default(),
+        archive,
     };
     let answer = ask(&connection, request).await?;
     started(&call, answer)

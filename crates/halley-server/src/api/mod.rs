@@ -237,6 +237,9 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         }
         AdminDispatcherRefetchProfile => serve(dispatcher::refetch_profile),
         AdminDispatcherRunRestore | UserWebDispatcherRunRestore => serve(dispatcher::run_restore),
+        AdminDispatcherRunRestoreCustom | UserWebDispatcherRunRestoreCustom => {
+            serve(dispatcher::run_restore_custom)
+        }
         AdminDispatcherDeleteSnapshot
         | UserWebDispatcherDeleteSnapshot
         | AdminDispatcherDeleteSnapshots
@@ -313,7 +316,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherRequestOffice365Accounts
         | AdminDispatcherRequestOffice365Sites
         | AdminDispatcherRequestWindiskSnapshot
-        | AdminDispatcherRunRestoreCustom
         | AdminDispatcherSearchSnapshots
         | AdminDispatcherTestSmbAuth
         | AdminDispatcherUninstallSoftware
@@ -355,7 +357,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | UserWebDispatcherRequestOffice365Accounts
         | UserWebDispatcherRequestOffice365Sites
         | UserWebDispatcherRequestWindiskSnapshot
-        | UserWebDispatcherRunRestoreCustom
         | UserWebDispatcherSearchSnapshots
         | UserWebDispatcherTestSmbAuth
         | UserWebDispatcherUpdateLoginPassword
