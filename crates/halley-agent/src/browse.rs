@@ -1,12 +1,15 @@
 //! Browsing for the dispatcher, one directory at a time as `StoredObject`s:
 //! a snapshot's tree (`request-stored-objects`: a directory's `subtree` is
 //! the tree to ask for next) and the device's own file system
-//! (`request-filesystem-objects`, for choosing what to back up).
+//! (`request-filesystem-objects`, for choosing what to back up); and every
+//! entry of snapshots for `search-snapshots`.
 
 use std::os::unix::fs::MetadataExt;
 
 use anyhow::{anyhow, Context, Result};
-use halley_api::types::StoredObject;
+use std::collections::BTreeMap;
+
+use halley_api::types::{SearchResultFileInfo, StoredObject};
 use halley_vault::tree::NodeKind;
 use halley_vault::Id;
 
@@ -43,6 +46,40 @@ pub async fn stored_objects(
                 ..Default::default()
             })
             .collect())
+    })
+    .await?
+}
+
+/// Every entry of each snapshot (`search-snapshots`; the server filters),
+/// by snapshot ID as asked.
+pub async fn snapshot_files(
+    session: &Session,
+    destination_id: &str,
+    snapshot_ids: Vec<String>,
+) -> Result<BTreeMap<String, Vec<SearchResultFileInfo>>> {
+    let repo = vaults::open_existing(session, destination_id).await?;
+    tokio::task::spawn_blocking(move || {
+        let mut found = BTreeMap::new();
+        for id in snapshot_ids {
+            let snapshot = repo.find_snapshot(&id)?;
+            let entries = halley_vault::browse::list(&repo, &snapshot.snapshot.tree, None)?;
+            let files = entries
+                .into_iter()
+                .map(|(path, node)| SearchResultFileInfo {
+                    path,
+                    name: node.name.lossy(),
+                    r#type: kind_name(&node.kind).to_string(),
+                    mode: format!("{:o}", node.mode),
+                    mtime: jiff::Timestamp::from_second(node.mtime)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                    size: node.size,
+                    ..Default::default()
+                })
+                .collect();
+            found.insert(id, files);
+        }
+        Ok(found)
     })
     .await?
 }

@@ -73,6 +73,12 @@ pub async fn answer(session: &Arc<Session>, call: Call) -> Result<Value, String>
         } => browse::stored_objects(session, &destination_id, &snapshot_id, &tree_id)
             .await
             .and_then(|list| Ok(serde_json::to_value(list)?)),
+        Call::SnapshotFiles {
+            destination_id,
+            snapshot_ids,
+        } => browse::snapshot_files(session, &destination_id, snapshot_ids)
+            .await
+            .and_then(|files| Ok(serde_json::to_value(files)?)),
         Call::FilesystemObjects { path } => browse::filesystem_objects(&path)
             .await
             .and_then(|list| Ok(serde_json::to_value(list)?)),

@@ -227,6 +227,13 @@ pub enum Call {
         #[serde(default)]
         path: String,
     },
+    /// Server → device (`dispatcher/search-snapshots`): every entry of
+    /// these snapshots, which the server filters. Answered with a map of
+    /// snapshot ID to a list of `SearchResultFileInfo`.
+    SnapshotFiles {
+        destination_id: String,
+        snapshot_ids: Vec<String>,
+    },
     /// Server → device (`dispatcher/request-browse-mysql`): the databases
     /// of a MariaDB or MySQL server, reached with these credentials.
     /// Answered with a map of database name to name.

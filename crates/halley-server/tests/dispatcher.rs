@@ -377,6 +377,43 @@ async fn backups_start_from_the_dispatcher_and_snapshots_are_listed() {
     assert_eq!(files[0]["size"], 3);
     assert_eq!(files[1]["size"], 256 << 10);
 
+    // Search: the entries of a snapshot that match a filter.
+    let filter = json!({"RuleField": "SearchResultFileInfo.name", "RuleOperator": "str_eq", "RuleValue": "big.bin"});
+    let found = dispatch(
+        &server,
+        "search-snapshots",
+        &[
+            ("TargetID", &again),
+            ("DestinationID", "vault"),
+            ("SnapshotIDs", &json!([snapshot]).to_string()),
+            ("Filter", &filter.to_string()),
+        ],
+    )
+    .await
+    .json();
+    let hits = found["SnapshotFiles"][&snapshot]
+        .as_array()
+        .unwrap_or_else(|| panic!("{found}"));
+    assert_eq!(hits.len(), 1, "{found}");
+    assert_eq!(hits[0]["size"], 256 << 10);
+    assert!(
+        hits[0]["path"].as_str().unwrap().ends_with("/big.bin"),
+        "{found}"
+    );
+    let bad = json!({"RuleField": "Nope.name", "RuleOperator": "str_eq", "RuleValue": "x"});
+    dispatch(
+        &server,
+        "search-snapshots",
+        &[
+            ("TargetID", &again),
+            ("DestinationID", "vault"),
+            ("SnapshotIDs", &json!([snapshot]).to_string()),
+            ("Filter", &bad.to_string()),
+        ],
+    )
+    .await
+    .assert_refused(400, "RuleField");
+
     // Retention and deep verify run as jobs of their own; a damaged pack
     // makes deep verify fail, naming the file it holds.
     for (call, classification) in [

@@ -12,16 +12,17 @@ use halley_api::constants::*;
 use halley_api::types::{
     BrowseSQLServerResponse, CometAPIResponseMessage, DestinationLocation,
     DispatchWithJobIDResponse, DispatcherStoredObjectsResponse, DispatcherVaultSnapshotsResponse,
-    MySQLConnection, OrganizationLoginURLResponse, RestoreJobAdvancedOptions, StoredObject,
-    VaultSnapshot,
+    MySQLConnection, OrganizationLoginURLResponse, RestoreJobAdvancedOptions, SearchClause,
+    SearchResultFileInfo, SearchSnapshotsResponse, StoredObject, VaultSnapshot,
 };
 use halley_protocol::device::{Call as DeviceCall, JobStarted, Maintenance, CLOSE_DROPPED};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 use crate::devices::live::profile_message;
 use crate::devices::registry::{Connection, RequestError};
 use crate::http::{quoted, ApiError, ApiResult, Call, Reply};
-use crate::service::users;
+use crate::service::{search, users};
 
 /// The live connection `TargetID` in the caller's reach.
 fn target(call: &Call) -> ApiResult<Arc<Connection>> {
@@ -393,6 +394,44 @@ pub async fn default_login_url(call: Call) -> ApiResult<Reply> {
     };
     Ok(Reply::json(&OrganizationLoginURLResponse {
         login_url: branding.default_login_server_url.clone(),
+        ..Default::default()
+    }))
+}
+
+/// `search-snapshots`: the entries of `SnapshotIDs` that match `Filter`, a
+/// `SearchClause` over `SearchResultFileInfo` fields
+/// (`SearchResultFileInfo.name`, `.path`, `.size`, ...), by snapshot.
+pub async fn search_snapshots(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    let destination_id = call.params.non_empty("DestinationID")?.to_string();
+    let snapshot_ids: Vec<String> = call.params.opt_json("SnapshotIDs")?.unwrap_or_default();
+    let filter: SearchClause = call.params.opt_json("Filter")?.unwrap_or_default();
+    // A malformed filter is refused before the device does any work.
+    search::matches(&filter, "SearchResultFileInfo", &Value::Null)
+        .map_err(|why| ApiError::invalid_param("Filter", why))?;
+    let request = DeviceCall::SnapshotFiles {
+        destination_id,
+        snapshot_ids,
+    };
+    let all: BTreeMap<String, Vec<SearchResultFileInfo>> =
+        serde_json::from_value(ask(&connection, request).await?).map_err(ApiError::internal)?;
+    let mut snapshot_files = BTreeMap::new();
+    for (snapshot, files) in all {
+        let mut kept = Vec::new();
+        for file in files {
+            let wire = serde_json::to_value(&file).map_err(ApiError::internal)?;
+            if search::matches(&filter, "SearchResultFileInfo", &wire)
+                .map_err(|why| ApiError::invalid_param("Filter", why))?
+            {
+                kept.push(file);
+            }
+        }
+        snapshot_files.insert(snapshot, kept);
+    }
+    Ok(Reply::json(&SearchSnapshotsResponse {
+        status: 200,
+        message: "OK".into(),
+        snapshot_files,
         ..Default::default()
     }))
 }

@@ -252,6 +252,9 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
             serve(dispatcher::stored_objects)
         }
         AdminDispatcherRequestFilesystemObjects => serve(dispatcher::filesystem_objects),
+        AdminDispatcherSearchSnapshots | UserWebDispatcherSearchSnapshots => {
+            serve(dispatcher::search_snapshots)
+        }
         AdminDispatcherRequestBrowseMysql | UserWebDispatcherRequestBrowseMysql => {
             serve(dispatcher::browse_mysql)
         }
@@ -316,7 +319,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherRequestOffice365Accounts
         | AdminDispatcherRequestOffice365Sites
         | AdminDispatcherRequestWindiskSnapshot
-        | AdminDispatcherSearchSnapshots
         | AdminDispatcherTestSmbAuth
         | AdminDispatcherUninstallSoftware
         | AdminDispatcherUnlock
@@ -357,7 +359,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | UserWebDispatcherRequestOffice365Accounts
         | UserWebDispatcherRequestOffice365Sites
         | UserWebDispatcherRequestWindiskSnapshot
-        | UserWebDispatcherSearchSnapshots
         | UserWebDispatcherTestSmbAuth
         | UserWebDispatcherUpdateLoginPassword
         | UserWebRequestFilesystemObjects

@@ -300,6 +300,7 @@ async fn answer(
         | Call::StoredObjects { .. }
         | Call::FilesystemObjects { .. }
         | Call::BrowseMysql { .. }
+        | Call::SnapshotFiles { .. }
         | Call::PingDestination { .. }
         | Call::UpdateLoginUrl { .. } => {
             return Err(ApiError::bad_request(
