@@ -415,17 +415,7 @@ async fn failing_jobs_end_with_the_status_that_says_why() {
     assert_eq!(job["Status"], 7003, "{job}");
 
     // Cancel from the API reaches the agent: 7005.
-    let slow = agent
-        .command(&["backup", "--rule", "slow"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let running = job_where(&server, "bo", 20, |j| {
-        j["BackupRuleGUID"] == "slow" && j["Status"] == 6001
-    })
-    .await;
-    let job_id = running["GUID"].as_str().unwrap().to_string();
+    let (slow, job_id) = agent.start_rule_backup(&server, "bo", "slow").await;
     admin_post(
         &server.url,
         "/api/v1/admin/job/cancel",

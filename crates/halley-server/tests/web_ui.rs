@@ -1423,17 +1423,7 @@ async fn a_running_job_shows_live_progress_and_its_log_and_is_cancelled() {
 
     // A slow backup appears by itself and its progress moves while the page
     // stays open.
-    let slow = agent
-        .command(&["backup", "--rule", "slow"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let running = job_where(&server, "bo", 20, |j| {
-        j["BackupRuleGUID"] == "slow" && j["Status"] == 6001
-    })
-    .await;
-    let job_id = running["GUID"].as_str().unwrap().to_string();
+    let (slow, job_id) = agent.start_rule_backup(&server, "bo", "slow").await;
     let progress = format!("#area-body [data-progress='{job_id}']");
     browser.wait(&progress).await;
     browser.wait_text(&progress, "MiB").await;

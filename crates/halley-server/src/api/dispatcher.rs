@@ -177,10 +177,7 @@ pub async fn run_restore(call: Call) -> ApiResult<Reply> {
 /// not used: a restore writes every selected entry.
 pub async fn run_restore_custom(call: Call) -> ApiResult<Reply> {
     let connection = target(&call)?;
-    let options: RestoreJobAdvancedOptions = call
-        .params
-        .opt_json("Options")?
-        .ok_or_else(|| ApiError::missing_param("Options"))?;
+    let options: RestoreJobAdvancedOptions = call.params.json("Options")?;
     let absolute = |path: &str| -> ApiResult<String> {
         if path.starts_with('/') {
             Ok(path.to_string())
@@ -324,10 +321,7 @@ fn objects(answer: Value) -> ApiResult<Reply> {
 /// used: the agent's client connects as its options file says).
 pub async fn browse_mysql(call: Call) -> ApiResult<Reply> {
     let connection = target(&call)?;
-    let credentials: MySQLConnection = call
-        .params
-        .opt_json("Credentials")?
-        .ok_or_else(|| ApiError::missing_param("Credentials"))?;
+    let credentials: MySQLConnection = call.params.json("Credentials")?;
     let request = DeviceCall::BrowseMysql {
         host: credentials.host,
         port: credentials.port,
@@ -347,10 +341,7 @@ pub async fn browse_mysql(call: Call) -> ApiResult<Reply> {
 /// `ping-destination`: whether the device reaches the location `ExtraData`.
 pub async fn ping_destination(call: Call) -> ApiResult<Reply> {
     let connection = target(&call)?;
-    let location: DestinationLocation = call
-        .params
-        .opt_json("ExtraData")?
-        .ok_or_else(|| ApiError::missing_param("ExtraData"))?;
+    let location: DestinationLocation = call.params.json("ExtraData")?;
     ask(&connection, DeviceCall::PingDestination { location }).await?;
     Ok(Reply::ok())
 }

@@ -131,6 +131,28 @@ impl Agent {
         }
     }
 
+    /// Starts `backup --rule RULE` (a slow one, for a test to act on while it
+    /// runs) and waits until its job of account `name` is running; gives
+    /// the command and the job's ID.
+    pub async fn start_rule_backup(
+        &self,
+        server: &Server,
+        name: &str,
+        rule: &str,
+    ) -> (Child, String) {
+        let command = self
+            .command(&["backup", "--rule", rule])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let running = job_where(server, name, 20, |j| {
+            j["BackupRuleGUID"] == rule && j["Status"] == 6001
+        })
+        .await;
+        (command, running["GUID"].as_str().unwrap().to_string())
+    }
+
     /// How the `run` service exited by itself, within `seconds`.
     pub fn exit_status(&mut self, seconds: u64) -> Option<std::process::ExitStatus> {
         let child = self.service.as_mut()?;
