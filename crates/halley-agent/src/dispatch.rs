@@ -1,7 +1,8 @@
 //! The server's calls to this device, each answered on its own task so a
 //! slow one (opening a vault) holds up neither the connection nor the
 //! others: cancel a job, run a backup or a restore now, list and delete a
-//! vault's snapshots, browse, retention and verify, stop.
+//! vault's snapshots, browse, retention, verify, reindex and unlock, stop,
+//! uninstall.
 
 use std::sync::Arc;
 
@@ -61,9 +62,11 @@ pub async fn answer(session: &Arc<Session>, call: Call) -> Result<Value, String>
         Call::Maintain {
             kind,
             destination_id,
+            allow_unsafe,
         } => {
             let (started, job_id) = tokio::sync::oneshot::channel();
-            let job = maintenance::run(session.clone(), kind, destination_id, started);
+            let job =
+                maintenance::run(session.clone(), kind, destination_id, allow_unsafe, started);
             answer_when_started(job_id, job).await
         }
         Call::StoredObjects {
@@ -91,14 +94,10 @@ pub async fn answer(session: &Arc<Session>, call: Call) -> Result<Value, String>
         Call::PingDestination { location } => ping(location).await,
         Call::UpdateLoginUrl { url } => session.move_to_server(&url).map(|()| Value::Null),
         Call::KillProcess => {
-            // Answered first; the process ends once the reply is out.
-            tokio::spawn(async {
-                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                tracing::warn!("stopped by the server (kill-process)");
-                std::process::exit(EXIT_KILLED);
-            });
+            exit_after_reply("stopped by the server (kill-process)");
             Ok(Value::Null)
         }
+        Call::Uninstall { remove_config } => uninstall(session, remove_config),
         other => Err(anyhow!(
             "this device does not answer {}",
             serde_json::to_value(&other)
@@ -108,6 +107,25 @@ pub async fn answer(session: &Arc<Session>, call: Call) -> Result<Value, String>
         )),
     };
     outcome.map_err(|err| format!("{err:#}"))
+}
+
+/// Ends the process once the reply is out, with the status its systemd
+/// unit does not restart.
+fn exit_after_reply(why: &'static str) {
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        tracing::warn!("{why}");
+        std::process::exit(EXIT_KILLED);
+    });
+}
+
+/// Removes the agent, then answers and exits.
+fn uninstall(session: &Session, remove_config: bool) -> Result<Value> {
+    let exe = std::env::current_exe()?;
+    let removal = crate::uninstall::plan(&exe, &session.dir.path, remove_config);
+    crate::uninstall::carry_out(&removal)?;
+    exit_after_reply("uninstalled by the server (uninstall-software)");
+    Ok(Value::Null)
 }
 
 fn cancel(session: &Session, job_id: &str) -> Result<Value> {

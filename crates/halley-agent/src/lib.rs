@@ -29,5 +29,6 @@ pub mod restores;
 pub mod scheduler;
 pub mod session;
 pub mod state;
+pub mod uninstall;
 pub mod util;
 pub mod vaults;

@@ -1,7 +1,9 @@
 //! Jobs on a whole vault, started from the dispatcher: retention (4003),
 //! which applies each Protected Item's retention and then prunes, and deep
 //! verify (4010), which reads and authenticates every blob and names the
-//! files that cannot be restored intact.
+//! files that cannot be restored intact, reindex (4009), which rebuilds the
+//! index from the packs' headers, and unlock (4004), which removes stale
+//! lock files.
 
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ pub async fn run(
     session: Arc<Session>,
     kind: Maintenance,
     destination_id: String,
+    allow_unsafe: bool,
     on_started: tokio::sync::oneshot::Sender<String>,
 ) -> Result<()> {
     let profile = session.profile().await?;
@@ -27,6 +30,8 @@ pub async fn run(
     let classification = match kind {
         Maintenance::Retention => JOB_CLASSIFICATION_RETENTION,
         Maintenance::DeepVerify => JOB_CLASSIFICATION_DEEPVERIFY,
+        Maintenance::Reindex => JOB_CLASSIFICATION_REINDEX,
+        Maintenance::Unlock => JOB_CLASSIFICATION_UNLOCK,
     };
     let started = session
         .request::<JobStarted>(Call::JobStart {
@@ -44,6 +49,8 @@ pub async fn run(
     let outcome = tokio::task::spawn_blocking(move || match kind {
         Maintenance::Retention => retention(&repo, &profile, &destination_id),
         Maintenance::DeepVerify => deep_verify(&repo),
+        Maintenance::Reindex => reindex(&repo),
+        Maintenance::Unlock => unlock(&repo, allow_unsafe),
     })
     .await?;
     let (status, lines) = match outcome {
@@ -161,4 +168,36 @@ fn deep_verify(repo: &Repository) -> Result<Vec<String>, Failed> {
     }));
     lines.push(summary);
     Err(Failed(lines))
+}
+
+fn reindex(repo: &Repository) -> Result<Vec<String>, Failed> {
+    let summary = halley_vault::repair::rebuild_index(repo)?;
+    let mut lines = vec![format!(
+        "index rebuilt: {} packs, {} blobs",
+        summary.packs_indexed, summary.blobs
+    )];
+    if summary.problems.is_empty() {
+        return Ok(lines);
+    }
+    lines.extend(summary.problems);
+    Err(Failed(lines))
+}
+
+/// Stale locks go; live holders' locks stay unless `allow_unsafe`.
+fn unlock(repo: &Repository, allow_unsafe: bool) -> Result<Vec<String>, Failed> {
+    let outcome = halley_vault::lock::remove_locks(repo, allow_unsafe)?;
+    let mut lines: Vec<String> = outcome
+        .removed
+        .iter()
+        .map(|lock| format!("removed lock: {lock}"))
+        .collect();
+    lines.extend(outcome.kept.iter().map(|lock| {
+        format!("kept the lock of a running operation: {lock} (AllowUnsafe removes it)")
+    }));
+    lines.push(format!(
+        "{} locks removed, {} kept",
+        outcome.removed.len(),
+        outcome.kept.len()
+    ));
+    Ok(lines)
 }

@@ -205,12 +205,20 @@ pub enum Call {
     /// stays stopped until started again. Answered before it exits.
     KillProcess,
     /// Server → device (`dispatcher/apply-retention-rules`,
-    /// `deepverify-storage-vault`): a job on a whole vault. Answered like
-    /// `RunBackup`.
+    /// `deepverify-storage-vault`, `reindex-storage-vault`, `unlock`): a job
+    /// on a whole vault. Answered like `RunBackup`.
     Maintain {
         kind: Maintenance,
         destination_id: String,
+        /// With `Unlock`: remove live holders' locks too.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        allow_unsafe: bool,
     },
+    /// Server → device (`dispatcher/uninstall-software`): remove the agent
+    /// (its executable, its systemd unit and, with `remove_config`, its
+    /// state directory). Answered before it goes; it then exits and is not
+    /// restarted.
+    Uninstall { remove_config: bool },
     /// Server → device (`dispatcher/request-stored-objects`): one directory
     /// of a snapshot, the root when `tree_id` is empty. Answered with a
     /// list of `StoredObject`; a directory's `subtree` is its `tree_id`.
@@ -259,6 +267,10 @@ pub enum Maintenance {
     Retention,
     /// Read and authenticate every blob (4010).
     DeepVerify,
+    /// Rebuild the index from the packs' own headers (4009).
+    Reindex,
+    /// Remove stale lock files (4004).
+    Unlock,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -93,6 +93,25 @@ fn damage_a_pack(vault: &std::path::Path) {
     std::fs::write(&largest, bytes).unwrap();
 }
 
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Writes a lock file into a local vault as a holder on this host would:
+/// `pid` and the time it was last refreshed.
+fn plant_lock(vault: &std::path::Path, pid: u32, time: i64) -> std::path::PathBuf {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let lock = json!({"exclusive": false, "hostname": host.trim(), "pid": pid,
+        "operation": "backup", "time": time});
+    let path = vault.join("locks").join(format!("{pid:0>64}"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, lock.to_string()).unwrap();
+    path
+}
+
 /// The live connection of `device`, waiting for it (and for it to differ
 /// from `not`, after a reconnection).
 async fn connection_of(server: &Server, device: &str, not: Option<&str>) -> String {
@@ -209,10 +228,10 @@ async fn backups_start_from_the_dispatcher_and_snapshots_are_listed() {
         &[("TargetID", "nope"), ("BackupRule", "r1")],
     )
     .await;
-    unknown.assert_refused(400, "no device is connected as");
+    unknown.assert_refused(403, "no device is connected as");
     let by_rule = [("TargetID", target.as_str()), ("BackupRule", "r1")];
     let other_user = call_as(&server, "kim", "user/web/dispatcher/run-backup", &by_rule).await;
-    other_user.assert_refused(400, "no device is connected as");
+    other_user.assert_refused(403, "no device is connected as");
     let org = create_tenant(&server, "other").await;
     create_tenant_admin(&server, &org, "otheradmin", "password1").await;
     let other_tenant = call_as(
@@ -222,7 +241,7 @@ async fn backups_start_from_the_dispatcher_and_snapshots_are_listed() {
         &by_rule,
     )
     .await;
-    other_tenant.assert_refused(400, "no device is connected as");
+    other_tenant.assert_refused(403, "no device is connected as");
     let count = jobs(&server, "jo").await.len();
     assert_eq!(count, 2, "nothing was done for the refused calls");
 
@@ -414,12 +433,22 @@ async fn backups_start_from_the_dispatcher_and_snapshots_are_listed() {
     .await
     .assert_refused(400, "RuleField");
 
-    // Retention and deep verify run as jobs of their own; a damaged pack
-    // makes deep verify fail, naming the file it holds.
+    // Retention, deep verify, reindex and unlock run as jobs of their own;
+    // unlock removes stale locks (and, with AllowUnsafe, live ones); a
+    // damaged pack makes deep verify fail, naming the file it holds.
+    let vault = data.path().join("vault");
+    let mut live_lock = None;
+    let mut stale_lock = None;
     for (call, classification) in [
         ("apply-retention-rules", 4003),
         ("deepverify-storage-vault", 4010),
+        ("reindex-storage-vault", 4009),
+        ("unlock", 4004),
     ] {
+        if call == "unlock" {
+            live_lock = Some(plant_lock(&vault, std::process::id(), now()));
+            stale_lock = Some(plant_lock(&vault, 1, now() - 3600));
+        }
         dispatch(
             &server,
             call,
@@ -433,7 +462,29 @@ async fn backups_start_from_the_dispatcher_and_snapshots_are_listed() {
         .await;
         assert_eq!(job["Status"], 5000, "{call}: {job}");
     }
-    damage_a_pack(&data.path().join("vault"));
+    let (live_lock, stale_lock) = (live_lock.unwrap(), stale_lock.unwrap());
+    assert!(!stale_lock.exists(), "unlock removes a stale lock");
+    assert!(
+        live_lock.exists(),
+        "unlock keeps a running operation's lock"
+    );
+    dispatch(
+        &server,
+        "unlock",
+        &[
+            ("TargetID", &again),
+            ("Destination", "vault"),
+            ("AllowUnsafe", "1"),
+        ],
+    )
+    .await
+    .assert_refused(200, "OK");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while live_lock.exists() {
+        assert!(Instant::now() < deadline, "AllowUnsafe removes every lock");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    damage_a_pack(&vault);
     dispatch(
         &server,
         "deepverify-storage-vault",
@@ -548,11 +599,181 @@ async fn backups_start_from_the_dispatcher_and_snapshots_are_listed() {
             &[("TargetID", &again), ("BackupRule", "r1")],
         )
         .await;
-        if refused.api_status() == 400 {
+        if refused.api_status() == 403 {
             assert!(refused.message().contains("no device is connected as"));
             break;
         }
         assert!(Instant::now() < deadline, "{}", refused.message());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The agent's `agent.json`.
+fn saved_state(agent: &Agent) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(agent.state_dir.path().join("agent.json")).unwrap())
+        .unwrap()
+}
+
+/// Waits until `device` has no live connection.
+async fn offline(server: &Server, device: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let live = dispatch(server, "list-active", &[]).await.json();
+        let online = live
+            .as_object()
+            .is_some_and(|all| all.values().any(|c| c["DeviceID"] == device));
+        if !online {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{device} stays live: {live}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_credentials_and_removal_from_the_dispatcher() {
+    let server = Server::start();
+    new_account(&server, "ana").await;
+    // The agent runs from a copy laid out as the tarball installs it, so
+    // that it can remove itself.
+    let root = tempfile::tempdir().unwrap();
+    let exe = root.path().join("usr/bin/halley-agent");
+    let unit = root.path().join("lib/systemd/system/halley-agent.service");
+    std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
+    std::fs::copy(agent_binary(), &exe).unwrap();
+    std::fs::create_dir_all(unit.parent().unwrap()).unwrap();
+    std::fs::write(&unit, "[Unit]\n").unwrap();
+    let mut agent = Agent::with_binary(exe.clone());
+    assert!(agent.try_login(&server.url, "ana").status.success());
+    let device = agent.device_id();
+    let data = tempfile::tempdir().unwrap();
+    let tree = data.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("a.txt"), b"mine").unwrap();
+    let mut p = profile(&server, "ana").await;
+    p["Destinations"] = json!({"vault": local_vault(&data.path().join("vault"))});
+    p["Sources"] = json!({"files": file_item(&device, &tree)});
+    p["Policy"]["ModeAdminViewFilenames"] = json!(4);
+    p["Policy"]["PreventDeleteSingleSnapshots"] = json!(true);
+    set_profile(&server, "ana", &p).await;
+    agent.start();
+    let target = connection_of(&server, &device, None).await;
+
+    // The policy hides file names from administrators, not from the
+    // account holder, and keeps the account holder from deleting snapshots.
+    let browse = [
+        ("TargetID", target.as_str()),
+        ("Path", tree.to_str().unwrap()),
+    ];
+    dispatch(&server, "request-filesystem-objects", &browse)
+        .await
+        .assert_refused(403, "ModeAdminViewFilenames");
+    let own = call_as(
+        &server,
+        "ana",
+        "user/web/request-filesystem-objects",
+        &browse,
+    )
+    .await
+    .json();
+    assert_eq!(own["StoredObjects"][0]["name"], "a.txt", "{own}");
+    let delete = [
+        ("TargetID", target.as_str()),
+        ("DestinationID", "vault"),
+        ("SnapshotID", "0123abcd"),
+    ];
+    call_as(
+        &server,
+        "ana",
+        "user/web/dispatcher/delete-snapshot",
+        &delete,
+    )
+    .await
+    .assert_refused(403, "PreventDeleteSingleSnapshots");
+
+    // update-login-password: a wrong password changes nothing; the right one
+    // gives the device a new key, and the old key stops working.
+    let before = saved_state(&agent);
+    dispatch(
+        &server,
+        "update-login-password",
+        &[("TargetID", &target), ("NewPassword", "wrong")],
+    )
+    .await
+    .assert_refused(400, "NewPassword");
+    dispatch(
+        &server,
+        "update-login-password",
+        &[("TargetID", &target), ("NewPassword", "password1")],
+    )
+    .await
+    .assert_refused(200, "OK");
+    let renewed = connection_of(&server, &device, Some(&target)).await;
+    assert_ne!(saved_state(&agent)["device_key"], before["device_key"]);
+    let stale = Agent::new();
+    std::fs::write(
+        stale.state_dir.path().join("agent.json"),
+        before.to_string(),
+    )
+    .unwrap();
+    let refused = stale.output_within(&["snapshots", "--vault", "vault"], 60);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("not valid"), "{said}");
+
+    // force-login: signed out, the device waits to be logged in again, and
+    // comes back as the same device.
+    dispatch(&server, "force-login", &[("TargetID", &renewed)])
+        .await
+        .assert_refused(200, "OK");
+    offline(&server, &device).await;
+    let status = String::from_utf8_lossy(&agent.output(&["status"]).stdout).to_string();
+    assert!(status.contains("force-login"), "{status}");
+    assert!(agent.try_login(&server.url, "ana").status.success());
+    assert_eq!(agent.device_id(), device);
+    let back = connection_of(&server, &device, Some(&renewed)).await;
+    let p = profile(&server, "ana").await;
+    assert_eq!(p["Sources"]["files"]["OwnerDevice"], device.as_str());
+
+    // uninstall-software: the agent removes itself, its unit and its state,
+    // and stops for good.
+    dispatch(
+        &server,
+        "uninstall-software",
+        &[("TargetID", &back), ("RemoveConfigFile", "1")],
+    )
+    .await
+    .assert_refused(200, "OK");
+    let exit = agent.exit_status(20).expect("the agent stopped");
+    assert_eq!(exit.code(), Some(3));
+    assert!(!exe.exists() && !unit.exists(), "the software is gone");
+    assert!(!agent.state_dir.path().exists(), "and its state");
+    offline(&server, &device).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_does_not_answer_times_out_naming_it() {
+    let server = Server::start();
+    new_account(&server, "sam").await;
+    let mut agent = Agent::login(&server.url, "sam");
+    let device = agent.device_id();
+    agent.start();
+    let target = connection_of(&server, &device, None).await;
+    let pid = agent.pid().unwrap().to_string();
+    let signal = |name: &str| {
+        std::process::Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .unwrap()
+    };
+    assert!(signal("-STOP").success());
+    let stalled = dispatch(
+        &server,
+        "request-filesystem-objects",
+        &[("TargetID", &target), ("Path", "/")],
+    )
+    .await;
+    signal("-CONT");
+    stalled.assert_refused(504, "did not answer within 30 seconds");
+    assert!(stalled.message().contains(&device), "{}", stalled.message());
 }

@@ -166,3 +166,44 @@ pub fn acquire<'r>(
     guard.refresher = Some(refresher);
     Ok(guard)
 }
+
+/// What [`remove_locks`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Unlocked {
+    /// The locks deleted, described.
+    pub removed: Vec<String>,
+    /// Live locks left in place (without `even_live`), described.
+    pub kept: Vec<String>,
+}
+
+/// Deletes the vault's stale locks (and unreadable lock files), or every
+/// lock with `even_live`: the one way out when a holder died on another
+/// machine and its lock would otherwise stand for [`STALE_AFTER_SECS`].
+/// Deleting a live holder's lock is unsafe: a prune may then run beside
+/// the backup that holds it.
+pub fn remove_locks(repo: &Repository, even_live: bool) -> Result<Unlocked> {
+    let host = hostname();
+    let now = chrono::Utc::now().timestamp();
+    let mut outcome = Unlocked::default();
+    for listed in repo.backend().list("locks/")? {
+        let lock: Option<LockFile> = match repo.backend().get(&listed.key) {
+            Ok(raw) => serde_json::from_slice(&raw).ok(),
+            Err(VaultError::Missing(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        let described = lock
+            .as_ref()
+            .map(LockFile::describe)
+            .unwrap_or_else(|| format!("unreadable lock file {}", listed.key));
+        let stale = lock.as_ref().is_none_or(|l| l.is_stale(now, &host));
+        if stale || even_live {
+            match repo.backend().delete(&listed.key) {
+                Ok(()) | Err(VaultError::Missing(_)) => outcome.removed.push(described),
+                Err(e) => return Err(e),
+            }
+        } else {
+            outcome.kept.push(described);
+        }
+    }
+    Ok(outcome)
+}

@@ -125,6 +125,7 @@ pub async fn lobby_register(call: Call) -> ApiResult<Reply> {
                 device_timezone: info.timezone.clone(),
                 ..Default::default()
             },
+            renewing: None,
         },
     )
     .await?;

@@ -13,37 +13,81 @@ use halley_api::types::{
     BrowseSQLServerResponse, CometAPIResponseMessage, DestinationLocation,
     DispatchWithJobIDResponse, DispatcherStoredObjectsResponse, DispatcherVaultSnapshotsResponse,
     MySQLConnection, OrganizationLoginURLResponse, RestoreJobAdvancedOptions, SearchClause,
-    SearchResultFileInfo, SearchSnapshotsResponse, StoredObject, VaultSnapshot,
+    SearchResultFileInfo, SearchSnapshotsResponse, StoredObject, UserPolicy, VaultSnapshot,
 };
-use halley_protocol::device::{Call as DeviceCall, JobStarted, Maintenance, CLOSE_DROPPED};
+use halley_protocol::device::{
+    Call as DeviceCall, JobStarted, Maintenance, Message, CLOSE_DROPPED, CLOSE_REFUSED,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+use crate::auth::TenantScope;
 use crate::devices::live::profile_message;
 use crate::devices::registry::{Connection, RequestError};
+use crate::devices::{self, NewDevice, Proof};
 use crate::http::{quoted, ApiError, ApiResult, Call, Reply};
 use crate::service::{search, users};
 
-/// The live connection `TargetID` in the caller's reach.
+/// The scope of the caller, administrator or end user.
+fn caller_scope(call: &Call) -> ApiResult<TenantScope> {
+    Ok(match call.user() {
+        Ok(user) => user.scope(),
+        Err(_) => call.admin()?.scope(),
+    })
+}
+
+/// The live connection `TargetID` in the caller's reach. Anything else
+/// (unknown, offline, another tenant's or another account's) answers
+/// `Status` 403, as a Comet Server does for an unknown `TargetID`.
 fn target(call: &Call) -> ApiResult<Arc<Connection>> {
     let id = call.params.non_empty("TargetID")?;
-    let (scope, own) = match call.user() {
-        Ok(user) => (user.scope(), Some(user.username())),
-        Err(_) => (call.admin()?.scope(), None),
-    };
+    let own = call.user().ok().map(|user| user.username().to_string());
     call.state
         .devices
-        .device_connection(&scope, id)
-        .filter(|c| own.is_none_or(|name| c.username() == name))
+        .device_connection(&caller_scope(call)?, id)
+        .filter(|c| own.as_deref().is_none_or(|name| c.username() == name))
         .ok_or_else(|| {
-            ApiError::invalid_param(
-                "TargetID",
+            ApiError::new(
+                403,
                 format!(
-                    "no device is connected as {} (see dispatcher/list-active)",
+                    "Unauthorised: no device is connected as TargetID {} (see dispatcher/list-active)",
                     quoted(id)
                 ),
             )
         })
+}
+
+/// The policy of the account whose device `connection` is.
+async fn account_policy(call: &Call, connection: &Connection) -> ApiResult<UserPolicy> {
+    let (profile, _) =
+        users::load(&call.state, &caller_scope(call)?, connection.username()).await?;
+    Ok(profile.policy)
+}
+
+/// Administrators see a device's file names (browsing, searching) only
+/// where the device allows it and the account's policy does not forbid it
+/// (`ModeAdminViewFilenames` enforced off); the account holder always does.
+async fn check_file_names_visible(call: &Call, connection: &Connection) -> ApiResult<()> {
+    if call.user().is_ok() {
+        return Ok(());
+    }
+    let device = quoted(connection.device_id());
+    if !connection.info.allows_filenames {
+        return Err(ApiError::forbidden(format!(
+            "The device {device} does not let administrators see its file names"
+        )));
+    }
+    if account_policy(call, connection)
+        .await?
+        .mode_admin_view_filenames
+        == SETTING_ENFORCED_OFF
+    {
+        return Err(ApiError::forbidden(format!(
+            "The policy of the account {} does not let administrators see file names (ModeAdminViewFilenames)",
+            quoted(connection.username())
+        )));
+    }
+    Ok(())
 }
 
 /// Forwards `request` and waits for the device's answer; every way it can
@@ -124,10 +168,7 @@ pub async fn vault_snapshots(call: Call) -> ApiResult<Reply> {
 /// `refetch-profile`: sends the device its account's profile again.
 pub async fn refetch_profile(call: Call) -> ApiResult<Reply> {
     let connection = target(&call)?;
-    let scope = match call.user() {
-        Ok(user) => user.scope(),
-        Err(_) => call.admin()?.scope(),
-    };
+    let scope = caller_scope(&call)?;
     let (profile, record) = users::load(&call.state, &scope, connection.username()).await?;
     connection.send(profile_message(&profile, &record.profile_hash));
     Ok(Reply::ok())
@@ -235,6 +276,15 @@ pub async fn run_restore_custom(call: Call) -> ApiResult<Reply> {
 /// `delete-snapshot` and `delete-snapshots`: the device forgets them.
 pub async fn delete_snapshots(call: Call) -> ApiResult<Reply> {
     let connection = target(&call)?;
+    if call.user().is_ok()
+        && account_policy(&call, &connection)
+            .await?
+            .prevent_delete_single_snapshots
+    {
+        return Err(ApiError::forbidden(
+            "The account's policy does not allow deleting snapshots (PreventDeleteSingleSnapshots)",
+        ));
+    }
     let destination_id = call.params.non_empty("DestinationID")?.to_string();
     let snapshot_ids = match call.params.opt_str("SnapshotID") {
         Some(one) => vec![one.to_string()],
@@ -264,24 +314,100 @@ pub async fn kill_process(call: Call) -> ApiResult<Reply> {
     Ok(Reply::ok())
 }
 
-/// `apply-retention-rules` and `deepverify-storage-vault`: a job on the
-/// whole vault, on the device.
+/// `apply-retention-rules`, `deepverify-storage-vault`,
+/// `reindex-storage-vault` and `unlock` (`AllowUnsafe`: live holders' locks
+/// too): a job on the whole vault, on the device.
 pub async fn maintain(call: Call) -> ApiResult<Reply> {
     let connection = target(&call)?;
-    let kind = if call.endpoint.path.ends_with("/apply-retention-rules") {
+    let path = call.endpoint.path;
+    let kind = if path.ends_with("/apply-retention-rules") {
         Maintenance::Retention
+    } else if path.ends_with("/reindex-storage-vault") {
+        Maintenance::Reindex
+    } else if path.ends_with("/unlock") {
+        Maintenance::Unlock
     } else {
         Maintenance::DeepVerify
     };
-    let destination_id = call.params.non_empty("Destination")?.to_string();
-    ask(
-        &connection,
-        DeviceCall::Maintain {
-            kind,
-            destination_id,
-        },
+    let request = DeviceCall::Maintain {
+        kind,
+        destination_id: call.params.non_empty("Destination")?.to_string(),
+        allow_unsafe: call.params.opt_bool("AllowUnsafe")?.unwrap_or(false),
+    };
+    ask(&connection, request).await?;
+    Ok(Reply::ok())
+}
+
+/// `force-login`: the device's credentials stop working and its
+/// connections end; it waits until it is logged in again
+/// (`halley-agent login`, which keeps its device ID and Protected Items).
+pub async fn force_login(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    call.state
+        .store
+        .device_delete(
+            &caller_scope(&call)?,
+            connection.username(),
+            connection.device_id(),
+        )
+        .await?;
+    for signed_out in call.state.devices.of_device(
+        connection.organization_id(),
+        connection.username(),
+        connection.device_id(),
+    ) {
+        signed_out.close(
+            CLOSE_REFUSED,
+            "signed out by the server (force-login): log in again",
+            false,
+        );
+    }
+    Ok(Reply::ok())
+}
+
+/// `update-login-password`: the device signs in again with the account's
+/// password `NewPassword` (checked, and counted toward login protection,
+/// like any sign-in) and gets a new device key over its connection; the
+/// old key stops working and the device reconnects with the new one.
+pub async fn update_login_password(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    let password = call.params.non_empty("NewPassword")?;
+    let scope = caller_scope(&call)?;
+    let (profile, _) = users::load(&call.state, &scope, connection.username()).await?;
+    if !crate::auth::confirm_user_password(&call.state, &profile, password, &call.origin).await? {
+        return Err(ApiError::invalid_param(
+            "NewPassword",
+            format!(
+                "it is not the password of the account {}",
+                quoted(&profile.username)
+            ),
+        ));
+    }
+    let device_id = connection.device_id().to_string();
+    let device = NewDevice {
+        config: profile.devices.get(&device_id).cloned().unwrap_or_default(),
+        device_id: Some(device_id),
+        renewing: Some(connection.id.clone()),
+    };
+    let registration = devices::register(
+        &call.state,
+        &scope,
+        &profile,
+        Proof::Password(password),
+        device,
     )
     .await?;
+    connection.send(Message::Registered { registration });
+    connection.close(CLOSE_DROPPED, "new credentials: reconnect with them", true);
+    Ok(Reply::ok())
+}
+
+/// `uninstall-software`: the device removes the agent (and, with
+/// `RemoveConfigFile`, its configuration and state) and stops for good.
+pub async fn uninstall(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    let remove_config = call.params.opt_bool("RemoveConfigFile")?.unwrap_or(false);
+    ask(&connection, DeviceCall::Uninstall { remove_config }).await?;
     Ok(Reply::ok())
 }
 
@@ -289,6 +415,7 @@ pub async fn maintain(call: Call) -> ApiResult<Reply> {
 /// directory's `subtree`; the root when empty).
 pub async fn stored_objects(call: Call) -> ApiResult<Reply> {
     let connection = target(&call)?;
+    check_file_names_visible(&call, &connection).await?;
     let request = DeviceCall::StoredObjects {
         destination_id: call.params.non_empty("Destination")?.to_string(),
         snapshot_id: call.params.non_empty("SnapshotID")?.to_string(),
@@ -301,6 +428,7 @@ pub async fn stored_objects(call: Call) -> ApiResult<Reply> {
 /// `Path` is empty).
 pub async fn filesystem_objects(call: Call) -> ApiResult<Reply> {
     let connection = target(&call)?;
+    check_file_names_visible(&call, &connection).await?;
     let path = call.params.opt_str("Path").unwrap_or("").to_string();
     objects(ask(&connection, DeviceCall::FilesystemObjects { path }).await?)
 }
@@ -394,6 +522,7 @@ pub async fn default_login_url(call: Call) -> ApiResult<Reply> {
 /// (`SearchResultFileInfo.name`, `.path`, `.size`, ...), by snapshot.
 pub async fn search_snapshots(call: Call) -> ApiResult<Reply> {
     let connection = target(&call)?;
+    check_file_names_visible(&call, &connection).await?;
     let destination_id = call.params.non_empty("DestinationID")?.to_string();
     let snapshot_ids: Vec<String> = call.params.opt_json("SnapshotIDs")?.unwrap_or_default();
     let filter: SearchClause = call.params.opt_json("Filter")?.unwrap_or_default();

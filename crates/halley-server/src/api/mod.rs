@@ -245,13 +245,21 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherDeleteSnapshots
         | UserWebDispatcherDeleteSnapshots => serve(dispatcher::delete_snapshots),
         AdminDispatcherKillProcess => serve(dispatcher::kill_process),
-        AdminDispatcherApplyRetentionRules | AdminDispatcherDeepverifyStorageVault => {
-            serve(dispatcher::maintain)
+        AdminDispatcherApplyRetentionRules
+        | AdminDispatcherDeepverifyStorageVault
+        | AdminDispatcherReindexStorageVault
+        | AdminDispatcherUnlock => serve(dispatcher::maintain),
+        AdminDispatcherForceLogin => serve(dispatcher::force_login),
+        AdminDispatcherUpdateLoginPassword | UserWebDispatcherUpdateLoginPassword => {
+            serve(dispatcher::update_login_password)
         }
+        AdminDispatcherUninstallSoftware => serve(dispatcher::uninstall),
         AdminDispatcherRequestStoredObjects | UserWebDispatcherRequestStoredObjects => {
             serve(dispatcher::stored_objects)
         }
-        AdminDispatcherRequestFilesystemObjects => serve(dispatcher::filesystem_objects),
+        AdminDispatcherRequestFilesystemObjects | UserWebRequestFilesystemObjects => {
+            serve(dispatcher::filesystem_objects)
+        }
         AdminDispatcherSearchSnapshots | UserWebDispatcherSearchSnapshots => {
             serve(dispatcher::search_snapshots)
         }
@@ -295,12 +303,10 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminConvertStorageRole
         | AdminDispatcherBrowseVirtualMachines
         | AdminDispatcherEmailPreview
-        | AdminDispatcherForceLogin
         | AdminDispatcherImportApply
         | AdminDispatcherOffice365ListVirtualAccounts
         | AdminDispatcherRegisterOfficeApplicationBegin
         | AdminDispatcherRegisterOfficeApplicationCheck
-        | AdminDispatcherReindexStorageVault
         | AdminDispatcherRequestBrowseDiskDrives
         | AdminDispatcherRequestBrowseExchangeEdb
         | AdminDispatcherRequestBrowseHyperv
@@ -320,9 +326,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherRequestOffice365Sites
         | AdminDispatcherRequestWindiskSnapshot
         | AdminDispatcherTestSmbAuth
-        | AdminDispatcherUninstallSoftware
-        | AdminDispatcherUnlock
-        | AdminDispatcherUpdateLoginPassword
         | AdminDispatcherUpdateSoftware
         | AdminMetaPsaConfigListSyncNow
         | AdminMetaRemoteStorageVaultTest
@@ -360,8 +363,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | UserWebDispatcherRequestOffice365Sites
         | UserWebDispatcherRequestWindiskSnapshot
         | UserWebDispatcherTestSmbAuth
-        | UserWebDispatcherUpdateLoginPassword
-        | UserWebRequestFilesystemObjects
         | UserWebRequestStorageVault
         | UserWebRequestStorageVaultProviders => return None,
     })

@@ -5,34 +5,50 @@
 //! - downloads of clients Halley does not build (Windows, macOS, Synology);
 //! - dispatcher calls for engines the Linux agent lacks (disk images,
 //!   Hyper-V, VMware, Proxmox, Exchange, MSSQL, MongoDB, Windows VSS and
-//!   disk snapshots, SMB, Office 365).
+//!   disk snapshots, SMB, Office 365, previews of backed-up email) and
+//!   imports of other backup software's settings.
 //!
 //! The README's compatibility table marks them "not supported" (see
 //! `tests/compatibility_table.rs`).
 
 use crate::http::ApiError;
 
-/// Dispatcher calls of engines the agent does not have, by their path below
-/// `dispatcher/`, with the engine named in the answer.
-const DEVICE_ENGINES: &[(&str, &str)] = &[
+/// Dispatcher calls a Linux agent cannot honour, by their path below
+/// `dispatcher/`, with what it lacks.
+const DEVICE_LACKS: &[(&str, &str)] = &[
     (
         "browse-virtual-machines",
-        "virtual machine (Hyper-V, VMware, Proxmox)",
+        "no virtual machine (Hyper-V, VMware, Proxmox) engine",
     ),
-    ("request-browse-disk-drives", "disk image"),
-    ("request-windisk-snapshot", "Windows disk image"),
-    ("request-browse-exchange-edb", "Microsoft Exchange"),
-    ("request-browse-hyperv", "Hyper-V"),
-    ("request-browse-mssql", "Microsoft SQL Server"),
-    ("request-browse-mongodb", "MongoDB"),
-    ("request-browse-vss-aaw", "Windows VSS writer"),
-    ("request-browse-vmware", "VMware"),
-    ("request-browse-proxmox", "Proxmox"),
-    ("test-smb-auth", "Windows network share (SMB)"),
-    ("office365-list-virtual-accounts", "Office 365"),
-    ("request-office365-accounts", "Office 365"),
-    ("request-office365-sites", "Office 365"),
-    ("register-office-application", "Office 365"),
+    ("request-browse-disk-drives", "no disk image engine"),
+    ("request-windisk-snapshot", "no Windows disk image engine"),
+    (
+        "request-browse-exchange-edb",
+        "no Microsoft Exchange engine",
+    ),
+    ("request-browse-hyperv", "no Hyper-V engine"),
+    ("request-browse-mssql", "no Microsoft SQL Server engine"),
+    ("request-browse-mongodb", "no MongoDB engine"),
+    ("request-browse-vss-aaw", "no Windows VSS writer engine"),
+    ("request-browse-vmware", "no VMware engine"),
+    ("request-browse-proxmox", "no Proxmox engine"),
+    ("test-smb-auth", "no Windows network share (SMB) engine"),
+    ("office365-list-virtual-accounts", "no Office 365 engine"),
+    ("request-office365-accounts", "no Office 365 engine"),
+    ("request-office365-sites", "no Office 365 engine"),
+    ("register-office-application", "no Office 365 engine"),
+    (
+        "email-preview",
+        "no email engine (Office 365, Exchange) whose messages it could preview",
+    ),
+    (
+        "request-import-sources",
+        "no importer of other backup software's settings",
+    ),
+    (
+        "import-apply",
+        "no importer of other backup software's settings",
+    ),
 ];
 
 /// What an endpoint that cannot be served here answers, or `None` when it
@@ -46,14 +62,15 @@ pub fn refusal(path: &str) -> Option<ApiError> {
     }
     let call = path
         .strip_prefix("/api/v1/admin/dispatcher/")
-        .or_else(|| path.strip_prefix("/api/v1/user/web/dispatcher/"))?;
-    let (_, engine) = DEVICE_ENGINES
+        .or_else(|| path.strip_prefix("/api/v1/user/web/dispatcher/"))
+        .or_else(|| path.strip_prefix("/api/v1/user/dispatcher/"))?;
+    let (_, lack) = DEVICE_LACKS
         .iter()
         .find(|(prefix, _)| call == *prefix || call.starts_with(&format!("{prefix}/")))?;
     Some(ApiError::new(
         501,
         format!(
-            "dispatcher/{call} is not supported on this device's platform: Halley's Linux agent has no {engine} engine (it backs up files, command output and MySQL/MariaDB)"
+            "dispatcher/{call} is not supported on this device's platform: Halley's Linux agent has {lack} (it backs up files, command output and MySQL/MariaDB)"
         ),
     ))
 }
@@ -74,5 +91,7 @@ mod tests {
         assert!(refusal("/api/v1/admin/dispatcher/run-restore").is_none());
         assert!(refusal("/api/v1/admin/dispatcher/request-browse-mysql").is_none());
         assert!(refusal("/api/v1/admin/branding/generate-client/macos-arm64").is_some());
+        assert!(refusal("/api/v1/user/dispatcher/email-preview").is_some());
+        assert!(refusal("/api/v1/admin/dispatcher/import-apply").is_some());
     }
 }

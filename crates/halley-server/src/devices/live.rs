@@ -296,6 +296,7 @@ async fn answer(
         | Call::Restore { .. }
         | Call::DeleteSnapshots { .. }
         | Call::KillProcess
+        | Call::Uninstall { .. }
         | Call::Maintain { .. }
         | Call::StoredObjects { .. }
         | Call::FilesystemObjects { .. }

@@ -84,6 +84,10 @@ pub async fn standing(
 pub struct NewDevice {
     pub device_id: Option<String>,
     pub config: DeviceConfig,
+    /// The live connection this registration renews
+    /// (`update-login-password`): it is left open, for the caller to send
+    /// the new credentials over, where a re-registration closes the rest.
+    pub renewing: Option<String>,
 }
 
 /// How the registration proved its right to the account.
@@ -120,7 +124,9 @@ pub async fn register(
     };
     let now = now_unix();
     let mut config = device.config;
-    config.registration_time = now;
+    if config.registration_time == 0 {
+        config.registration_time = now;
+    }
     if config.friendly_name.is_empty() {
         config.friendly_name = device_id.clone();
     }
@@ -160,7 +166,9 @@ pub async fn register(
         .devices
         .of_device(&profile.organization_id, &profile.username, &device_id)
     {
-        old.close(CLOSE_REFUSED, "the device was registered again", false);
+        if device.renewing.as_deref() != Some(old.id.as_str()) {
+            old.close(CLOSE_REFUSED, "the device was registered again", false);
+        }
     }
     state.events.emit(
         SEVT_DEVICE_NEW,

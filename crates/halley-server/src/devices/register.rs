@@ -84,6 +84,7 @@ fn new_device(params: &Params) -> ApiResult<NewDevice> {
             device_timezone: timezone,
             ..Default::default()
         },
+        renewing: None,
     })
 }
 

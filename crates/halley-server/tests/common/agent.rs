@@ -27,12 +27,13 @@ pub fn agent_binary() -> PathBuf {
 
 pub struct Agent {
     pub state_dir: tempfile::TempDir,
+    binary: PathBuf,
     service: Option<Child>,
 }
 
 impl Agent {
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(agent_binary());
+        let mut command = Command::new(&self.binary);
         command
             .arg("--state-dir")
             .arg(self.state_dir.path())
@@ -57,8 +58,15 @@ impl Agent {
     }
 
     pub fn new() -> Agent {
+        Agent::with_binary(agent_binary())
+    }
+
+    /// An agent that runs another copy of the binary (one a test may
+    /// replace or remove).
+    pub fn with_binary(binary: PathBuf) -> Agent {
         Agent {
             state_dir: tempfile::tempdir().unwrap(),
+            binary,
             service: None,
         }
     }
@@ -122,6 +130,11 @@ impl Agent {
             .spawn()
             .unwrap();
         self.service = Some(child);
+    }
+
+    /// The process ID of the `run` service, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.service.as_ref().map(Child::id)
     }
 
     pub fn kill(&mut self) {
