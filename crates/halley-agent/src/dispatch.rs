@@ -2,7 +2,7 @@
 //! slow one (opening a vault) holds up neither the connection nor the
 //! others: cancel a job, run a backup or a restore now, list and delete a
 //! vault's snapshots, browse, retention, verify, reindex and unlock, stop,
-//! uninstall.
+//! update, uninstall.
 
 use std::sync::Arc;
 
@@ -98,6 +98,7 @@ pub async fn answer(session: &Arc<Session>, call: Call) -> Result<Value, String>
             Ok(Value::Null)
         }
         Call::Uninstall { remove_config } => uninstall(session, remove_config),
+        Call::UpdateSoftware => update(session).await,
         other => Err(anyhow!(
             "this device does not answer {}",
             serde_json::to_value(&other)
@@ -126,6 +127,18 @@ fn uninstall(session: &Session, remove_config: bool) -> Result<Value> {
     crate::uninstall::carry_out(&removal)?;
     exit_after_reply("uninstalled by the server (uninstall-software)");
     Ok(Value::Null)
+}
+
+/// Puts the offered build in place, answers, then restarts into it.
+async fn update(session: &Session) -> Result<Value> {
+    let (updated, exe) = crate::update::install_offered_build(session).await?;
+    tracing::warn!("updated to {}; restarting", updated.version);
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let err = crate::update::restart(&exe);
+        tracing::error!("{err:#}");
+    });
+    Ok(serde_json::to_value(updated)?)
 }
 
 fn cancel(session: &Session, job_id: &str) -> Result<Value> {

@@ -175,7 +175,7 @@ fn start_detail(request: &BackupRequest, status: u64) -> BackupJobDetail {
         source_guid: request.source_id.clone(),
         destination_guid: request.destination_id.clone(),
         backup_rule_guid: request.rule_id.clone(),
-        client_version: platform::CLIENT_VERSION.to_string(),
+        client_version: platform::client_version().to_string(),
         ..Default::default()
     }
 }
@@ -557,7 +557,7 @@ impl Job {
             snapshot_id: outcome.snapshot_id.clone(),
             destination_size_start: size_start,
             destination_size_end: size_end.clone(),
-            client_version: platform::CLIENT_VERSION.to_string(),
+            client_version: platform::client_version().to_string(),
             ..Default::default()
         };
         let measured = (size_end.measure_completed > 0).then_some(size_end);

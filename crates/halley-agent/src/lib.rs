@@ -30,5 +30,6 @@ pub mod scheduler;
 pub mod session;
 pub mod state;
 pub mod uninstall;
+pub mod update;
 pub mod util;
 pub mod vaults;

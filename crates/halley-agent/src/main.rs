@@ -6,7 +6,7 @@ use halley_agent::state::{StateDir, DEFAULT_STATE_DIR};
 
 /// The Halley backup agent.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version = halley_agent::platform::client_version(), about)]
 struct Cli {
     /// Where the agent keeps its credentials and status.
     #[arg(long, global = true, env = "HALLEY_AGENT_STATE_DIR", default_value = DEFAULT_STATE_DIR)]

@@ -40,7 +40,7 @@ pub async fn run(
                 status: JOB_STATUS_RUNNING_ACTIVE,
                 start_time: now_unix(),
                 destination_guid: destination_id.clone(),
-                client_version: platform::CLIENT_VERSION.to_string(),
+                client_version: platform::client_version().to_string(),
                 ..Default::default()
             },
         })
@@ -81,7 +81,7 @@ pub async fn run(
             detail: BackupJobDetail {
                 status,
                 end_time: now_unix(),
-                client_version: platform::CLIENT_VERSION.to_string(),
+                client_version: platform::client_version().to_string(),
                 ..Default::default()
             },
             destination_size: None,

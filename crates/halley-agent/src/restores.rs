@@ -61,7 +61,7 @@ pub async fn run(
                 source_guid: restore.item.clone(),
                 destination_guid: restore.vault.clone(),
                 snapshot_id: snapshot.id.to_hex(),
-                client_version: platform::CLIENT_VERSION.to_string(),
+                client_version: platform::client_version().to_string(),
                 ..Default::default()
             },
         })
@@ -105,7 +105,7 @@ pub async fn run(
                 total_directories: totals.map_or(0, |s| s.dirs) as i64,
                 total_size: totals.map_or(0, |s| s.bytes) as i64,
                 download_size: totals.map_or(0, |s| s.bytes) as i64,
-                client_version: platform::CLIENT_VERSION.to_string(),
+                client_version: platform::client_version().to_string(),
                 ..Default::default()
             },
             destination_size: None,

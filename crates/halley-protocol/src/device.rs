@@ -18,6 +18,9 @@ use serde_json::Value;
 pub const REGISTER_PATH: &str = "/api/v1/device/register";
 /// The live connection (a websocket upgrade).
 pub const LIVE_PATH: &str = "/api/v1/device/live";
+/// The agent build the server offers: a form POST with `DeviceID` and
+/// `DeviceKey`, answered with the executable.
+pub const SOFTWARE_PATH: &str = "/api/v1/device/software";
 /// The first frame must arrive within this.
 pub const HELLO_TIMEOUT_SECS: u64 = 10;
 /// Each side pings the other this often...
@@ -219,6 +222,11 @@ pub enum Call {
     /// state directory). Answered before it goes; it then exits and is not
     /// restarted.
     Uninstall { remove_config: bool },
+    /// Server → device (`dispatcher/update-software`, update campaigns):
+    /// fetch the build the server offers from [`SOFTWARE_PATH`] and put it
+    /// in place of the running one. Answered with [`SoftwareUpdated`] once
+    /// it is in place; the device then restarts into it and connects again.
+    UpdateSoftware,
     /// Server → device (`dispatcher/request-stored-objects`): one directory
     /// of a snapshot, the root when `tree_id` is empty. Answered with a
     /// list of `StoredObject`; a directory's `subtree` is its `tree_id`.
@@ -277,6 +285,13 @@ pub enum Maintenance {
 #[serde(default)]
 pub struct JobStarted {
     pub job_id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SoftwareUpdated {
+    /// The version of the build now in place.
+    pub version: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -46,8 +46,14 @@ pub struct AppState {
     /// How long a running job's device may stay away before the job is
     /// abandoned (7007).
     pub job_abandon_after: std::time::Duration,
-    /// The agent binary client packages are built from.
+    /// The agent binary client packages are built from, and devices update
+    /// to.
     pub agent_binary: PathBuf,
+    /// What that binary says its version is, asked once.
+    pub offered_agent_version: tokio::sync::OnceCell<Option<String>>,
+    /// The update campaign, read from the store at first use.
+    pub update_campaign:
+        tokio::sync::OnceCell<tokio::sync::Mutex<Option<halley_api::types::UpdateCampaignStatus>>>,
 }
 
 impl AppState {
@@ -80,6 +86,8 @@ impl AppState {
             agent_binary: std::env::current_exe()
                 .map(|exe| exe.with_file_name("halley-agent"))
                 .unwrap_or_default(),
+            offered_agent_version: Default::default(),
+            update_campaign: Default::default(),
         }
     }
 

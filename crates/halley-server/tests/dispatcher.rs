@@ -777,3 +777,152 @@ async fn a_device_that_does_not_answer_times_out_naming_it() {
     stalled.assert_refused(504, "did not answer within 30 seconds");
     assert!(stalled.message().contains(&device), "{}", stalled.message());
 }
+
+/// A copy of the agent build, in a directory of its own, whose version
+/// stamp says `version` (same length as the one it replaces, or shorter).
+fn agent_build_claiming(version: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let mut bytes = std::fs::read(agent_binary()).unwrap();
+    let marker = b"halley-agent-version:";
+    let at = bytes
+        .windows(marker.len() + 1)
+        .position(|w| w.starts_with(marker) && w[marker.len()].is_ascii_digit())
+        .expect("the build carries a version stamp")
+        + marker.len();
+    let end = at + bytes[at..].iter().position(|b| *b == 0).unwrap();
+    assert!(version.len() <= end - at);
+    bytes[at..end].fill(0);
+    bytes[at..at + version.len()].copy_from_slice(version.as_bytes());
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("halley-agent");
+    std::fs::write(&path, bytes).unwrap();
+    let mut mode = std::fs::metadata(&path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut mode, 0o755);
+    std::fs::set_permissions(&path, mode).unwrap();
+    path
+}
+
+/// The version `device` reports on its live connection, once it is
+/// `expected`.
+async fn reports_version(server: &Server, device: &str, expected: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let live = dispatch(server, "list-active", &[]).await.json();
+        let found = live.as_object().and_then(|all| {
+            all.iter()
+                .find(|(_, c)| c["DeviceID"] == device && c["ReportedVersion"] == expected)
+                .map(|(id, _)| id.clone())
+        });
+        if let Some(id) = found {
+            return id;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{device} never reports {expected}: {live}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn campaign_entry(server: &Server, device: &str) -> serde_json::Value {
+    let status = admin_post(&server.url, "/api/v1/admin/update-campaign/status", &[])
+        .await
+        .json();
+    status["Devices"]
+        .as_array()
+        .and_then(|all| all.iter().find(|d| d["DeviceID"] == device).cloned())
+        .unwrap_or_else(|| panic!("{device} not in {status}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_update_to_the_offered_build_one_by_one_and_by_campaign() {
+    let server = Server::start();
+    new_account(&server, "lee").await;
+    let builds = tempfile::tempdir().unwrap();
+    let offered = std::fs::read(agent_binary()).unwrap();
+    let current = String::from_utf8_lossy(
+        &std::process::Command::new(agent_binary())
+            .arg("--version")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .trim()
+    .trim_start_matches("halley-agent ")
+    .to_string();
+    let mut agents = Vec::new();
+    for name in ["one", "two"] {
+        let exe = agent_build_claiming("1.0.0", &builds.path().join(name));
+        let mut agent = Agent::with_binary(exe.clone());
+        assert!(agent.try_login(&server.url, "lee").status.success());
+        agent.start();
+        let device = agent.device_id();
+        reports_version(&server, &device, "1.0.0").await;
+        agents.push((agent, device, exe));
+    }
+
+    // Updates are the Software Build Role's: off, they are refused.
+    let (one, two) = (agents[0].1.clone(), agents[1].1.clone());
+    let target = connection_of(&server, &one, None).await;
+    let build_role = |on: bool| {
+        let url = server.url.clone();
+        async move {
+            admin_post(
+                &url,
+                "/api/v1/admin/meta/build-config/set",
+                &[(
+                    "SoftwareBuildRoleConfig",
+                    &json!({"RoleEnabled": on}).to_string(),
+                )],
+            )
+            .await
+            .assert_refused(200, "OK");
+        }
+    };
+    build_role(false).await;
+    dispatch(&server, "update-software", &[("TargetID", &target)])
+        .await
+        .assert_refused(403, "Software Build");
+    build_role(true).await;
+
+    // One device at once: it installs the offered build and comes back
+    // reporting its version, running from the same place.
+    dispatch(&server, "update-software", &[("TargetID", &target)])
+        .await
+        .assert_refused(200, "OK");
+    reports_version(&server, &one, &current).await;
+    assert!(std::fs::read(&agents[0].2).unwrap() == offered);
+    let pid = agents[0].0.pid();
+    assert!(
+        agents[0].0.exit_status(0).is_none() && pid.is_some(),
+        "restarted in place"
+    );
+
+    // A campaign: the older device is asked and confirmed; the current one
+    // is not eligible.
+    assert_eq!(campaign_entry(&server, &two).await["Status"], 0);
+    let options = json!({"Active": true, "UpgradeOlder": true});
+    admin_post(
+        &server.url,
+        "/api/v1/admin/update-campaign/start",
+        &[("Options", &options.to_string())],
+    )
+    .await
+    .assert_refused(200, "OK");
+    reports_version(&server, &two, &current).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while campaign_entry(&server, &two).await["Status"] != 5 {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            campaign_entry(&server, &two).await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(campaign_entry(&server, &one).await["Status"], 1);
+    let status = admin_post(&server.url, "/api/v1/admin/update-campaign/status", &[])
+        .await
+        .json();
+    assert_eq!(status["Active"], true, "{status}");
+    assert_eq!(status["TargetVersion"], current.as_str(), "{status}");
+    assert!(std::fs::read(&agents[1].2).unwrap() == offered);
+}

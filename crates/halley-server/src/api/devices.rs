@@ -144,3 +144,16 @@ pub async fn lobby_drop(call: Call) -> ApiResult<Reply> {
     connection.close(CLOSE_DROPPED, "dropped by an administrator", true);
     Ok(Reply::ok())
 }
+
+/// `update-campaign/start`: starts (or, with `Active` off, stops) a
+/// campaign that updates devices to the agent build this server offers.
+pub async fn campaign_start(call: Call) -> ApiResult<Reply> {
+    let options: halley_api::types::UpdateCampaignOptions = call.params.json("Options")?;
+    devices::campaign::start(&call.state, options).await?;
+    Ok(Reply::ok())
+}
+
+/// `update-campaign/status`: the campaign and each device's place in it.
+pub async fn campaign_status(call: Call) -> ApiResult<Reply> {
+    Ok(Reply::json(&devices::campaign::status(&call.state).await?))
+}

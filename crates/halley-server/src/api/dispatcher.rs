@@ -402,6 +402,30 @@ pub async fn update_login_password(call: Call) -> ApiResult<Reply> {
     Ok(Reply::ok())
 }
 
+/// `update-software`: the device installs the agent build this server
+/// offers and restarts into it. Refused while one of its jobs runs (the
+/// restart would end it). `SelfAddress` is not used: the device fetches the
+/// build from the server it is connected to.
+pub async fn update_software(call: Call) -> ApiResult<Reply> {
+    let connection = target(&call)?;
+    crate::devices::software::offered_version(&call.state).await?;
+    let busy = crate::devices::software::runs_a_job(
+        &call.state,
+        connection.organization_id(),
+        connection.username(),
+        connection.device_id(),
+    )
+    .await?;
+    if busy {
+        return Err(ApiError::bad_request(format!(
+            "A job is running on the device {}: update it when the job ends",
+            quoted(connection.device_id())
+        )));
+    }
+    ask(&connection, DeviceCall::UpdateSoftware).await?;
+    Ok(Reply::ok())
+}
+
 /// `uninstall-software`: the device removes the agent (and, with
 /// `RemoveConfigFile`, its configuration and state) and stops for good.
 pub async fn uninstall(call: Call) -> ApiResult<Reply> {

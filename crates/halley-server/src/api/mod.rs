@@ -254,6 +254,9 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
             serve(dispatcher::update_login_password)
         }
         AdminDispatcherUninstallSoftware => serve(dispatcher::uninstall),
+        AdminDispatcherUpdateSoftware => serve(dispatcher::update_software),
+        AdminUpdateCampaignStart => serve(devices::campaign_start),
+        AdminUpdateCampaignStatus => serve(devices::campaign_status),
         AdminDispatcherRequestStoredObjects | UserWebDispatcherRequestStoredObjects => {
             serve(dispatcher::stored_objects)
         }
@@ -326,7 +329,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherRequestOffice365Sites
         | AdminDispatcherRequestWindiskSnapshot
         | AdminDispatcherTestSmbAuth
-        | AdminDispatcherUpdateSoftware
         | AdminMetaPsaConfigListSyncNow
         | AdminMetaRemoteStorageVaultTest
         | AdminReplicationState
@@ -338,8 +340,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminStorageListBuckets
         | AdminStoragePingDestination
         | AdminStorageRegisterBucket
-        | AdminUpdateCampaignStart
-        | AdminUpdateCampaignStatus
         | UserDispatcherEmailPreview
         | UserWebDispatcherBrowseVirtualMachines
         | UserWebDispatcherOffice365ListVirtualAccounts

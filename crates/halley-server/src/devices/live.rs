@@ -103,6 +103,10 @@ async fn device(
     let _ = state.store.device_seen(&key_hash, now).await;
     emit_connection(&state, SEVT_DEVICE_LIVE_CONNECT, &connection);
     {
+        let (state, connection) = (state.clone(), connection.clone());
+        tokio::spawn(async move { super::campaign::offer(&state, &connection).await });
+    }
+    {
         let owner = owner_of(&connection);
         for job in &running_jobs {
             if let Err(err) = jobs::still_running(&state, &owner, job).await {
@@ -297,6 +301,7 @@ async fn answer(
         | Call::DeleteSnapshots { .. }
         | Call::KillProcess
         | Call::Uninstall { .. }
+        | Call::UpdateSoftware
         | Call::Maintain { .. }
         | Call::StoredObjects { .. }
         | Call::FilesystemObjects { .. }

@@ -1,14 +1,17 @@
 //! Devices: registration (`register.rs`), their live connections
 //! (`registry.rs`, `live.rs`), the jobs they report (`jobs.rs`), their vault
-//! keys (`vault_keys.rs`) and the server's watch over them (`watch.rs`:
-//! abandoned and missed jobs, log pruning). A device's live state is in
+//! keys (`vault_keys.rs`), the agent build they update to (`software.rs`,
+//! `campaign.rs`) and the server's watch over them (`watch.rs`: abandoned
+//! and missed jobs, update campaigns, log pruning). A device's live state is in
 //! its own table and in memory, never in profile read-modify-writes; the
 //! profile holds only what Comet shows there (`Devices[id]`).
 
+pub mod campaign;
 pub mod jobs;
 pub mod live;
 pub mod register;
 pub mod registry;
+pub mod software;
 pub mod vault_keys;
 pub mod watch;
 

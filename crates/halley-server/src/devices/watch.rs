@@ -43,6 +43,7 @@ pub fn spawn(state: Arc<AppState>) {
                     tracing::warn!("checking for missed jobs: {err:?}");
                 }
                 last_scan = now;
+                super::campaign::offer_to_all(&state).await;
             }
             if now - last_prune >= PRUNE_EVERY_SECS {
                 last_prune = now;

@@ -167,6 +167,20 @@ pub fn router(state: Arc<AppState>) -> Router {
             },
         ),
     );
+    let software_state = state.clone();
+    router = router.route(
+        halley_protocol::device::SOFTWARE_PATH,
+        axum::routing::post(move |body: axum::body::Bytes| async move {
+            match crate::devices::software::build_for(&software_state, &body).await {
+                Ok(build) => Reply::Bytes {
+                    content_type: "application/octet-stream",
+                    body: build,
+                }
+                .into_response(),
+                Err(refused) => reply::json_response(StatusCode::OK, &refused),
+            }
+        }),
+    );
     router
         .merge(crate::web::router(state))
         .fallback(unknown_path)
