@@ -234,7 +234,7 @@ function snapshotsCard(device, jobs) {
   if (vaults.length) showList();
   else clear(body, notice("info", "This account has no Storage Vaults."));
   return h("section", { class: "card", id: "device-snapshots" },
-    h("div", { class: "card-head snapshot-head" }, h("h2", {}, "Snapshots"), h("div", { class: "btn-row" }, chooser, actions)),
+    h("div", { class: "card-head snapshot-head" }, h("h2", {}, "Snapshots"), h("div", { class: "btn-row" }, chooser, button("Refresh", showList, { class: "btn btn-secondary btn-sm", id: "snapshot-refresh" }), actions)),
     box,
     body);
 }
