@@ -1572,6 +1572,12 @@ async fn device_view_scenario(screenshot: bool) {
         .click(&format!("a[data-device-link='{device}']"))
         .await;
     browser.wait_text("#device-state", "Online").await;
+    if !endpoint_built(&server, "/api/v1/admin/dispatcher/update-software").await {
+        browser.click("#device-update").await;
+        browser
+            .wait_text("#device-software", "not available on this server yet")
+            .await;
+    }
 
     // "Back up now": the started job is followed until it succeeds.
     browser.click("button[data-run-rule='nightly']").await;
@@ -1602,7 +1608,14 @@ async fn device_view_scenario(screenshot: bool) {
         .await;
     browser.wait_text("#restore-selection", "1 selected").await;
     if screenshot {
+        browser
+            .js(
+                "document.getElementById('device-rules').scrollIntoView();",
+                vec![],
+            )
+            .await;
         browser.screenshot("device-snapshots").await;
+        browser.js("window.scrollTo(0, 0);", vec![]).await;
     }
 
     // Restored into another directory, where it is the same bytes.

@@ -63,7 +63,7 @@ function showFailure(box, err, what, path) {
 }
 
 /// Runs a dispatcher call for an action; the refusal, if any, goes in `box`.
-/// True when the device took it.
+/// The answer when the device took it, else null.
 async function perform(device, box, name, params, what) {
   try {
     const answer = await dispatch(device, name, params);
@@ -300,7 +300,7 @@ function snapshotBrowser(device, vault, snapshot, { box, jobs, back }) {
     });
     return input;
   };
-  const nameCell = (row) => (row.dir && row.subtree !== undefined
+  const nameCell = (row) => (row.dir && row.subtree
     ? button(`${row.name}/`, () => open([...trail, { name: row.name, treeId: row.subtree }]), { class: "btn btn-link dir-link", dataset: { openDir: row.name } })
     : h("span", {}, row.dir ? `${row.name}/` : row.name));
   const drawRows = (rows, empty) => clear(entries, table([

@@ -120,7 +120,8 @@ function shell(main) {
     { class: "sidebar", id: "sidebar", "aria-label": "Main" },
     h("ul", {}, items.map((item) => {
       const target = session.kind === "admin" ? item.path : item.path ? `me/${item.path}` : "me";
-      const active = session.kind === "admin" ? current === item.path : location.hash.replace(/^#\//, "") === target;
+      const here = location.hash.replace(/^#\//, "");
+      const active = session.kind === "admin" ? current === item.path : here === target || (item.path && here.startsWith(`${target}/`));
       return h("li", {}, h("a", { href: `#/${target}`, class: active ? "active" : "", "aria-current": active ? "page" : null }, icon(item.icon), item.label));
     })),
   );
