@@ -1610,7 +1610,7 @@ async fn device_view_scenario(screenshot: bool) {
     if screenshot {
         browser
             .js(
-                "document.getElementById('device-rules').scrollIntoView();",
+                "document.getElementById('device-rules').scrollIntoView(); window.scrollBy(0, -72);",
                 vec![],
             )
             .await;
