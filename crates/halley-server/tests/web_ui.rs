@@ -1584,8 +1584,8 @@ async fn device_view_scenario(screenshot: bool) {
     browser.wait_text("#device-jobs", "Nightly files").await;
     browser.wait_text("#device-jobs", "Success").await;
 
-    // The new snapshot, searched by name, then walked one folder at a time.
-    browser.click("#snapshot-refresh").await;
+    // The new snapshot, listed when the job ended, searched by name, then
+    // walked one folder at a time.
     browser.click("button[data-browse]").await;
     browser.fill("#snapshot-search", "PHOTO").await;
     browser.click("#snapshot-search-submit").await;

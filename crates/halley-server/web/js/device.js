@@ -95,6 +95,7 @@ const nameOf = (map, id, fallback) => map?.[id]?.Description || fallback || id;
 /// their entries point to the Jobs page.
 function startedJobs(scope) {
   const list = h("ul", { class: "job-list", id: "device-jobs" });
+  const endListeners = [];
   const card = h("section", { class: "card", hidden: true }, h("div", { class: "card-head" }, h("h2", {}, "Started from this page"), h("a", { href: scope.jobsHref }, "All jobs")), list);
   const add = (entry) => {
     card.hidden = false;
@@ -117,6 +118,7 @@ function startedJobs(scope) {
         const job = await call(scope.jobProperties, { JobID: jobId });
         show(job);
         if (isRunning(job)) setTimeout(poll, POLL_MS);
+        else endListeners.forEach((listener) => listener(job));
       } catch (err) {
         misses += 1;
         if (misses < 5) setTimeout(poll, POLL_MS);
@@ -132,7 +134,7 @@ function startedJobs(scope) {
     }
     add(h("li", {}, h("span", { class: "job-what" }, label), badge("Started", "info"), h("a", { href: scope.jobsHref }, "See Jobs")));
   };
-  return { card, started };
+  return { card, started, whenEnded: (listener) => endListeners.push(listener) };
 }
 
 function rulesCard(device, jobs) {
@@ -231,6 +233,11 @@ function snapshotsCard(device, jobs) {
     clear(body, snapshotTable(device, vault, snapshots, { box, jobs, showList }));
   };
   chooser.addEventListener("change", showList);
+  // A job that ended may have written or removed snapshots: the list is read
+  // again, unless a snapshot is being browsed.
+  jobs.whenEnded(() => {
+    if (body.isConnected && !body.querySelector("#snapshot-browser")) showList();
+  });
   if (vaults.length) showList();
   else clear(body, notice("info", "This account has no Storage Vaults."));
   return h("section", { class: "card", id: "device-snapshots" },
