@@ -6,7 +6,7 @@
 // holders share it; `scope` says which API they call.
 
 import { call } from "./api.js";
-import { h, clear, badge, button, confirmDialog, field, formatBytes, formatDate, menu, modal, notAvailable, notice, showError, spinner, table, toast } from "./ui.js";
+import { h, clear, badge, button, confirmDialog, field, formatBytes, formatDate, menu, modal, notAvailable, notice, spinner, table, toast } from "./ui.js";
 import { POLL_MS, isRunning, jobType, progressView, statusBadge } from "./jobs.js";
 import { platformName } from "./devices.js";
 
@@ -116,6 +116,7 @@ function startedJobs(scope) {
       if (!entry.isConnected) return;
       try {
         const job = await call(scope.jobProperties, { JobID: jobId });
+        misses = 0;
         show(job);
         if (isRunning(job)) setTimeout(poll, POLL_MS);
         else endListeners.forEach((listener) => listener(job));
@@ -284,47 +285,64 @@ function searchRow(o) {
   return { name: o.path || o.name, path: o.path, dir: o.type === "dir", size: o.size, when: o.mtime || "—" };
 }
 
-function snapshotBrowser(device, vault, snapshot, { box, jobs, back }) {
+/// The paths checked in a snapshot browser, kept while it moves between
+/// folders and search results.
+function pathSelection() {
   const selected = new Set();
-  // The directories walked into from the root: [{ name, treeId }].
-  let trail = [];
-  const crumbs = h("nav", { class: "crumbs path-crumbs", id: "snapshot-path", "aria-label": "Folder" });
-  const entries = h("div", { id: "snapshot-entries" });
-  const selection = h("span", { class: "muted", id: "restore-selection" });
-  const search = h("input", { type: "search", id: "snapshot-search", placeholder: "Find files by name", "aria-label": "Find files by name" });
-
-  const drawSelection = () => {
-    selection.textContent = selected.size
+  const summary = h("span", { class: "muted", id: "restore-selection" });
+  const draw = () => {
+    summary.textContent = selected.size
       ? `${selected.size} selected: ${[...selected].join(", ")}`
       : "Nothing selected: Restore restores the whole snapshot.";
   };
-  const checkboxOf = (row) => {
+  const checkbox = (row) => {
     const input = h("input", { type: "checkbox", checked: selected.has(row.path), "aria-label": `Select ${row.name}`, dataset: { selectPath: row.path } });
     input.addEventListener("change", () => {
       if (input.checked) selected.add(row.path);
       else selected.delete(row.path);
-      drawSelection();
+      draw();
     });
     return input;
   };
+  const reset = (container) => {
+    selected.clear();
+    for (const input of container.querySelectorAll("input[data-select-path]")) input.checked = false;
+    draw();
+  };
+  draw();
+  return { summary, checkbox, reset, paths: () => [...selected] };
+}
+
+/// Root / one / two: each folder above the current one opens it again.
+function folderCrumbs(crumbs, trail, open) {
+  const link = (label, path) => button(label, () => open(path), { class: "btn btn-link dir-link" });
+  clear(crumbs,
+    link("Root", []),
+    trail.map((step, i) => [" / ", i === trail.length - 1 ? h("strong", {}, step.name) : link(step.name, trail.slice(0, i + 1))]));
+}
+
+function snapshotBrowser(device, vault, snapshot, { box, jobs, back }) {
+  const selection = pathSelection();
+  // The directories walked into from the root: [{ name, treeId }].
+  let trail = [];
+  const crumbs = h("nav", { class: "crumbs path-crumbs", id: "snapshot-path", "aria-label": "Folder" });
+  const entries = h("div", { id: "snapshot-entries" });
+  const search = h("input", { type: "search", id: "snapshot-search", placeholder: "Find files by name", "aria-label": "Find files by name" });
+
   const nameCell = (row) => (row.dir && row.subtree
     ? button(`${row.name}/`, () => open([...trail, { name: row.name, treeId: row.subtree }]), { class: "btn btn-link dir-link", dataset: { openDir: row.name } })
     : h("span", {}, row.dir ? `${row.name}/` : row.name));
   const drawRows = (rows, empty) => clear(entries, table([
-    { label: "", class: "select-cell", render: checkboxOf },
+    { label: "", class: "select-cell", render: selection.checkbox },
     { label: "Name", render: nameCell },
     { label: "Size", class: "num", render: (r) => (r.dir ? "—" : formatBytes(r.size)) },
     { label: "Modified", class: "when hide-sm", render: (r) => r.when },
   ], rows, { empty }));
 
-  const drawCrumbs = () => clear(crumbs,
-    button("Root", () => open([]), { class: "btn btn-link dir-link" }),
-    trail.map((step, i) => [" / ", i === trail.length - 1 ? h("strong", {}, step.name) : button(step.name, () => open(trail.slice(0, i + 1)), { class: "btn btn-link dir-link" })]));
-
   const open = async (path) => {
     trail = path;
     search.value = "";
-    drawCrumbs();
+    folderCrumbs(crumbs, trail, open);
     clear(entries, spinner("Reading the folder…"));
     const treeId = trail.length ? trail[trail.length - 1].treeId : "";
     const answer = await perform(device, box, "request-stored-objects", { Destination: vault, SnapshotID: snapshot.Snapshot, TreeID: treeId }, "Browsing snapshots is");
@@ -345,7 +363,6 @@ function snapshotBrowser(device, vault, snapshot, { box, jobs, back }) {
     return drawRows((answer.SnapshotFiles?.[snapshot.Snapshot] || []).map(searchRow), "No file in this snapshot has that in its name.");
   };
 
-  drawSelection();
   open([]);
   return h("div", { class: "snapshot-browser", id: "snapshot-browser" },
     h("div", { class: "section-head" },
@@ -354,60 +371,64 @@ function snapshotBrowser(device, vault, snapshot, { box, jobs, back }) {
     crumbs,
     entries,
     h("div", { class: "restore-bar" },
-      selection,
+      selection.summary,
       h("div", { class: "btn-row" },
-        button("Clear selection", () => {
-          selected.clear();
-          for (const input of entries.querySelectorAll("input[type=checkbox]")) input.checked = false;
-          drawSelection();
-        }, { class: "btn btn-secondary btn-sm" }),
-        button("Restore…", () => restoreDialog(device, vault, snapshot, [...selected], { box, jobs }), { class: "btn btn-primary btn-sm", id: "restore-open" }))));
+        button("Clear selection", () => selection.reset(entries), { class: "btn btn-secondary btn-sm" }),
+        button("Restore…", () => restoreDialog(device, vault, snapshot, selection.paths(), { box, jobs }), { class: "btn btn-primary btn-sm", id: "restore-open" }))));
 }
 
 /// Where to restore: the original place, another directory, or an archive
-/// file written into a directory of the device.
+/// file written into a directory of the device. Gives its fields and the
+/// `RestoreJobAdvancedOptions` they make.
+function restoreTarget() {
+  const choice = (value, label, checked) => field(label, h("input", { type: "radio", name: "restore-where", id: `restore-${value}`, value, checked }));
+  const where = h("fieldset", {}, h("legend", {}, "Restore to"),
+    choice("original", "The original location, replacing the files there", true),
+    choice("directory", "Another directory on the device"),
+    choice("archive", "An archive file, written into a directory on the device"));
+  const destPath = h("input", { id: "restore-path", placeholder: "/srv/restored", autocomplete: "off", spellcheck: "false" });
+  const format = h("select", { id: "restore-format" }, ARCHIVE_FORMATS.map(([value, label]) => h("option", { value }, label)));
+  const pathField = field("Directory on the device", destPath);
+  const formatField = field("Archive format", format, "Downloading the archive to this browser is not available yet: the file is written on the device.");
+  const mode = () => where.querySelector("input:checked").value;
+  const sync = () => {
+    pathField.hidden = mode() === "original";
+    formatField.hidden = mode() !== "archive";
+  };
+  where.addEventListener("change", sync);
+  sync();
+  const options = () => {
+    if (mode() === "original") return { Type: RESTORE_FILES, DestIsOriginalLocation: true };
+    if (mode() === "directory") return { Type: RESTORE_FILES, DestPath: destPath.value.trim() };
+    return { Type: RESTORE_ARCHIVE, DestPath: destPath.value.trim(), ArchiveFormat: Number(format.value) };
+  };
+  return { fields: [where, pathField, formatField], options };
+}
+
+/// Restores `paths` of the snapshot (all of it when none) on the device,
+/// and follows the job it starts.
 function restoreDialog(device, vault, snapshot, paths, { box, jobs }) {
   modal("Restore", (close, dialogError) => {
-    const choice = (value, label, checked) => field(label, h("input", { type: "radio", name: "restore-where", id: `restore-${value}`, value, checked }));
-    const where = h("fieldset", {}, h("legend", {}, "Restore to"),
-      choice("original", "The original location, replacing the files there", true),
-      choice("directory", "Another directory on the device"),
-      choice("archive", "An archive file, written into a directory on the device"));
-    const destPath = h("input", { id: "restore-path", placeholder: "/srv/restored", autocomplete: "off", spellcheck: "false" });
-    const format = h("select", { id: "restore-format" }, ARCHIVE_FORMATS.map(([value, label]) => h("option", { value }, label)));
-    const pathField = field("Directory on the device", destPath);
-    const formatField = field("Archive format", format, "Downloading the archive to this browser is not available yet: the file is written on the device.");
-    const mode = () => where.querySelector("input:checked").value;
-    const sync = () => {
-      pathField.hidden = mode() === "original";
-      formatField.hidden = mode() !== "archive";
-    };
-    where.addEventListener("change", sync);
-    sync();
-    const options = () => {
-      if (mode() === "original") return { Type: RESTORE_FILES, DestIsOriginalLocation: true };
-      if (mode() === "directory") return { Type: RESTORE_FILES, DestPath: destPath.value.trim() };
-      return { Type: RESTORE_ARCHIVE, DestPath: destPath.value.trim(), ArchiveFormat: Number(format.value) };
-    };
+    const target = restoreTarget();
     const submit = h("button", { type: "submit", class: "btn btn-primary", id: "restore-submit" }, "Restore");
     const what = paths.length ? `${paths.length} selected ${paths.length === 1 ? "item" : "items"}` : "the whole snapshot";
     return h("form", { class: "dialog-body", onsubmit: async (event) => {
       event.preventDefault();
       submit.disabled = true;
       try {
-        const answer = await dispatch(device, "run-restore-custom", { Source: snapshot.Source, Destination: vault, Snapshot: snapshot.Snapshot, Paths: paths.length ? paths : undefined, Options: options() });
+        const answer = await dispatch(device, "run-restore-custom", { Source: snapshot.Source, Destination: vault, Snapshot: snapshot.Snapshot, Paths: paths.length ? paths : undefined, Options: target.options() });
         close();
         clear(box);
         jobs.started(answer, `Restore: ${what} of ${snapshotLabel(device, snapshot)}`);
         toast(`Restore started on ${device.name}`);
       } catch (err) {
-        showError(dialogError, err);
+        showFailure(dialogError, err, "Restoring is", `${device.scope.dispatcher}run-restore-custom`);
       } finally {
         submit.disabled = false;
       }
     } },
     h("p", {}, `Restore ${what} of the snapshot of ${snapshotLabel(device, snapshot)} on ${device.name}.`),
-    where, pathField, formatField,
+    target.fields,
     h("div", { class: "dialog-actions" }, button("Cancel", close), submit));
   });
 }
