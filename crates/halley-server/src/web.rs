@@ -98,6 +98,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/dashboard.js", JS),
     asset!("js/jobs.js", JS),
     asset!("js/devices.js", JS),
+    asset!("js/device.js", JS),
     asset!("js/accounts.js", JS),
     asset!("js/profile.js", JS),
     asset!("js/pending.js", JS),

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::agent::{file_item, job_where, local_vault, noise, Agent};
+use common::agent::{file_item, job_where, local_vault, make_tree, noise, Agent};
 use common::{new_account, profile, secret_from_url, set_profile, totp_code, Launch, Server};
 use fantoccini::{Client, ClientBuilder, Locator};
 use halley_client::Auth;
@@ -1519,6 +1519,130 @@ async fn a_lobby_agent_is_registered_to_an_account_from_the_devices_page() {
     assert!(list.contains("lea"), "{list}");
     let stored = profile(&server, "lea").await;
     assert_eq!(stored["Devices"][&device]["FriendlyName"], "lobby-01");
+    browser.stop().await;
+}
+
+#[tokio::test]
+async fn the_device_view_backs_up_now_browses_a_snapshot_and_restores_a_file() {
+    if browser_missing("the_device_view_backs_up_now_browses_a_snapshot_and_restores_a_file") {
+        return;
+    }
+    device_view_scenario(false).await;
+}
+
+#[tokio::test]
+#[ignore = "refreshes docs/screenshots; run with --ignored"]
+async fn screenshots_of_the_device_view() {
+    if browser_missing("screenshots_of_the_device_view") {
+        return;
+    }
+    device_view_scenario(true).await;
+}
+
+/// A real agent and its device view: "Back up now", the snapshot browser
+/// walked down to a file, that file restored into another directory, and
+/// the account holder's own view of the same device.
+async fn device_view_scenario(screenshot: bool) {
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    new_account(&server, "vic").await;
+    let mut agent = Agent::login(&server.url, "vic");
+    let device = agent.device_id();
+    let data = tempfile::tempdir().unwrap();
+    let tree = data.path().join("tree");
+    make_tree(&tree);
+    let photo = noise(96 << 10);
+    std::fs::write(tree.join("a/b/photo.raw"), &photo).unwrap();
+    let mut p = profile(&server, "vic").await;
+    p["Destinations"] = json!({"vault": local_vault(&data.path().join("vault"))});
+    p["Sources"] = json!({"files": file_item(&device, &tree)});
+    p["BackupRules"] = json!({
+        "nightly": {"Description": "Nightly files", "Source": "files", "Destination": "vault"},
+    });
+    set_profile(&server, "vic", &p).await;
+    agent.start();
+
+    // From the Devices page to the device, online.
+    let browser = signed_in_admin(&server, 1280).await;
+    browser.goto(&format!("{}/#/devices", server.url)).await;
+    browser
+        .wait_text(&format!("[data-state-of='{device}']"), "Online")
+        .await;
+    browser
+        .click(&format!("a[data-device-link='{device}']"))
+        .await;
+    browser.wait_text("#device-state", "Online").await;
+
+    // "Back up now": the started job is followed until it succeeds.
+    browser.click("button[data-run-rule='nightly']").await;
+    browser.wait_text("#device-jobs", "Nightly files").await;
+    browser.wait_text("#device-jobs", "Success").await;
+
+    // The new snapshot, listed when the job ended, searched by name, then
+    // walked one folder at a time.
+    browser.click("button[data-browse]").await;
+    browser.fill("#snapshot-search", "PHOTO").await;
+    browser.click("#snapshot-search-submit").await;
+    let found = browser.wait_text("#snapshot-entries", "photo.raw").await;
+    assert!(!found.contains("top.txt"), "{found}");
+    browser.click("#search-clear").await;
+    for part in tree.strip_prefix("/").unwrap().join("a/b").iter() {
+        let name = part.to_str().unwrap();
+        browser
+            .click(&format!("button[data-open-dir='{name}']"))
+            .await;
+        browser.wait_text("#snapshot-path strong", name).await;
+    }
+    let file = tree.join("a/b/photo.raw");
+    browser
+        .click(&format!(
+            "input[data-select-path='{}']",
+            file.to_str().unwrap()
+        ))
+        .await;
+    browser.wait_text("#restore-selection", "1 selected").await;
+    if screenshot {
+        browser
+            .js(
+                "document.getElementById('device-rules').scrollIntoView(); window.scrollBy(0, -72);",
+                vec![],
+            )
+            .await;
+        browser.screenshot("device-snapshots").await;
+        browser.js("window.scrollTo(0, 0);", vec![]).await;
+    }
+
+    // Restored into another directory, where it is the same bytes.
+    let restored = data.path().join("restored");
+    browser.click("#restore-open").await;
+    browser.click("#restore-directory").await;
+    browser
+        .fill("#restore-path", restored.to_str().unwrap())
+        .await;
+    browser.click("#restore-submit").await;
+    browser
+        .wait_text("#device-jobs li:first-child", "Restore")
+        .await;
+    browser
+        .wait_text("#device-jobs li:first-child", "Success")
+        .await;
+    let copy = restored.join(file.strip_prefix("/").unwrap());
+    assert_eq!(std::fs::read(&copy).unwrap(), photo);
+
+    // The job's link opens its details on the Jobs page.
+    browser.click("#device-jobs li:first-child a").await;
+    browser.wait_text("#job-details", "Restore").await;
+    browser.stop().await;
+
+    // The account holder reaches the same device and its snapshots.
+    let browser = Browser::start(1280, 900).await;
+    browser.sign_in(&server, "vic", "password1").await;
+    browser.wait("#signed-in-user").await;
+    browser.goto(&format!("{}/#/me/devices", server.url)).await;
+    browser
+        .click(&format!("a[data-device-link='{device}']"))
+        .await;
+    browser.wait("button[data-browse]").await;
     browser.stop().await;
 }
 

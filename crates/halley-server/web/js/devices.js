@@ -88,7 +88,7 @@ export function renderDevices(main, ctx) {
     count.textContent = live ? `${plural(rows.length, "device")}, ${online} online` : plural(rows.length, "device");
     clear(list, table([
       { label: "Account", render: (r) => h("div", { class: "cell-main" }, h("a", { href: `#/accounts/${encodeURIComponent(r.username)}` }, r.username), r.accountName && r.accountName !== r.username ? h("small", { class: "muted" }, r.accountName) : null) },
-      { label: "Device", render: (r) => h("strong", { title: `Device ID ${r.id}` }, r.device.FriendlyName || r.id) },
+      { label: "Device", render: (r) => h("a", { href: `#/devices/${encodeURIComponent(r.username)}/${encodeURIComponent(r.id)}`, title: `Device ID ${r.id}`, class: "device-link", dataset: { deviceLink: r.id } }, r.device.FriendlyName || r.id) },
       { label: "Status", render: (r) => h("span", { class: "device-state", dataset: { stateOf: r.id } },
         !live ? badge("Unknown", "neutral") : r.connections.length ? badge("Online", "ok") : badge("Offline", "neutral")) },
       { label: "Platform", class: "hide-sm", render: (r) => {

@@ -237,7 +237,7 @@ function jobLog(guid, admin) {
 // No event reports progress (the server publishes SEVT_JOB_NEW and
 // SEVT_JOB_COMPLETED only), so running jobs on screen are read again this
 // often.
-const POLL_MS = 2000;
+export const POLL_MS = 2000;
 
 function detailsDialog(guid, profiles, onChanged, { admin = true } = {}) {
   const dialog = modal("Job details", (close, errorBox) => {
@@ -297,7 +297,8 @@ function detailsDialog(guid, profiles, onChanged, { admin = true } = {}) {
   dialog.classList.add("dialog-wide");
 }
 
-export function renderJobs(main, ctx) {
+/// The Jobs page; with `openJobId`, that job's details open once it loads.
+export function renderJobs(main, ctx, openJobId) {
   const list = h("div", { class: "card jobs-list", id: "area-body" }, spinner());
   const count = h("span", { class: "muted", id: "jobs-count" });
   const account = h("select", { id: "jobs-account", "aria-label": "Account" }, h("option", { value: "" }, "All accounts"));
@@ -347,6 +348,8 @@ export function renderJobs(main, ctx) {
       fillAccounts();
       draw();
       watchRunning();
+      if (openJobId) detailsDialog(openJobId, profiles, load);
+      openJobId = null;
     } catch (err) {
       clear(list, err.notBuilt ? notAvailable("Jobs are", "/api/v1/admin/get-jobs-all") : notice("error", err.message));
     }

@@ -9,6 +9,7 @@ import { renderSignIn } from "./signin.js";
 import { renderDashboard } from "./dashboard.js";
 import { renderJobs } from "./jobs.js";
 import { renderDevices } from "./devices.js";
+import { ADMIN_SCOPE, renderDeviceView } from "./device.js";
 import { renderAccounts } from "./accounts.js";
 import { renderProfile } from "./profile.js";
 import { renderPending, PENDING_AREAS } from "./pending.js";
@@ -119,7 +120,8 @@ function shell(main) {
     { class: "sidebar", id: "sidebar", "aria-label": "Main" },
     h("ul", {}, items.map((item) => {
       const target = session.kind === "admin" ? item.path : item.path ? `me/${item.path}` : "me";
-      const active = session.kind === "admin" ? current === item.path : location.hash.replace(/^#\//, "") === target;
+      const here = location.hash.replace(/^#\//, "");
+      const active = session.kind === "admin" ? current === item.path : here === target || (item.path && here.startsWith(`${target}/`));
       return h("li", {}, h("a", { href: `#/${target}`, class: active ? "active" : "", "aria-current": active ? "page" : null }, icon(item.icon), item.label));
     })),
   );
@@ -173,7 +175,7 @@ function route() {
     }
     shell(main);
     document.body.dataset.view = `user-${parts[1] || "overview"}`;
-    app.cleanup = renderUser(main, ctx, parts[1] || "");
+    app.cleanup = renderUser(main, ctx, parts[1] || "", parts[2]);
     return;
   }
   if (!view || view === "signin" || view === "me") {
@@ -185,7 +187,8 @@ function route() {
   if (view === "dashboard") app.cleanup = renderDashboard(main, ctx);
   else if (view === "accounts" && parts[1]) app.cleanup = renderProfile(main, ctx, parts[1]);
   else if (view === "accounts") app.cleanup = renderAccounts(main, ctx);
-  else if (view === "jobs") app.cleanup = renderJobs(main, ctx);
+  else if (view === "jobs") app.cleanup = renderJobs(main, ctx, parts[1]);
+  else if (view === "devices" && parts[2]) app.cleanup = renderDeviceView(main, ctx, ADMIN_SCOPE, parts[1], parts[2]);
   else if (view === "devices") app.cleanup = renderDevices(main, ctx);
   else if (view === "settings") app.cleanup = renderSettings(main, ctx);
   else if (view === "account") app.cleanup = renderMyAccount(main, ctx);

@@ -1,11 +1,13 @@
-// End-user views for a user session: devices, Protected Items, Storage
-// Vaults, jobs, and the account's password and two-factor settings.
+// End-user views for a user session: devices (each with its device view),
+// Protected Items, Storage Vaults, jobs, and the account's password and
+// two-factor settings.
 
 import { call, renewSession } from "./api.js";
 import { h, clear, badge, button, field, formatBytes, formatDate, notAvailable, notice, pageHeader, showError, spinner, table, toast } from "./ui.js";
 import { totpCard } from "./account.js";
 import { userJobsTable } from "./jobs.js";
 import { platformName } from "./devices.js";
+import { USER_SCOPE, renderDeviceView } from "./device.js";
 
 export const USER_SECTIONS = [
   { path: "", label: "Overview", icon: "dashboard" },
@@ -20,7 +22,7 @@ const PROFILE = "/api/v1/user/web/get-user-profile-and-hash";
 
 function devicesTable(profile) {
   return table([
-    { label: "Device", render: ([, d]) => d.FriendlyName || "Unnamed device" },
+    { label: "Device", render: ([id, d]) => h("a", { href: `#/me/devices/${encodeURIComponent(id)}`, class: "device-link", dataset: { deviceLink: id } }, d.FriendlyName || "Unnamed device") },
     { label: "Platform", class: "hide-sm", render: ([, d]) => platformName(d.PlatformVersion) || "—" },
     { label: "Registered", render: ([, d]) => formatDate(d.RegistrationTime) },
   ], Object.entries(profile.Devices || {}), { empty: "No devices yet: install the backup client and sign in with this account." });
@@ -85,7 +87,8 @@ function passwordCard(getHash) {
     field("Current password", old), field("New password", next), field("New password again", again), submit));
 }
 
-export function renderUser(main, ctx, section) {
+export function renderUser(main, ctx, section, deviceId) {
+  if (section === "devices" && deviceId) return renderDeviceView(main, ctx, USER_SCOPE, ctx.session.username, deviceId);
   const body = h("div", { class: "stack" }, spinner());
   const titles = { "": ["Overview", `Signed in as ${ctx.session.username}`], devices: ["Devices", "Computers and servers backed up by this account"], items: ["Protected Items", "What your devices back up"], vaults: ["Storage Vaults", "Where your backups are kept"], jobs: ["Jobs", "Backups, restores and other jobs of your devices"], security: ["Password & security", "How you sign in"] };
   const [title, subtitle] = titles[section] || ["Not found", ""];
