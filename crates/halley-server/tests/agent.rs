@@ -501,7 +501,11 @@ async fn a_device_that_goes_away_mid_job_is_abandoned_revived_and_missed() {
 
     let mut p = profile(&server, "cy").await;
     p["Destinations"] = json!({"vault": local_vault(&data.path().join("vault"))});
-    p["Sources"] = json!({"big": file_item(&device, &big)});
+    // Every job stays running a few seconds, even one with nothing new to
+    // upload, so that the test sees each one running.
+    let mut item = file_item(&device, &big);
+    item["PreExec"] = json!(["sleep 5"]);
+    p["Sources"] = json!({"big": item});
     p["BackupRules"] = json!({
         "slow": {"Source": "big", "Destination": "vault", "LimitVaultSpeedBps": 300_000,
                  "SkipAlreadyRunning": true,

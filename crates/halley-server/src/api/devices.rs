@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use halley_api::constants::SEVT_DEVICE_REMOVED;
 use halley_api::types::{LiveUserConnection, RegistrationLobbyConnection};
-use halley_protocol::device::{Message, CLOSE_DROPPED};
+use halley_protocol::device::CLOSE_DROPPED;
 use serde_json::json;
 
 use crate::devices::{self, NewDevice, Proof};
@@ -129,12 +129,7 @@ pub async fn lobby_register(call: Call) -> ApiResult<Reply> {
         },
     )
     .await?;
-    connection.send(Message::Registered { registration });
-    connection.close(
-        CLOSE_DROPPED,
-        "registered: reconnect with the new credentials",
-        true,
-    );
+    connection.send_credentials(registration);
     Ok(Reply::ok())
 }
 

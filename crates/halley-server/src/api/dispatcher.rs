@@ -15,9 +15,7 @@ use halley_api::types::{
     MySQLConnection, OrganizationLoginURLResponse, RestoreJobAdvancedOptions, SearchClause,
     SearchResultFileInfo, SearchSnapshotsResponse, StoredObject, UserPolicy, VaultSnapshot,
 };
-use halley_protocol::device::{
-    Call as DeviceCall, JobStarted, Maintenance, Message, CLOSE_DROPPED, CLOSE_REFUSED,
-};
+use halley_protocol::device::{Call as DeviceCall, JobStarted, Maintenance, CLOSE_DROPPED};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -343,25 +341,13 @@ pub async fn maintain(call: Call) -> ApiResult<Reply> {
 /// (`halley-agent login`, which keeps its device ID and Protected Items).
 pub async fn force_login(call: Call) -> ApiResult<Reply> {
     let connection = target(&call)?;
-    call.state
-        .store
-        .device_delete(
-            &caller_scope(&call)?,
-            connection.username(),
-            connection.device_id(),
-        )
-        .await?;
-    for signed_out in call.state.devices.of_device(
+    let device = (
         connection.organization_id(),
         connection.username(),
         connection.device_id(),
-    ) {
-        signed_out.close(
-            CLOSE_REFUSED,
-            "signed out by the server (force-login): log in again",
-            false,
-        );
-    }
+    );
+    let why = "signed out by the server (force-login): log in again";
+    devices::retire_key(&call.state, &caller_scope(&call)?, device, why).await?;
     Ok(Reply::ok())
 }
 
@@ -397,8 +383,7 @@ pub async fn update_login_password(call: Call) -> ApiResult<Reply> {
         device,
     )
     .await?;
-    connection.send(Message::Registered { registration });
-    connection.close(CLOSE_DROPPED, "new credentials: reconnect with them", true);
+    connection.send_credentials(registration);
     Ok(Reply::ok())
 }
 

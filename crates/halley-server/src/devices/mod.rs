@@ -212,16 +212,32 @@ pub async fn revoked(
     profile: &UserProfileConfig,
     device_id: &str,
 ) -> ApiResult<()> {
+    let device = (
+        profile.organization_id.as_str(),
+        profile.username.as_str(),
+        device_id,
+    );
+    retire_key(state, scope, device, "the device was revoked").await
+}
+
+/// Deletes a device's key and closes its connections, telling it why; it
+/// cannot connect again until it is registered anew (revoke-device,
+/// force-login).
+pub async fn retire_key(
+    state: &AppState,
+    scope: &TenantScope,
+    (organization_id, username, device_id): (&str, &str, &str),
+    why: &str,
+) -> ApiResult<()> {
     state
         .store
-        .device_delete(scope, &profile.username, device_id)
+        .device_delete(scope, username, device_id)
         .await?;
-    for connection in
-        state
-            .devices
-            .of_device(&profile.organization_id, &profile.username, device_id)
+    for connection in state
+        .devices
+        .of_device(organization_id, username, device_id)
     {
-        connection.close(CLOSE_REFUSED, "the device was revoked", false);
+        connection.close(CLOSE_REFUSED, why, false);
     }
     Ok(())
 }

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use halley_api::types::{LiveUserConnection, RegistrationLobbyConnection};
-use halley_protocol::device::{Call, DeviceInfo, Message, REQUEST_TIMEOUT_SECS};
+use halley_protocol::device::{
+    Call, DeviceInfo, Message, Registration, CLOSE_DROPPED, REQUEST_TIMEOUT_SECS,
+};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
@@ -90,6 +92,13 @@ impl Connection {
 
     pub fn send(&self, message: Message) {
         let _ = self.outbox.send(Outgoing::Frame(message));
+    }
+
+    /// Hands the device credentials (from the lobby, or renewed) and
+    /// closes, so that it dials again with them.
+    pub fn send_credentials(&self, registration: Registration) {
+        self.send(Message::Registered { registration });
+        self.close(CLOSE_DROPPED, "new credentials: reconnect with them", true);
     }
 
     pub fn close(&self, code: u16, reason: impl Into<String>, reconnect: bool) {
