@@ -44,6 +44,7 @@ pub async fn answer(session: &Arc<Session>, call: Call) -> Result<Value, String>
             target,
             paths,
             archive,
+            upload,
         } => {
             let restore = Restore {
                 item: source_id,
@@ -52,6 +53,7 @@ pub async fn answer(session: &Arc<Session>, call: Call) -> Result<Value, String>
                 target: target.into(),
                 paths,
                 archive,
+                upload: Some(upload).filter(|token| !token.is_empty()),
             };
             restore_now(session, restore).await
         }

@@ -31,5 +31,6 @@ pub mod session;
 pub mod state;
 pub mod uninstall;
 pub mod update;
+pub mod upload;
 pub mod util;
 pub mod vaults;

@@ -129,6 +129,7 @@ fn main() {
                         target,
                         paths,
                         archive: None,
+                        upload: None,
                     },
                 )
                 .await

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Result};
 use halley_api::constants::*;
 use halley_api::types::BackupJobDetail;
-use halley_protocol::device::{Call, JobStarted};
+use halley_protocol::device::{archive_extension, Call, JobStarted};
 use halley_vault::{Progress, Repository, RestoreSummary, SnapshotInfo};
 
 use crate::session::Session;
@@ -27,6 +27,9 @@ pub struct Restore {
     /// One archive file (`RESTOREARCHIVEFORMAT_*`) written into `target`
     /// instead of the files themselves.
     pub archive: Option<i64>,
+    /// With `archive`: sent to the server as it is made, under this token
+    /// (`target` is unused).
+    pub upload: Option<String>,
 }
 
 pub struct RestoreEnd {
@@ -69,17 +72,22 @@ pub async fn run(
     if let Some(tell) = on_started {
         let _ = tell.send(started.job_id.clone());
     }
-    let summary = {
-        let (target, paths, archive) = (
-            restore.target.clone(),
-            restore.paths.clone(),
-            restore.archive,
-        );
-        tokio::task::spawn_blocking(move || match archive {
-            None => halley_vault::restore(&repo, &snapshot, &target, &paths, &|p| progress(p)),
-            Some(format) => write_archive(&repo, &snapshot, &target, &paths, format),
-        })
-        .await?
+    let summary = match (restore.archive, restore.upload.clone()) {
+        (Some(format), Some(token)) => {
+            crate::upload::send_archive(session, &token, move |out| {
+                archive_to(&repo, &snapshot, &restore.paths, format, out)
+            })
+            .await
+        }
+        (archive, _) => {
+            let (target, paths) = (restore.target.clone(), restore.paths.clone());
+            tokio::task::spawn_blocking(move || match archive {
+                None => halley_vault::restore(&repo, &snapshot, &target, &paths, &|p| progress(p)),
+                Some(format) => write_archive(&repo, &snapshot, &target, &paths, format),
+            })
+            .await?
+            .map_err(anyhow::Error::from)
+        }
     };
     let (status, message) = match &summary {
         Ok(s) if s.errors.is_empty() => (JOB_STATUS_STOP_SUCCESS, String::new()),
@@ -91,7 +99,7 @@ pub async fn run(
                 s.errors[0]
             ),
         ),
-        Err(err) => (JOB_STATUS_FAILED_ERROR, err.to_string()),
+        Err(err) => (JOB_STATUS_FAILED_ERROR, format!("{err:#}")),
     };
     let summary = summary.ok();
     let totals = summary.as_ref();
@@ -121,17 +129,6 @@ pub async fn run(
     })
 }
 
-/// The file name extension of an archive format, `None` for one not made.
-pub fn archive_extension(format: i64) -> Option<&'static str> {
-    match format {
-        RESTOREARCHIVEFORMAT_TAR => Some("tar"),
-        RESTOREARCHIVEFORMAT_TARGZ => Some("tar.gz"),
-        RESTOREARCHIVEFORMAT_ZIP => Some("zip"),
-        RESTOREARCHIVEFORMAT_TARZSTD => Some("tar.zst"),
-        _ => None,
-    }
-}
-
 /// The snapshot as one archive file in the directory `dir`, named after
 /// the item and the snapshot; its size is the summary's bytes.
 fn write_archive(
@@ -158,23 +155,8 @@ fn write_archive(
     );
     let path = dir.join(name);
     let file = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io(&path))?);
-    let file = match format {
-        RESTOREARCHIVEFORMAT_TAR => halley_vault::restore_tar(repo, snapshot, paths, file)?,
-        RESTOREARCHIVEFORMAT_ZIP => halley_vault::restore_zip(repo, snapshot, paths, file)?,
-        RESTOREARCHIVEFORMAT_TARGZ => {
-            let gzip = flate2::write::GzEncoder::new(file, flate2::Compression::default());
-            halley_vault::restore_tar(repo, snapshot, paths, gzip)?
-                .finish()
-                .map_err(io(&path))?
-        }
-        _ => {
-            let zstd = zstd::Encoder::new(file, 3).map_err(io(&path))?;
-            halley_vault::restore_tar(repo, snapshot, paths, zstd)?
-                .finish()
-                .map_err(io(&path))?
-        }
-    };
-    file.into_inner()
+    archive_to(repo, snapshot, paths, format, file)?
+        .into_inner()
         .map_err(|e| io(&path)(e.into_error()))?
         .sync_all()
         .map_err(io(&path))?;
@@ -183,6 +165,38 @@ fn write_archive(
         files: 1,
         bytes,
         ..Default::default()
+    })
+}
+
+/// Writes `paths` of the snapshot (all of it when empty) into `out` as an
+/// archive of `format`, finished; gives `out` back.
+pub fn archive_to<W: std::io::Write>(
+    repo: &Repository,
+    snapshot: &SnapshotInfo,
+    paths: &[String],
+    format: i64,
+    out: W,
+) -> halley_vault::Result<W> {
+    let finishing = |source| halley_vault::VaultError::Io {
+        op: "write",
+        path: "archive".into(),
+        source,
+    };
+    Ok(match format {
+        RESTOREARCHIVEFORMAT_TAR => halley_vault::restore_tar(repo, snapshot, paths, out)?,
+        RESTOREARCHIVEFORMAT_ZIP => halley_vault::restore_zip(repo, snapshot, paths, out)?,
+        RESTOREARCHIVEFORMAT_TARGZ => {
+            let gzip = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+            halley_vault::restore_tar(repo, snapshot, paths, gzip)?
+                .finish()
+                .map_err(finishing)?
+        }
+        _ => {
+            let zstd = zstd::Encoder::new(out, 3).map_err(finishing)?;
+            halley_vault::restore_tar(repo, snapshot, paths, zstd)?
+                .finish()
+                .map_err(finishing)?
+        }
     })
 }
 

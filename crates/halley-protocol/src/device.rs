@@ -18,6 +18,15 @@ use serde_json::Value;
 pub const REGISTER_PATH: &str = "/api/v1/device/register";
 /// The live connection (a websocket upgrade).
 pub const LIVE_PATH: &str = "/api/v1/device/live";
+/// A restore archive the server asked for, streamed to it as it is made:
+/// a POST whose body is the archive, with the headers [`UPLOAD_HEADERS`].
+pub const UPLOAD_PATH: &str = "/api/v1/device/restore-upload";
+/// The device's ID, its key, and the token of the `Restore` call.
+pub const UPLOAD_HEADERS: [&str; 3] = [
+    "X-Halley-Device-Id",
+    "X-Halley-Device-Key",
+    "X-Halley-Upload",
+];
 /// The agent build the server offers: a form POST with `DeviceID` and
 /// `DeviceKey`, answered with the executable.
 pub const SOFTWARE_PATH: &str = "/api/v1/device/software";
@@ -197,6 +206,10 @@ pub enum Call {
         /// `RESTOREARCHIVEFORMAT_*` (tar, tar.gz, zip, tar.zst).
         #[serde(default)]
         archive: Option<i64>,
+        /// With `archive`: not written on the device but sent, as it is
+        /// made, to [`UPLOAD_PATH`] under this token (`target` is unused).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        upload: String,
     },
     /// Server → device (`dispatcher/delete-snapshot(s)`): forget these
     /// snapshots of the vault. Answered with `null` once they are gone.
@@ -279,6 +292,19 @@ pub enum Maintenance {
     Reindex,
     /// Remove stale lock files (4004).
     Unlock,
+}
+
+/// The file name extension of a restore archive format (`Restore`'s
+/// `archive`), `None` for one devices do not make.
+pub fn archive_extension(format: i64) -> Option<&'static str> {
+    use halley_api::constants::*;
+    match format {
+        RESTOREARCHIVEFORMAT_TAR => Some("tar"),
+        RESTOREARCHIVEFORMAT_TARGZ => Some("tar.gz"),
+        RESTOREARCHIVEFORMAT_ZIP => Some("zip"),
+        RESTOREARCHIVEFORMAT_TARZSTD => Some("tar.zst"),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -51,6 +51,8 @@ pub struct AppState {
     pub agent_binary: PathBuf,
     /// What that binary says its version is, asked once.
     pub offered_agent_version: tokio::sync::OnceCell<Option<String>>,
+    /// Restore archives awaited from devices, by token.
+    pub uploads: crate::devices::uploads::Uploads,
     /// The update campaign, read from the store at first use.
     pub update_campaign:
         tokio::sync::OnceCell<tokio::sync::Mutex<Option<halley_api::types::UpdateCampaignStatus>>>,
@@ -87,6 +89,7 @@ impl AppState {
                 .map(|exe| exe.with_file_name("halley-agent"))
                 .unwrap_or_default(),
             offered_agent_version: Default::default(),
+            uploads: Default::default(),
             update_campaign: Default::default(),
         }
     }

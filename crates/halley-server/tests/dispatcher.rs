@@ -332,6 +332,61 @@ async fn backups_start_from_the_dispatcher_and_snapshots_are_listed() {
             "{extension}"
         );
     }
+    // Downloaded: the answer is the archive itself, made on the device
+    // while it is sent, and the restore is a job like the others.
+    let restores_before = jobs(&server, "jo")
+        .await
+        .iter()
+        .filter(|j| j["Classification"] == 4002)
+        .count();
+    let zip = json!({"Type": 5, "ArchiveFormat": 2});
+    let downloaded = dispatch(
+        &server,
+        "run-restore-custom",
+        &[
+            ("TargetID", &again),
+            ("Source", "files"),
+            ("Destination", "vault"),
+            ("Options", &zip.to_string()),
+            ("DownloadArchive", "1"),
+        ],
+    )
+    .await;
+    let file = data.path().join("downloaded.zip");
+    std::fs::write(&file, &downloaded.body).unwrap();
+    let into = data.path().join("unpacked-download");
+    unpack(&file, "zip", &into);
+    let inside = into.join(tree.strip_prefix("/").unwrap());
+    assert_eq!(
+        std::fs::read(inside.join("big.bin")).unwrap(),
+        noise(256 << 10)
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while jobs(&server, "jo")
+        .await
+        .iter()
+        .filter(|j| j["Classification"] == 4002 && j["Status"] == 5000)
+        .count()
+        <= restores_before
+    {
+        assert!(Instant::now() < deadline, "the download's job ends 5000");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let files_only = json!({"Type": 0, "DestPath": "/tmp"});
+    dispatch(
+        &server,
+        "run-restore-custom",
+        &[
+            ("TargetID", &again),
+            ("Source", "files"),
+            ("Destination", "vault"),
+            ("Options", &files_only.to_string()),
+            ("DownloadArchive", "1"),
+        ],
+    )
+    .await
+    .assert_refused(400, "only an archive");
+
     let squashfs = json!({"Type": 5, "DestPath": archives, "ArchiveFormat": 3});
     dispatch(
         &server,

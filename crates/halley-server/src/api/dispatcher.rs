@@ -15,7 +15,9 @@ use halley_api::types::{
     MySQLConnection, OrganizationLoginURLResponse, RestoreJobAdvancedOptions, SearchClause,
     SearchResultFileInfo, SearchSnapshotsResponse, StoredObject, UserPolicy, VaultSnapshot,
 };
-use halley_protocol::device::{Call as DeviceCall, JobStarted, Maintenance, CLOSE_DROPPED};
+use halley_protocol::device::{
+    archive_extension, Call as DeviceCall, JobStarted, Maintenance, CLOSE_DROPPED,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -204,6 +206,7 @@ pub async fn run_restore(call: Call) -> ApiResult<Reply> {
             .opt_json::<Vec<String>>("Paths")?
             .unwrap_or_default(),
         archive: None,
+        upload: String::new(),
     };
     let answer = ask(&connection, request).await?;
     started(&call, answer)
@@ -213,12 +216,16 @@ pub async fn run_restore(call: Call) -> ApiResult<Reply> {
 /// `DestPath` or their original location (`RESTORETYPE_FILE`), or one
 /// archive file into `DestPath` (`RESTORETYPE_FILE_ARCHIVE`, tar, tar.gz,
 /// zip or tar.zst). The overwrite settings and the `Known*Count` hints are
-/// not used: a restore writes every selected entry.
+/// not used: a restore writes every selected entry. Halley's own
+/// `DownloadArchive=1` (with an archive) has the answer be the archive
+/// itself, streamed from the device as it is made, instead of a file on
+/// the device.
 pub async fn run_restore_custom(call: Call) -> ApiResult<Reply> {
     let connection = target(&call)?;
     let options: RestoreJobAdvancedOptions = call.params.json("Options")?;
+    let download = call.params.opt_bool("DownloadArchive")?.unwrap_or(false);
     let absolute = |path: &str| -> ApiResult<String> {
-        if path.starts_with('/') {
+        if download || path.starts_with('/') {
             Ok(path.to_string())
         } else {
             Err(ApiError::invalid_param(
@@ -231,17 +238,17 @@ pub async fn run_restore_custom(call: Call) -> ApiResult<Reply> {
         }
     };
     let (target_path, archive) = match options.r#type {
+        RESTORETYPE_FILE if download => {
+            return Err(ApiError::invalid_param(
+                "DownloadArchive",
+                format!("only an archive (Options.Type {RESTORETYPE_FILE_ARCHIVE}) can be downloaded"),
+            ))
+        }
         RESTORETYPE_FILE if options.dest_is_original_location => ("/".to_string(), None),
         RESTORETYPE_FILE => (absolute(&options.dest_path)?, None),
         RESTORETYPE_FILE_ARCHIVE => {
             let format = options.archive_format;
-            let known = [
-                RESTOREARCHIVEFORMAT_TAR,
-                RESTOREARCHIVEFORMAT_TARGZ,
-                RESTOREARCHIVEFORMAT_ZIP,
-                RESTOREARCHIVEFORMAT_TARZSTD,
-            ];
-            if !known.contains(&format) {
+            if archive_extension(format).is_none() {
                 return Err(ApiError::invalid_param(
                     "Options",
                     format!("ArchiveFormat {format} is not one of tar (0), tar.gz (1), zip (2), tar.zst (4)"),
@@ -256,19 +263,50 @@ pub async fn run_restore_custom(call: Call) -> ApiResult<Reply> {
             ))
         }
     };
+    let source_id = call.params.non_empty("Source")?.to_string();
+    let snapshot = call.params.opt_str("Snapshot").unwrap_or("").to_string();
+    let (upload, archive_stream) = match download {
+        true => {
+            let (token, stream) = call.state.uploads.expect(&connection);
+            (token, Some(stream))
+        }
+        false => (String::new(), None),
+    };
     let request = DeviceCall::Restore {
-        source_id: call.params.non_empty("Source")?.to_string(),
+        source_id: source_id.clone(),
         destination_id: call.params.non_empty("Destination")?.to_string(),
-        snapshot: call.params.opt_str("Snapshot").unwrap_or("").to_string(),
+        snapshot: snapshot.clone(),
         target: target_path,
         paths: call
             .params
             .opt_json::<Vec<String>>("Paths")?
             .unwrap_or_default(),
         archive,
+        upload: upload.clone(),
     };
-    let answer = ask(&connection, request).await?;
-    started(&call, answer)
+    let answer = ask(&connection, request).await;
+    let Some(stream) = archive_stream else {
+        return started(&call, answer?);
+    };
+    if let Err(err) = answer {
+        call.state.uploads.forget(&upload);
+        return Err(err);
+    }
+    crate::devices::uploads::Uploads::deadline(call.state.clone(), upload);
+    let extension = archive.and_then(archive_extension).unwrap_or("tar");
+    let snapshot = if snapshot.is_empty() {
+        "latest"
+    } else {
+        &snapshot
+    };
+    let chunks = futures::stream::unfold(stream, |mut stream| async move {
+        stream.recv().await.map(|chunk| (chunk, stream))
+    });
+    Ok(Reply::Stream {
+        content_type: "application/octet-stream",
+        file_name: format!("{source_id}-{snapshot}.{extension}"),
+        body: axum::body::Body::from_stream(chunks),
+    })
 }
 
 /// `delete-snapshot` and `delete-snapshots`: the device forgets them.

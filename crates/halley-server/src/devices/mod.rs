@@ -1,6 +1,7 @@
 //! Devices: registration (`register.rs`), their live connections
 //! (`registry.rs`, `live.rs`), the jobs they report (`jobs.rs`), their vault
-//! keys (`vault_keys.rs`), the agent build they update to (`software.rs`,
+//! keys (`vault_keys.rs`), restore archives they stream to a caller
+//! (`uploads.rs`), the agent build they update to (`software.rs`,
 //! `campaign.rs`) and the server's watch over them (`watch.rs`: abandoned
 //! and missed jobs, update campaigns, log pruning). A device's live state is in
 //! its own table and in memory, never in profile read-modify-writes; the
@@ -12,6 +13,7 @@ pub mod live;
 pub mod register;
 pub mod registry;
 pub mod software;
+pub mod uploads;
 pub mod vault_keys;
 pub mod watch;
 

@@ -29,6 +29,7 @@ use futures::future::BoxFuture;
 use halley_api::endpoints::{AuthKind, Endpoint, EndpointSpec, ParamEncoding, ENDPOINTS};
 use halley_api::types::{CometAPIResponseMessage, ServerConfigOptions};
 use tokio::sync::Semaphore;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::compression::CompressionLayer;
 
 use crate::api::Route;
@@ -167,6 +168,16 @@ pub fn router(state: Arc<AppState>) -> Router {
             },
         ),
     );
+    let upload_state = state.clone();
+    router = router.route(
+        halley_protocol::device::UPLOAD_PATH,
+        axum::routing::post(
+            move |headers: HeaderMap, body: axum::body::Body| async move {
+                let answer = crate::devices::uploads::receive(&upload_state, &headers, body).await;
+                reply::json_response(StatusCode::OK, &answer)
+            },
+        ),
+    );
     let software_state = state.clone();
     router = router.route(
         halley_protocol::device::SOFTWARE_PATH,
@@ -184,7 +195,12 @@ pub fn router(state: Arc<AppState>) -> Router {
     router
         .merge(crate::web::router(state))
         .fallback(unknown_path)
-        .layer(CompressionLayer::new())
+        // Binary answers (client packages, agent builds, restore archives)
+        // are compressed already or streamed as they are made: sent as they
+        // are.
+        .layer(CompressionLayer::new().compress_when(
+            DefaultPredicate::new().and(NotForContentType::const_new("application/octet-stream")),
+        ))
 }
 
 async fn dispatch(

@@ -13,6 +13,13 @@ pub enum Reply {
         content_type: &'static str,
         body: Vec<u8>,
     },
+    /// A file made while it is sent (a restore archive), to be saved as
+    /// `file_name`.
+    Stream {
+        content_type: &'static str,
+        file_name: String,
+        body: Body,
+    },
 }
 
 impl Reply {
@@ -35,6 +42,21 @@ impl IntoResponse for Reply {
         match self {
             Reply::Json(body) => raw(StatusCode::OK, "application/json", body),
             Reply::Bytes { content_type, body } => raw(StatusCode::OK, content_type, body),
+            Reply::Stream {
+                content_type,
+                file_name,
+                body,
+            } => {
+                let mut response = Response::new(body);
+                let headers = response.headers_mut();
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+                let disposition =
+                    format!("attachment; filename=\"{}\"", file_name.replace('"', ""));
+                if let Ok(value) = HeaderValue::from_str(&disposition) {
+                    headers.insert(header::CONTENT_DISPOSITION, value);
+                }
+                response
+            }
         }
     }
 }
