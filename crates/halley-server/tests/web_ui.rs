@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use common::agent::{file_item, job_where, local_vault, make_tree, noise, Agent};
 use common::{new_account, profile, secret_from_url, set_profile, totp_code, Launch, Server};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -1628,6 +1629,42 @@ async fn device_view_scenario(screenshot: bool) {
         .await;
     let copy = restored.join(file.strip_prefix("/").unwrap());
     assert_eq!(std::fs::read(&copy).unwrap(), photo);
+
+    // Downloaded to this browser: a tar archive made on the device while
+    // it is sent, holding the same bytes.
+    browser
+        .js(
+            "window.downloaded = []; const make = URL.createObjectURL; URL.createObjectURL = (blob) => { window.downloaded.push(blob); return make(blob); };",
+            vec![],
+        )
+        .await;
+    browser.click("#restore-open").await;
+    browser.click("#restore-download").await;
+    browser.click("#restore-submit").await;
+    wait_until(
+        &browser,
+        "return window.downloaded.length === 1",
+        "a download",
+    )
+    .await;
+    let read = "const done = arguments[arguments.length - 1]; window.downloaded[0].arrayBuffer().then((b) => { const u = new Uint8Array(b); let s = ''; for (let i = 0; i < u.length; i++) s += String.fromCharCode(u[i]); done(btoa(s)); });";
+    let encoded = browser.client.execute_async(read, vec![]).await.unwrap();
+    let tar_bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.as_str().unwrap())
+        .unwrap();
+    let mut archive = tar::Archive::new(tar_bytes.as_slice());
+    let inside = archive
+        .entries()
+        .unwrap()
+        .map(|entry| entry.unwrap())
+        .find(|entry| entry.path().unwrap().ends_with("photo.raw"))
+        .map(|mut entry| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+            bytes
+        })
+        .expect("photo.raw is in the archive");
+    assert_eq!(inside, photo);
 
     // The job's link opens its details on the Jobs page.
     browser.click("#device-jobs li:first-child a").await;

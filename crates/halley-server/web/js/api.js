@@ -59,6 +59,23 @@ function encode(value) {
 /// POSTs `params` to `path`. `auth`: the session (default), or explicit
 /// credential fields, or null for none.
 export async function call(path, params = {}, { auth = "session" } = {}) {
+  return answerOf(await send(path, params, auth), auth);
+}
+
+/// POSTs `params` to `path` for a file (a restore archive): gives it as a
+/// Blob with the name the server suggests. An error answer throws.
+export async function download(path, params = {}) {
+  const response = await send(path, params, "session");
+  if (response.ok && response.headers.get("Content-Type") === "application/octet-stream") {
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const fileName = /filename="([^"]+)"/.exec(disposition)?.[1] || "download";
+    return { blob: await response.blob(), fileName };
+  }
+  await answerOf(response, "session");
+  throw new ApiError("The server answered without a file", response.status);
+}
+
+async function send(path, params, auth) {
   const body = new URLSearchParams();
   if (auth === "session") {
     if (!session) throw new ApiError("You are not signed in", 403);
@@ -71,12 +88,16 @@ export async function call(path, params = {}, { auth = "session" } = {}) {
   for (const [key, value] of Object.entries(params)) {
     if (value !== undefined) body.set(key, encode(value));
   }
-  let response;
   try {
-    response = await fetch(path, { method: "POST", body, credentials: "omit", cache: "no-store" });
+    return await fetch(path, { method: "POST", body, credentials: "omit", cache: "no-store" });
   } catch (err) {
     throw new ApiError("The server could not be reached. Check your connection and try again.", 0);
   }
+}
+
+/// The JSON of an answer; an error answer (a message with `Status` 400 or
+/// more, or a second factor asked for) throws.
+async function answerOf(response, auth) {
   if (response.status === 449 || response.headers.get("X-Comet-TOTP-Requested") === "1") {
     throw new ApiError("Enter the code from your authenticator app", 449, { totp: true });
   }

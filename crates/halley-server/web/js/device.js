@@ -5,7 +5,7 @@
 // maintenance an administrator may start. Administrators and account
 // holders share it; `scope` says which API they call.
 
-import { call } from "./api.js";
+import { call, download } from "./api.js";
 import { h, clear, badge, button, confirmDialog, field, formatBytes, formatDate, menu, modal, notAvailable, notice, spinner, table, toast } from "./ui.js";
 import { POLL_MS, isRunning, jobType, progressView, statusBadge } from "./jobs.js";
 import { platformName } from "./devices.js";
@@ -377,36 +377,52 @@ function snapshotBrowser(device, vault, snapshot, { box, jobs, back }) {
         button("Restore…", () => restoreDialog(device, vault, snapshot, selection.paths(), { box, jobs }), { class: "btn btn-primary btn-sm", id: "restore-open" }))));
 }
 
-/// Where to restore: the original place, another directory, or an archive
-/// file written into a directory of the device. Gives its fields and the
-/// `RestoreJobAdvancedOptions` they make.
+/// Where to restore: the original place, another directory, an archive
+/// file written into a directory of the device, or an archive downloaded
+/// to this browser. Gives its fields, the `RestoreJobAdvancedOptions` they
+/// make, and whether the archive comes here.
 function restoreTarget() {
   const choice = (value, label, checked) => field(label, h("input", { type: "radio", name: "restore-where", id: `restore-${value}`, value, checked }));
   const where = h("fieldset", {}, h("legend", {}, "Restore to"),
     choice("original", "The original location, replacing the files there", true),
     choice("directory", "Another directory on the device"),
-    choice("archive", "An archive file, written into a directory on the device"));
+    choice("archive", "An archive file, written into a directory on the device"),
+    choice("download", "An archive downloaded to this browser"));
   const destPath = h("input", { id: "restore-path", placeholder: "/srv/restored", autocomplete: "off", spellcheck: "false" });
   const format = h("select", { id: "restore-format" }, ARCHIVE_FORMATS.map(([value, label]) => h("option", { value }, label)));
   const pathField = field("Directory on the device", destPath);
-  const formatField = field("Archive format", format, "Downloading the archive to this browser is not available yet: the file is written on the device.");
+  const formatField = field("Archive format", format);
   const mode = () => where.querySelector("input:checked").value;
   const sync = () => {
-    pathField.hidden = mode() === "original";
-    formatField.hidden = mode() !== "archive";
+    pathField.hidden = mode() === "original" || mode() === "download";
+    formatField.hidden = mode() !== "archive" && mode() !== "download";
   };
   where.addEventListener("change", sync);
   sync();
   const options = () => {
     if (mode() === "original") return { Type: RESTORE_FILES, DestIsOriginalLocation: true };
     if (mode() === "directory") return { Type: RESTORE_FILES, DestPath: destPath.value.trim() };
+    if (mode() === "download") return { Type: RESTORE_ARCHIVE, ArchiveFormat: Number(format.value) };
     return { Type: RESTORE_ARCHIVE, DestPath: destPath.value.trim(), ArchiveFormat: Number(format.value) };
   };
-  return { fields: [where, pathField, formatField], options };
+  return { fields: [where, pathField, formatField], options, downloads: () => mode() === "download" };
+}
+
+/// Hands a downloaded file to the browser, as a link the page clicks.
+function saveFile({ blob, fileName }) {
+  const url = URL.createObjectURL(blob);
+  const link = h("a", { href: url, download: fileName, hidden: true, id: "restore-download-link" });
+  document.body.append(link);
+  link.click();
+  setTimeout(() => {
+    link.remove();
+    URL.revokeObjectURL(url);
+  }, 60_000);
 }
 
 /// Restores `paths` of the snapshot (all of it when none) on the device,
-/// and follows the job it starts.
+/// and follows the job it starts; or downloads them as an archive made on
+/// the device while it is sent.
 function restoreDialog(device, vault, snapshot, paths, { box, jobs }) {
   modal("Restore", (close, dialogError) => {
     const target = restoreTarget();
@@ -415,8 +431,16 @@ function restoreDialog(device, vault, snapshot, paths, { box, jobs }) {
     return h("form", { class: "dialog-body", onsubmit: async (event) => {
       event.preventDefault();
       submit.disabled = true;
+      const params = { Source: snapshot.Source, Destination: vault, Snapshot: snapshot.Snapshot, Paths: paths.length ? paths : undefined, Options: target.options() };
       try {
-        const answer = await dispatch(device, "run-restore-custom", { Source: snapshot.Source, Destination: vault, Snapshot: snapshot.Snapshot, Paths: paths.length ? paths : undefined, Options: target.options() });
+        if (target.downloads()) {
+          const file = await download(device.scope.dispatcher + "run-restore-custom", { TargetID: device.targetId, ...params, DownloadArchive: true });
+          saveFile(file);
+          close();
+          toast(`Downloaded ${file.fileName}`);
+          return;
+        }
+        const answer = await dispatch(device, "run-restore-custom", params);
         close();
         clear(box);
         jobs.started(answer, `Restore: ${what} of ${snapshotLabel(device, snapshot)}`);
