@@ -28,11 +28,13 @@ pub async fn answer(session: &Arc<Session>, call: Call) -> Result<Value, String>
         Call::RunBackupCustom {
             source_id,
             destination_id,
+            options,
         } => {
             let request = BackupRequest {
                 rule_id: String::new(),
                 source_id,
                 destination_id,
+                options: Some(options),
             };
             start_now(session, request).await
         }

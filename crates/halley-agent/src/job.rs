@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Result};
 use halley_api::constants::*;
 use halley_api::types::{
-    BackupJobDetail, BackupJobProgress, DestinationConfig, JobEntry, SizeMeasurement, SourceConfig,
-    UserProfileConfig,
+    BackupJobAdvancedOptions, BackupJobDetail, BackupJobProgress, BackupRuleConfig,
+    DestinationConfig, JobEntry, SizeMeasurement, SourceConfig, UserProfileConfig,
 };
 use halley_protocol::device::{Call, JobStarted, Message};
 use halley_protocol::vault_key;
@@ -28,6 +28,27 @@ pub struct BackupRequest {
     pub rule_id: String,
     pub source_id: String,
     pub destination_id: String,
+    /// Outside any rule: the options of `run-backup-custom`, in the place
+    /// of a rule's (`StopAfter`, `LimitVaultSpeedBps`,
+    /// `AllowZeroFilesSuccess`).
+    pub options: Option<BackupJobAdvancedOptions>,
+}
+
+impl BackupRequest {
+    /// The settings the job runs with: its rule's, or its own options as a
+    /// rule outside the profile.
+    fn settings(&self, profile: &UserProfileConfig) -> Option<BackupRuleConfig> {
+        if let Some(options) = &self.options {
+            return Some(BackupRuleConfig {
+                stop_after: options.stop_after,
+                limit_vault_speed_bps: options.limit_vault_speed_bps,
+                allow_zero_files_success: options.allow_zero_files_success,
+                skip_already_running: options.skip_already_running,
+                ..Default::default()
+            });
+        }
+        profile.backup_rules.get(&self.rule_id).cloned()
+    }
 }
 
 /// How a job ended.
@@ -53,6 +74,7 @@ pub fn rule_request(profile: &UserProfileConfig, rule_id: &str) -> Result<Backup
         rule_id: rule_id.to_string(),
         source_id: rule.source.clone(),
         destination_id: rule.destination.clone(),
+        options: None,
     })
 }
 
@@ -116,7 +138,8 @@ pub async fn run_backup(
         counter: Mutex::new(0),
         last_sent: Mutex::new(None),
     };
-    let rule = profile.backup_rules.get(&request.rule_id);
+    let settings = request.settings(profile);
+    let rule = settings.as_ref();
     if let Some(limit) = rule.map(|r| r.stop_after).filter(|secs| *secs > 0) {
         let control = control.clone();
         tokio::spawn(async move {
@@ -259,7 +282,8 @@ impl Job {
         destination: &DestinationConfig,
         observer: Option<Observer>,
     ) -> JobEnd {
-        let rule = profile.backup_rules.get(&request.rule_id);
+        let settings = request.settings(profile);
+        let rule = settings.as_ref();
         let fail = |status: u64, message: String| {
             self.log(LogLevel::Error, message.clone());
             JobEnd {

@@ -8,8 +8,8 @@
 //! `docs/device-protocol.md` is the description for other implementations.
 
 use halley_api::types::{
-    BackupJobDetail, BackupJobProgress, DestinationLocation, JobEntry, OSInfo, SizeMeasurement,
-    UserProfileConfig,
+    BackupJobAdvancedOptions, BackupJobDetail, BackupJobProgress, DestinationLocation, JobEntry,
+    OSInfo, SizeMeasurement, UserProfileConfig,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -187,6 +187,10 @@ pub enum Call {
     RunBackupCustom {
         source_id: String,
         destination_id: String,
+        /// `StopAfter`, `LimitVaultSpeedBps` and `AllowZeroFilesSuccess`
+        /// apply as a rule's would.
+        #[serde(default)]
+        options: BackupJobAdvancedOptions,
     },
     /// Server → device (`dispatcher/request-vault-snapshots`): the
     /// snapshots a vault holds. Answered with a list of `VaultSnapshot`.

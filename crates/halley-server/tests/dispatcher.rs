@@ -705,9 +705,12 @@ async fn policies_credentials_and_removal_from_the_dispatcher() {
     let tree = data.path().join("tree");
     std::fs::create_dir_all(&tree).unwrap();
     std::fs::write(tree.join("a.txt"), b"mine").unwrap();
+    let empty = data.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
     let mut p = profile(&server, "ana").await;
     p["Destinations"] = json!({"vault": local_vault(&data.path().join("vault"))});
-    p["Sources"] = json!({"files": file_item(&device, &tree)});
+    p["Sources"] =
+        json!({"files": file_item(&device, &tree), "nothing": file_item(&device, &empty)});
     p["Policy"]["ModeAdminViewFilenames"] = json!(4);
     p["Policy"]["PreventDeleteSingleSnapshots"] = json!(true);
     set_profile(&server, "ana", &p).await;
@@ -745,6 +748,29 @@ async fn policies_credentials_and_removal_from_the_dispatcher() {
     )
     .await
     .assert_refused(403, "PreventDeleteSingleSnapshots");
+
+    // A custom backup's options apply as a rule's would: no files is an
+    // error, unless AllowZeroFilesSuccess.
+    for (options, status) in [("{}", 7002), (r#"{"AllowZeroFilesSuccess": true}"#, 5000)] {
+        let started = dispatch(
+            &server,
+            "run-backup-custom",
+            &[
+                ("TargetID", &target),
+                ("Source", "nothing"),
+                ("Destination", "vault"),
+                ("Options", options),
+            ],
+        )
+        .await;
+        started.assert_refused(200, "OK");
+        let id = started.json()["JobID"].as_str().unwrap().to_string();
+        let job = job_where(&server, "ana", 30, |j| {
+            j["GUID"] == id.as_str() && j["Status"] != 6001
+        })
+        .await;
+        assert_eq!(job["Status"], status, "{options}: {job}");
+    }
 
     // update-login-password: a wrong password changes nothing; the right one
     // gives the device a new key, and the old key stops working.

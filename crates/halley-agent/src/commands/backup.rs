@@ -30,6 +30,7 @@ pub async fn run(dir: StateDir, target: Target) -> Result<i32> {
             rule_id: String::new(),
             source_id: item,
             destination_id: vault,
+            options: None,
         },
     };
     let display = ProgressDisplay::new();

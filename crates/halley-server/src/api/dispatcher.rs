@@ -129,21 +129,23 @@ pub async fn run_backup(call: Call) -> ApiResult<Reply> {
     started(&call, answer)
 }
 
-/// `run-backup-custom`: backs up a Protected Item into a Storage Vault now.
-/// `Options` is read so a malformed value is refused; its settings are not
-/// applied yet (the README says so).
+/// `run-backup-custom`: backs up a Protected Item into a Storage Vault now,
+/// outside any rule; `Options` (`StopAfter`, `LimitVaultSpeedBps`,
+/// `AllowZeroFilesSuccess`) apply as a rule's would.
 pub async fn run_backup_custom(call: Call) -> ApiResult<Reply> {
     let connection = target(&call)?;
     let source_id = call.params.non_empty("Source")?.to_string();
     let destination_id = call.params.non_empty("Destination")?.to_string();
-    if let Some(options) = call.params.opt_str("Options").filter(|o| !o.is_empty()) {
-        serde_json::from_str::<halley_api::types::BackupJobAdvancedOptions>(options).map_err(
-            |e| ApiError::invalid_param("Options", format!("not a BackupJobAdvancedOptions: {e}")),
-        )?;
-    }
+    let options = match call.params.opt_str("Options").filter(|o| !o.is_empty()) {
+        Some(options) => serde_json::from_str(options).map_err(|e| {
+            ApiError::invalid_param("Options", format!("not a BackupJobAdvancedOptions: {e}"))
+        })?,
+        None => Default::default(),
+    };
     let request = DeviceCall::RunBackupCustom {
         source_id,
         destination_id,
+        options,
     };
     let answer = ask(&connection, request).await?;
     started(&call, answer)
