@@ -21,6 +21,7 @@ pub(crate) mod permissions;
 mod policies;
 mod protected_items;
 mod reports;
+mod requestable_vaults;
 mod resources;
 mod scope;
 mod self_backup;
@@ -199,6 +200,13 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         AdminMetaRemoteStorageVaultSet => {
             serve(settings::remote_storage_set).needs(&permissions::EDIT_REMOTE_STORAGE)
         }
+        AdminMetaRemoteStorageVaultTest => {
+            serve(requestable_vaults::test).needs(&permissions::EDIT_REMOTE_STORAGE)
+        }
+        AdminRequestStorageVaultProviders | UserWebRequestStorageVaultProviders => {
+            serve(requestable_vaults::list)
+        }
+        AdminRequestStorageVault | UserWebRequestStorageVault => serve(requestable_vaults::request),
         AdminMetaPsaConfigListGet => serve(settings::psa_get).needs(&permissions::SERVER_SETTINGS),
         AdminMetaPsaConfigListSet => serve(settings::psa_set).needs(&permissions::SERVER_SETTINGS),
         AdminMetaConstellationConfigGet => {
@@ -330,10 +338,7 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherRequestWindiskSnapshot
         | AdminDispatcherTestSmbAuth
         | AdminMetaPsaConfigListSyncNow
-        | AdminMetaRemoteStorageVaultTest
         | AdminReplicationState
-        | AdminRequestStorageVault
-        | AdminRequestStorageVaultProviders
         | AdminStorageBucketProperties
         | AdminStorageDeleteBucket
         | AdminStorageFreeSpace
@@ -362,9 +367,7 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | UserWebDispatcherRequestOffice365Accounts
         | UserWebDispatcherRequestOffice365Sites
         | UserWebDispatcherRequestWindiskSnapshot
-        | UserWebDispatcherTestSmbAuth
-        | UserWebRequestStorageVault
-        | UserWebRequestStorageVaultProviders => return None,
+        | UserWebDispatcherTestSmbAuth => return None,
     })
 }
 

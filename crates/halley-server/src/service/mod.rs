@@ -11,6 +11,7 @@ pub mod policies;
 pub mod policy_locks;
 pub mod protected_items;
 pub mod reports;
+pub mod requestable_vaults;
 pub mod search;
 pub mod secrets;
 pub mod self_backup;

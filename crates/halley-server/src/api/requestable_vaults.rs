@@ -1,0 +1,105 @@
+//! `request-storage-vault-providers` and `request-storage-vault`, for
+//! administrators and account holders (`user/web/...`), and
+//! `meta/remote-storage-vault/test`: a provider of the account's tenant
+//! makes a new Storage Vault, which is added to the profile
+//! (`service/requestable_vaults.rs`).
+
+use halley_api::types::{RemoteStorageOption, RequestStorageVaultResponseMessage};
+
+use crate::http::{quoted, ApiError, ApiResult, Call, Reply};
+use crate::service::requestable_vaults::{allocate, listing, provider, providers, vault_config};
+use crate::service::users;
+use crate::util::now_unix;
+
+/// The providers offered to the caller's tenant (an administrator may name
+/// one of their tenants with `TargetOrganization`).
+pub async fn list(call: Call) -> ApiResult<Reply> {
+    let organization_id = match call.user() {
+        Ok(user) => user.organization_id().to_string(),
+        Err(_) => {
+            let admin = call.admin()?;
+            match call
+                .params
+                .opt_str("TargetOrganization")
+                .filter(|id| !id.is_empty())
+            {
+                Some(id) if admin.scope().includes(id) => id.to_string(),
+                Some(id) => {
+                    return Err(ApiError::invalid_param(
+                        "TargetOrganization",
+                        format!("no tenant {}", quoted(id)),
+                    ))
+                }
+                None => admin.organization_id().to_string(),
+            }
+        }
+    };
+    let config = call.state.config.get();
+    Ok(Reply::json(&listing(&providers(&config, &organization_id))))
+}
+
+/// Asks the provider `StorageProvider` for a new Storage Vault and adds it
+/// to the account (with `ProfileHash`: only if the profile is still that).
+/// Account holders are held to `PreventRequestStorageVault`;
+/// administrators are not.
+pub async fn request(call: Call) -> ApiResult<Reply> {
+    let (scope, username, actor, held_to_policy) = match call.user() {
+        Ok(user) => (
+            user.scope(),
+            user.username().to_string(),
+            user.actor(),
+            true,
+        ),
+        Err(_) => {
+            let admin = call.admin()?;
+            let target = call.params.non_empty("TargetUser")?.to_string();
+            (admin.scope(), target, admin.actor(), false)
+        }
+    };
+    let (profile, record) = users::load(&call.state, &scope, &username).await?;
+    if held_to_policy && profile.policy.prevent_request_storage_vault {
+        return Err(ApiError::forbidden(
+            "The account's policy does not allow requesting Storage Vaults (PreventRequestStorageVault)",
+        ));
+    }
+    let expected = call.params.opt_str("ProfileHash").filter(|h| !h.is_empty());
+    if expected.is_some_and(|hash| hash != record.profile_hash) {
+        return Err(ApiError::new(
+            409,
+            "The profile was changed since it was read (ProfileHash mismatch); read it again and retry",
+        ));
+    }
+    let option = provider(
+        &call.state.config.get(),
+        &profile,
+        call.params.non_empty("StorageProvider")?,
+    )?;
+    let location = allocate(&option).await?;
+    let vault = vault_config(&option, &location, now_unix())?;
+    let destination_id = uuid::Uuid::new_v4().to_string();
+    let mut edited = profile;
+    edited.destinations.insert(destination_id.clone(), vault);
+    let profile_hash = users::save(
+        &call.state,
+        &scope,
+        &edited,
+        Some(&record.profile_hash),
+        &actor,
+    )
+    .await?;
+    Ok(Reply::json(&RequestStorageVaultResponseMessage {
+        status: 200,
+        message: "OK".into(),
+        destination_id,
+        profile_hash,
+        ..Default::default()
+    }))
+}
+
+/// `meta/remote-storage-vault/test`: asks the provider `TemplateOptions`
+/// for a location, as a request would, and keeps nothing.
+pub async fn test(call: Call) -> ApiResult<Reply> {
+    let option: RemoteStorageOption = call.params.json("TemplateOptions")?;
+    allocate(&option).await?;
+    Ok(Reply::ok())
+}
