@@ -2155,3 +2155,44 @@ async fn screenshots() {
     browser.screenshot("end-user-narrow").await;
     browser.stop().await;
 }
+
+#[tokio::test]
+async fn a_storage_vault_is_requested_from_a_provider_in_the_profile_editor() {
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    new_account(&server, "rita").await;
+    // The provider's own endpoint answers the new vault's location.
+    let app = axum::Router::new().fallback(|| async {
+        json!({"DestinationType": 1002, "LocalcopyPath": "/srv/vaults/rita"}).to_string()
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let provider_url = format!("http://{}/allocate", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let options = json!([{"ID": "house", "Type": "custom", "Description": "House storage",
+        "Custom": {"URL": provider_url, "CustomBodyType": "none"}}]);
+    admin_json(
+        &server,
+        "/api/v1/admin/meta/remote-storage-vault/set",
+        &[("RemoteStorageOptions", &options.to_string())],
+    )
+    .await;
+
+    let browser = signed_in_admin(&server, 1280).await;
+    browser
+        .goto(&format!("{}/#/accounts/rita", server.url))
+        .await;
+    browser.click("#tab-vaults").await;
+    browser.click("#request-vault").await;
+    browser
+        .wait_text("#request-vault-provider", "House storage")
+        .await;
+    browser.click("#request-vault-submit").await;
+    browser.wait_text(".tab-body", "Local path").await;
+    let vaults = profile(&server, "rita").await["Destinations"].clone();
+    let added = vaults.as_object().unwrap().values().next().unwrap().clone();
+    assert_eq!(added["Description"], "House storage", "{vaults}");
+    assert_eq!(added["LocalcopyPath"], "/srv/vaults/rita");
+    let shown = value_of(&browser, "input[aria-label='Storage Vault name']").await;
+    assert_eq!(shown, "House storage");
+    browser.stop().await;
+}
