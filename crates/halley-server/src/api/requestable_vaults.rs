@@ -77,16 +77,26 @@ pub async fn request(call: Call) -> ApiResult<Reply> {
     let location = allocate(&option).await?;
     let vault = vault_config(&option, &location, now_unix())?;
     let destination_id = uuid::Uuid::new_v4().to_string();
-    let mut edited = profile;
-    edited.destinations.insert(destination_id.clone(), vault);
-    let profile_hash = users::save(
-        &call.state,
-        &scope,
-        &edited,
-        Some(&record.profile_hash),
-        &actor,
-    )
-    .await?;
+    // With a ProfileHash, only that profile gets the vault; without one,
+    // an edit made while the provider answered is kept beside it.
+    let profile_hash = match expected {
+        Some(hash) => {
+            let mut edited = profile;
+            edited.destinations.insert(destination_id.clone(), vault);
+            users::save(&call.state, &scope, &edited, Some(hash), &actor).await?
+        }
+        None => {
+            let id = destination_id.clone();
+            users::edit(&call.state, &scope, &username, &actor, |stored| {
+                stored.destinations.insert(id.clone(), vault.clone());
+            })
+            .await?;
+            users::load(&call.state, &scope, &username)
+                .await?
+                .1
+                .profile_hash
+        }
+    };
     Ok(Reply::json(&RequestStorageVaultResponseMessage {
         status: 200,
         message: "OK".into(),
