@@ -114,11 +114,18 @@ pub async fn answer(session: &Arc<Session>, call: Call) -> Result<Value, String>
     outcome.map_err(|err| format!("{err:#}"))
 }
 
+/// Runs `then` once the reply is out (it ends or replaces the process).
+fn after_reply(then: impl FnOnce() + Send + 'static) {
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        then();
+    });
+}
+
 /// Ends the process once the reply is out, with the status its systemd
 /// unit does not restart.
 fn exit_after_reply(why: &'static str) {
-    tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    after_reply(move || {
         tracing::warn!("{why}");
         std::process::exit(EXIT_KILLED);
     });
@@ -137,8 +144,7 @@ fn uninstall(session: &Session, remove_config: bool) -> Result<Value> {
 async fn update(session: &Session) -> Result<Value> {
     let (updated, exe) = crate::update::install_offered_build(session).await?;
     tracing::warn!("updated to {}; restarting", updated.version);
-    tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    after_reply(move || {
         let err = crate::update::restart(&exe);
         tracing::error!("{err:#}");
     });

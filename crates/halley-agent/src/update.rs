@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{anyhow, bail, Context, Result};
-use halley_protocol::device::{SoftwareUpdated, SOFTWARE_PATH};
+use halley_protocol::device::{agent_version, SoftwareUpdated, SOFTWARE_PATH};
 
 use crate::session::Session;
 
@@ -77,12 +77,10 @@ fn version_of(build: &Path) -> Result<String> {
         .arg("--version")
         .output()
         .with_context(|| format!("the offered build does not run ({})", build.display()))?;
-    let said = String::from_utf8_lossy(&out.stdout);
-    said.trim()
-        .strip_prefix("halley-agent ")
-        .filter(|version| out.status.success() && !version.is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| anyhow!("the offered build is not a halley-agent: it says {said:?}"))
+    agent_version(out.status.success(), &out.stdout).ok_or_else(|| {
+        let said = String::from_utf8_lossy(&out.stdout);
+        anyhow!("the offered build is not a halley-agent: it says {said:?}")
+    })
 }
 
 /// Replaces this process with the executable at `exe`, with the same

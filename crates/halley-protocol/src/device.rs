@@ -30,6 +30,16 @@ pub const UPLOAD_HEADERS: [&str; 3] = [
 /// The agent build the server offers: a form POST with `DeviceID` and
 /// `DeviceKey`, answered with the executable.
 pub const SOFTWARE_PATH: &str = "/api/v1/device/software";
+
+/// The version an agent build says it is: what `halley-agent --version`
+/// printed, if it succeeded and is an agent's.
+pub fn agent_version(succeeded: bool, stdout: &[u8]) -> Option<String> {
+    let said = String::from_utf8_lossy(stdout);
+    said.trim()
+        .strip_prefix("halley-agent ")
+        .filter(|version| succeeded && !version.is_empty())
+        .map(str::to_string)
+}
 /// The first frame must arrive within this.
 pub const HELLO_TIMEOUT_SECS: u64 = 10;
 /// Each side pings the other this often...

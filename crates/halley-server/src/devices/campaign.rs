@@ -197,20 +197,24 @@ fn eligible(campaign: &UpdateCampaignStatus, connection: &Connection, reported: 
     search::matches(&campaign.device_filter, "LiveUserConnection", &wire).unwrap_or(false)
 }
 
+fn is_entry_of(entry: &UpdateCampaignStatusDeviceEntry, connection: &Connection) -> bool {
+    entry.username == connection.username() && entry.device_id == connection.device_id()
+}
+
 fn entry_status(campaign: &UpdateCampaignStatus, connection: &Connection) -> i64 {
     campaign
         .devices
         .iter()
-        .find(|d| d.username == connection.username() && d.device_id == connection.device_id())
+        .find(|d| is_entry_of(d, connection))
         .map_or(UPDATESTATUS_NOT_SEEN, |d| d.status)
 }
 
 fn set_entry_status(campaign: &mut UpdateCampaignStatus, connection: &Connection, status: i64) {
-    let found = campaign
+    match campaign
         .devices
         .iter_mut()
-        .find(|d| d.username == connection.username() && d.device_id == connection.device_id());
-    match found {
+        .find(|d| is_entry_of(d, connection))
+    {
         Some(entry) => entry.status = status,
         None => campaign.devices.push(UpdateCampaignStatusDeviceEntry {
             username: connection.username().to_string(),

@@ -26,11 +26,7 @@ pub async fn offered_version(state: &AppState) -> ApiResult<String> {
                 .output()
                 .await
                 .ok()?;
-            let said = String::from_utf8_lossy(&out.stdout);
-            said.trim()
-                .strip_prefix("halley-agent ")
-                .filter(|v| out.status.success() && !v.is_empty())
-                .map(str::to_string)
+            halley_protocol::device::agent_version(out.status.success(), &out.stdout)
         })
         .await;
     version.clone().ok_or_else(|| {
