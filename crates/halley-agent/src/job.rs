@@ -370,6 +370,7 @@ impl Job {
                     };
                     fail(status, message)
                 }
+                Err(EngineError::StorageFull(why)) => fail(JOB_STATUS_FAILED_QUOTA, why),
                 Err(err) => fail(JOB_STATUS_FAILED_ERROR, err.to_string()),
             };
             if end.status == JOB_STATUS_STOP_SUCCESS || end.status == JOB_STATUS_FAILED_WARNING {

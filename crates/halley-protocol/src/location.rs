@@ -3,7 +3,8 @@
 //! (`DESTINATIONTYPE_S3`), an SFTP server (`DESTINATIONTYPE_SFTP`, password
 //! authentication, host key checked against a known-hosts file) or a WebDAV
 //! server (`DESTINATIONTYPE_WEBDAV`) or an Azure Blob Storage container
-//! (`DESTINATIONTYPE_AZUREBLOB`). Backblaze B2 is reached through its S3 API:
+//! (`DESTINATIONTYPE_AZUREBLOB`) or a bucket of a Storage Role server
+//! (`DESTINATIONTYPE_COMET`). Backblaze B2 is reached through its S3 API:
 //! type 1000 with `S3Server` `s3.REGION.backblazeb2.com`. Other types are
 //! refused by name.
 
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use halley_api::constants::*;
 use halley_api::types::DestinationLocation;
 use halley_vault::backend::{
-    open_azure, open_s3, open_webdav, AzureLocation, Backend, LocalBackend, S3Location,
+    open_azure, open_s3, open_webdav, AzureLocation, Backend, BucketBackend, BucketLocation, LocalBackend, S3Location,
     SftpBackend, SftpLocation,
 };
 
@@ -84,11 +85,19 @@ pub fn open(location: &DestinationLocation) -> Result<Arc<dyn Backend>, String> 
             endpoint: azure_endpoint(&location.azb_account_name, &location.azb_realm),
         })
         .map_err(|e| e.to_string()),
+        DESTINATIONTYPE_COMET => Ok(Arc::new(
+            BucketBackend::open(&BucketLocation {
+                server: location.comet_server.clone(),
+                bucket: location.comet_bucket.clone(),
+                key: location.comet_bucket_key.clone(),
+            })
+            .map_err(|e| e.to_string())?,
+        )),
         DESTINATIONTYPE_B2 => Err(format!(
             "DestinationType {DESTINATIONTYPE_B2} (B2's own API) is not built: use B2's S3 API, DestinationType {DESTINATIONTYPE_S3} with S3Server s3.REGION.backblazeb2.com"
         )),
         other => Err(format!(
-            "DestinationType {other} cannot hold a Halley vault here (use {DESTINATIONTYPE_LOCALCOPY} local path, {DESTINATIONTYPE_S3} S3, {DESTINATIONTYPE_SFTP} SFTP, {DESTINATIONTYPE_WEBDAV} WebDAV or {DESTINATIONTYPE_AZUREBLOB} Azure)"
+            "DestinationType {other} cannot hold a Halley vault here (use {DESTINATIONTYPE_LOCALCOPY} local path, {DESTINATIONTYPE_S3} S3, {DESTINATIONTYPE_SFTP} SFTP, {DESTINATIONTYPE_WEBDAV} WebDAV, {DESTINATIONTYPE_AZUREBLOB} Azure or {DESTINATIONTYPE_COMET} a Storage Role bucket)"
         )),
     }
 }

@@ -14,6 +14,7 @@ pub mod private_files;
 pub mod server;
 pub mod service;
 pub mod state;
+pub mod storage;
 pub mod store;
 pub mod util;
 pub mod web;

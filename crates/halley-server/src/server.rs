@@ -154,6 +154,7 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
         });
     }
     spawn_session_expiry(state.clone());
+    spawn_bucket_measurer(state.clone());
     spawn_stats_sampler(state.clone());
     crate::service::self_backup::spawn_scheduler(state.clone());
     crate::devices::watch::spawn(state.clone());
@@ -257,6 +258,20 @@ fn spawn_stats_sampler(state: Arc<AppState>) {
             tick.tick().await;
             if let Err(err) = state.store.stats_sample(crate::util::now_unix()).await {
                 tracing::warn!("sampling statistics: {err}");
+            }
+        }
+    });
+}
+
+/// Measures the Storage Role's buckets now and every
+/// [`crate::storage::buckets::MEASURE_EVERY`], while the role is on.
+fn spawn_bucket_measurer(state: Arc<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(crate::storage::buckets::MEASURE_EVERY);
+        loop {
+            tick.tick().await;
+            if state.config.get().storage_role.role_enabled {
+                crate::storage::buckets::measure_all(&state).await;
             }
         }
     });

@@ -53,6 +53,8 @@ pub struct AppState {
     pub offered_agent_version: tokio::sync::OnceCell<Option<String>>,
     /// Restore archives awaited from devices, by token.
     pub uploads: crate::devices::uploads::Uploads,
+    /// The Storage Role's bucket files.
+    pub buckets: crate::storage::data::BucketStorage,
     /// The update campaign, read from the store at first use.
     pub update_campaign:
         tokio::sync::OnceCell<tokio::sync::Mutex<Option<halley_api::types::UpdateCampaignStatus>>>,
@@ -90,6 +92,7 @@ impl AppState {
                 .unwrap_or_default(),
             offered_agent_version: Default::default(),
             uploads: Default::default(),
+            buckets: Default::default(),
             update_campaign: Default::default(),
         }
     }

@@ -65,6 +65,10 @@ pub enum VaultError {
         detail: String,
     },
 
+    /// The storage refused a write because its quota is used up.
+    #[error("over quota: {0}")]
+    QuotaExceeded(String),
+
     /// The caller stopped the operation (`BackupOptions::stop`).
     #[error("stopped before it finished")]
     Stopped,

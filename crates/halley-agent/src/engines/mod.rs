@@ -94,6 +94,9 @@ pub enum EngineError {
     Failed(String),
     #[error("the job was stopped")]
     Stopped,
+    /// The storage refused a write: its own quota is used up.
+    #[error("{0}")]
+    StorageFull(String),
     #[error("engine {engine} is not available on {platform}: this agent backs up files ({ENGINE_BUILTIN_FILE}), program output ({ENGINE_BUILTIN_STDOUT}) and MySQL or MariaDB databases ({ENGINE_BUILTIN_MYSQL})")]
     Unsupported { engine: String, platform: String },
 }
@@ -102,6 +105,7 @@ impl From<VaultError> for EngineError {
     fn from(err: VaultError) -> Self {
         match err {
             VaultError::Stopped => EngineError::Stopped,
+            full @ VaultError::QuotaExceeded(_) => EngineError::StorageFull(full.to_string()),
             other => EngineError::Failed(other.to_string()),
         }
     }

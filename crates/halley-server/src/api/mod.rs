@@ -28,6 +28,7 @@ mod self_backup;
 mod server_config;
 mod settings;
 mod stats;
+mod storage;
 mod unsupported;
 mod update_news;
 mod user_groups;
@@ -207,6 +208,13 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
             serve(requestable_vaults::list)
         }
         AdminRequestStorageVault | UserWebRequestStorageVault => serve(requestable_vaults::request),
+        // The Storage Role
+        AdminStorageRegisterBucket => serve(storage::register_bucket),
+        AdminStorageListBuckets => serve(storage::list_buckets),
+        AdminStorageBucketProperties => serve(storage::bucket_properties),
+        AdminStorageDeleteBucket => serve(storage::delete_bucket),
+        AdminStorageFreeSpace => serve(storage::free_space),
+        AdminStoragePingDestination => serve(storage::ping_destination),
         AdminMetaPsaConfigListGet => serve(settings::psa_get).needs(&permissions::SERVER_SETTINGS),
         AdminMetaPsaConfigListSet => serve(settings::psa_set).needs(&permissions::SERVER_SETTINGS),
         AdminMetaConstellationConfigGet => {
@@ -339,12 +347,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherTestSmbAuth
         | AdminMetaPsaConfigListSyncNow
         | AdminReplicationState
-        | AdminStorageBucketProperties
-        | AdminStorageDeleteBucket
-        | AdminStorageFreeSpace
-        | AdminStorageListBuckets
-        | AdminStoragePingDestination
-        | AdminStorageRegisterBucket
         | UserDispatcherEmailPreview
         | UserWebDispatcherBrowseVirtualMachines
         | UserWebDispatcherOffice365ListVirtualAccounts

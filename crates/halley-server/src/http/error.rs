@@ -89,6 +89,14 @@ impl ApiError {
         Self::bad_request(format!("The configuration is not usable: {why}"))
     }
 
+    /// What the error says, for a log line or another protocol's answer.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Message { message, .. } => message.clone(),
+            ApiError::TotpRequired => "a second factor is required".into(),
+        }
+    }
+
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {err}");
         Self::new(500, "Internal server error")

@@ -192,6 +192,28 @@ pub fn router(state: Arc<AppState>) -> Router {
             }
         }),
     );
+    for path in [
+        "/bucket/v1/{bucket}/",
+        "/bucket/v1/{bucket}/{*key}",
+    ] {
+        let bucket_state = state.clone();
+        router = router.route(
+            path,
+            any(
+                move |ConnectInfo(peer): ConnectInfo<SocketAddr>,
+                      axum::extract::Path(params): axum::extract::Path<
+                    std::collections::HashMap<String, String>,
+                >,
+                      request: Request| async move {
+                    let address = client_ip(&bucket_state, peer, request.headers());
+                    let bucket = params.get("bucket").map_or("", String::as_str);
+                    let key = params.get("key").map_or("", String::as_str);
+                    crate::storage::protocol::serve(&bucket_state, &address, bucket, key, request)
+                        .await
+                },
+            ),
+        );
+    }
     router
         .merge(crate::web::router(state))
         .fallback(unknown_path)

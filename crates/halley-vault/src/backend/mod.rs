@@ -6,6 +6,7 @@
 //! its own small runtime inside.
 
 mod azure;
+mod bucket;
 mod gcs;
 mod local;
 mod object;
@@ -13,6 +14,7 @@ mod sftp;
 mod url;
 
 pub use azure::{open_azure, AzureLocation};
+pub use bucket::{BucketBackend, BucketLocation, BUCKET_PROTOCOL_PATH};
 pub use gcs::{open_gcs, GcsLocation};
 pub use local::LocalBackend;
 pub use object::ObjectBackend;

@@ -55,7 +55,19 @@ pub struct ObjectBackend {
 /// The backend's private runtime. Dropped without waiting for its
 /// threads, so a backend may be dropped inside another runtime (an agent's
 /// job) as well as outside one.
-struct OwnRuntime(Option<tokio::runtime::Runtime>);
+pub(crate) struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl OwnRuntime {
+    /// Two worker threads, for the backend of `location`.
+    pub(crate) fn new(location: &str) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| VaultError::io("start runtime for", location, e))?;
+        Ok(OwnRuntime(Some(runtime)))
+    }
+}
 
 impl std::ops::Deref for OwnRuntime {
     type Target = tokio::runtime::Runtime;
@@ -75,16 +87,12 @@ impl Drop for OwnRuntime {
 impl ObjectBackend {
     /// Wraps `store`; keys are stored below `prefix` (may be empty).
     pub fn new(store: Arc<dyn ObjectStore>, prefix: &str, location: String) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| VaultError::io("start runtime for", location.clone(), e))?;
+        let runtime = OwnRuntime::new(&location)?;
         Ok(ObjectBackend {
             store,
             prefix: prefix.trim_matches('/').to_string(),
             location,
-            runtime: OwnRuntime(Some(runtime)),
+            runtime,
             bucket: None,
             put_object: None,
         })

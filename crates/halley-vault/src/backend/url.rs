@@ -1,5 +1,5 @@
 //! Turns a repository location given by a person (`/path`, `s3://…`,
-//! `azure://…`, `gs://…`) into a backend.
+//! `azure://…`, `gs://…`, `halleys://HOST/BUCKET`) into a backend.
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use object_store::ClientOptions;
 use super::gcs::credentials_from_env;
 use super::object::Bucket;
 use super::{
-    open_azure, open_gcs, AzureLocation, Backend, GcsLocation, LocalBackend, ObjectBackend,
+    BucketBackend, BucketLocation, open_azure, open_gcs, AzureLocation, Backend, GcsLocation, LocalBackend, ObjectBackend,
     SftpBackend, SftpLocation,
 };
 use crate::error::{Result, VaultError};
@@ -209,6 +209,27 @@ pub fn open_location(location: &str) -> Result<Arc<dyn Backend>> {
             credentials,
             credentials_origin,
         });
+    }
+    for (scheme, http) in [("halley://", "http://"), ("halleys://", "https://")] {
+        if let Some(rest) = location.strip_prefix(scheme) {
+            let (host, bucket) = rest.trim_end_matches('/').rsplit_once('/').ok_or_else(|| {
+                VaultError::invalid(
+                    "Storage Role location",
+                    format!("{location}: expected {scheme}HOST[:PORT]/BUCKET"),
+                )
+            })?;
+            let key = env("HALLEY_BUCKET_KEY").ok_or_else(|| {
+                VaultError::invalid(
+                    "Storage Role location",
+                    "set HALLEY_BUCKET_KEY to the bucket's key",
+                )
+            })?;
+            return Ok(Arc::new(BucketBackend::open(&BucketLocation {
+                server: format!("{http}{host}/"),
+                bucket: bucket.to_string(),
+                key,
+            })?));
+        }
     }
     if let Some(rest) = location.strip_prefix("sftp://") {
         return Ok(Arc::new(SftpBackend::connect(&parse_sftp(

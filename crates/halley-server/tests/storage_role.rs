@@ -1,0 +1,373 @@
+//! The Storage Role: buckets through the API (`storage/*`) and their data
+//! through the bucket data protocol, and an agent backing up into a bucket
+//! of a second `halleyd` and restoring from it.
+
+mod common;
+
+use common::agent::*;
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+fn storage_role_config(extra: Value) -> Value {
+    let mut config = json!({
+        "StorageRole": {"RoleEnabled": true},
+        "LoginProtection": {"Enabled": true, "FailureThreshold": 5, "CooldownSeconds": 300},
+    });
+    if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
+        config.extend(extra.clone());
+    }
+    config
+}
+
+fn storage_server() -> Server {
+    Server::launch(Launch {
+        config: Some(storage_role_config(json!({}))),
+        ..Launch::default()
+    })
+}
+
+async fn storage(server: &Server, call: &str, fields: &[(&str, &str)]) -> Answer {
+    admin_post(&server.url, &format!("/api/v1/admin/storage/{call}"), fields).await
+}
+
+/// A request of the bucket data protocol.
+fn object(
+    server: &Server,
+    method: reqwest::Method,
+    bucket: &str,
+    key: &str,
+    credentials: (&str, &str),
+) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .request(method, format!("{}/bucket/v1/{bucket}/{key}", server.url))
+        .basic_auth(credentials.0, Some(credentials.1))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buckets_are_registered_listed_measured_and_deleted() {
+    let server = storage_server();
+    let (mut stream, _) =
+        open_stream(&server.url, ["admin", "Password", "admin", "", ""]).await;
+
+    // A random bucket: its ID and key are answered once, and an event says so.
+    let made = storage(&server, "register-bucket", &[]).await.json();
+    assert_eq!(made["Status"], 200, "{made}");
+    let id = made["NewBucketID"].as_str().unwrap().to_string();
+    let key = made["NewBucketKey"].as_str().unwrap().to_string();
+    assert_eq!((id.len(), key.len()), (32, 32));
+    let event = event_where(&mut stream, |e| e["Type"] == 4300).await;
+    assert_eq!(event["ResourceID"], id.as_str());
+
+    // The caller's own ID and key (plain text, or an argon2id hash).
+    let chosen = storage(
+        &server,
+        "register-bucket",
+        &[
+            ("SetBucketValue", "chosen-1"),
+            ("SetKeyHashFormat", "0"),
+            ("SetKeyHashValue", "sesame"),
+            ("SetQuotaBytes", "1000"),
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(chosen["NewBucketID"], "chosen-1");
+    storage(
+        &server,
+        "register-bucket",
+        &[("SetBucketValue", "chosen-1"), ("SetKeyHashValue", "x")],
+    )
+    .await
+    .assert_refused(400, "exists already");
+    storage(
+        &server,
+        "register-bucket",
+        &[("SetKeyHashFormat", "7"), ("SetKeyHashValue", "x")],
+    )
+    .await
+    .assert_refused(400, "SetKeyHashFormat");
+    storage(&server, "register-bucket", &[("SetBucketValue", "../up")])
+        .await
+        .assert_refused(400, "not a bucket ID");
+
+    // The listing has the SDKs' types, and no key hash.
+    let listed = storage(&server, "list-buckets", &[]).await.json();
+    let properties = &listed[&id];
+    assert_eq!(properties["ReadWriteKey"], "", "{listed}");
+    assert_eq!(properties["ReadWriteKeyFormat"], 80);
+    assert_eq!(properties["OrganizationID"], "");
+    assert!(properties["CreateTime"].as_i64().unwrap() > 0);
+    assert!(properties["Size"]["Size"].is_i64());
+    assert!(properties["Size"]["MeasureCompleted"].is_i64());
+    assert!(listed["chosen-1"].is_object());
+
+    // The protocol: write, read whole and a range, list, refuse a second
+    // create-only write, delete.
+    let own = (id.as_str(), key.as_str());
+    let put = object(&server, reqwest::Method::PUT, &id, "data/ab/one", own)
+        .body(b"0123456789".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::NO_CONTENT);
+    let got = object(&server, reqwest::Method::GET, &id, "data/ab/one", own)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"0123456789");
+    let part = object(&server, reqwest::Method::GET, &id, "data/ab/one", own)
+        .header("Range", "bytes=2-4")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.bytes().await.unwrap().as_ref(), b"234");
+    let again = object(&server, reqwest::Method::PUT, &id, "data/ab/one", own)
+        .header("If-None-Match", "*")
+        .body(b"other".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::PRECONDITION_FAILED);
+    let listing: Value = object(&server, reqwest::Method::GET, &id, "", own)
+        .query(&[("prefix", "data/")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listing, json!([{"key": "data/ab/one", "size": 10}]));
+    let bad_key = object(&server, reqwest::Method::GET, &id, "data/../../cometd.cfg", own)
+        .send()
+        .await
+        .unwrap();
+    assert!(bad_key.status().is_client_error());
+
+    // The size, measured when asked for a measurement after a time.
+    let now = unix_now().to_string();
+    let measured = storage(
+        &server,
+        "bucket-properties",
+        &[("BucketID", &id), ("AfterTimestamp", &now)],
+    )
+    .await
+    .json();
+    assert_eq!(measured["Size"]["Size"], 10, "{measured}");
+
+    // A bucket over its quota refuses the write and keeps what it had.
+    let sesame = ("chosen-1", "sesame");
+    let full = object(&server, reqwest::Method::PUT, "chosen-1", "data/big", sesame)
+        .body(vec![1u8; 1500])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(full.status(), StatusCode::INSUFFICIENT_STORAGE);
+    assert!(full.text().await.unwrap().contains("quota of 1000 bytes"));
+    let free = storage(&server, "free-space", &[("BucketID", "chosen-1")])
+        .await
+        .json();
+    assert_eq!(free["AvailableBytes"], 1000, "{free}");
+    assert_eq!(free["Unlimited"], false);
+
+    // Wrong keys are refused, and throttled like wrong passwords; the
+    // right key from elsewhere still works meanwhile.
+    for _ in 0..5 {
+        let wrong = object(&server, reqwest::Method::GET, &id, "data/ab/one", (&id, "nope"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
+    let throttled = object(&server, reqwest::Method::GET, &id, "data/ab/one", own)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    let stranger = object(&server, reqwest::Method::GET, "no-such", "data/x", ("no-such", "k"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), StatusCode::UNAUTHORIZED);
+
+    // Deleting removes the record and the files.
+    storage(&server, "delete-bucket", &[("BucketID", &id)])
+        .await
+        .assert_refused(200, "OK");
+    let event = event_where(&mut stream, |e| e["Type"] == 4301).await;
+    assert_eq!(event["ResourceID"], id.as_str());
+    assert!(!server.data_dir.join("buckets").join(&id).exists());
+    storage(&server, "bucket-properties", &[("BucketID", &id)])
+        .await
+        .assert_refused(400, "No bucket");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buckets_belong_to_their_tenant_and_need_the_role() {
+    let server = storage_server();
+    let org = create_tenant(&server, "Acme").await;
+    create_tenant_admin(&server, &org, "acme-admin", "password1").await;
+    let as_tenant = |call: &'static str, fields: Vec<(&'static str, String)>| {
+        let url = server.url.clone();
+        async move {
+            let mut all = vec![
+                ("Username", "acme-admin".to_string()),
+                ("AuthType", "Password".to_string()),
+                ("Password", "password1".to_string()),
+            ];
+            all.extend(fields);
+            let borrowed: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_form(&url, &format!("/api/v1/admin/storage/{call}"), &borrowed).await
+        }
+    };
+    let theirs = as_tenant("register-bucket", vec![]).await.json();
+    let their_id = theirs["NewBucketID"].as_str().unwrap().to_string();
+    let ours = storage(&server, "register-bucket", &[]).await.json();
+    let our_id = ours["NewBucketID"].as_str().unwrap().to_string();
+
+    // The tenant sees its own bucket only; ours answers as a missing one.
+    let listed = as_tenant("list-buckets", vec![]).await.json();
+    assert_eq!(listed[&their_id]["OrganizationID"], org.as_str());
+    assert!(listed.get(&our_id).is_none(), "{listed}");
+    let missing = as_tenant("bucket-properties", vec![("BucketID", "absent".into())]).await;
+    let foreign = as_tenant("bucket-properties", vec![("BucketID", our_id.clone())]).await;
+    assert_eq!(missing.json()["Message"].as_str().unwrap().replace("absent", "X"),
+               foreign.json()["Message"].as_str().unwrap().replace(&our_id, "X"));
+    as_tenant("delete-bucket", vec![("BucketID", our_id.clone())])
+        .await
+        .assert_refused(400, "No bucket");
+    as_tenant("register-bucket", vec![("SetOrganizationID", String::new())])
+        .await
+        .assert_refused(400, "SetOrganizationID");
+    // A top-level administrator may place a bucket in a tenant.
+    let placed = storage(&server, "register-bucket", &[("SetOrganizationID", &org)])
+        .await
+        .json();
+    let placed_id = placed["NewBucketID"].as_str().unwrap();
+    assert_eq!(
+        as_tenant("list-buckets", vec![]).await.json()[placed_id]["OrganizationID"],
+        org.as_str()
+    );
+
+    // With the role off, the endpoints and the protocol refuse by name.
+    let mut config = server_config(&server).await;
+    config["StorageRole"]["RoleEnabled"] = json!(false);
+    set_server_config(&server, &config).await;
+    storage(&server, "list-buckets", &[])
+        .await
+        .assert_refused(403, "Storage");
+    let off = object(&server, reqwest::Method::HEAD, &our_id, "", (&our_id, "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), StatusCode::FORBIDDEN);
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+async fn server_config(server: &Server) -> Value {
+    admin_post(&server.url, "/api/v1/admin/meta/server-config/get", &[])
+        .await
+        .json()
+}
+
+async fn set_server_config(server: &Server, config: &Value) {
+    admin_post(
+        &server.url,
+        "/api/v1/admin/meta/server-config/set",
+        &[("Config", &config.to_string())],
+    )
+    .await
+    .assert_refused(200, "OK");
+}
+
+fn bucket_vault(server: &Server, bucket: &str, key: &str) -> Value {
+    json!({"Description": "hosted", "DestinationType": 1003,
+           "CometServer": format!("{}/", server.url), "CometBucket": bucket,
+           "CometBucketKey": key})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_backs_up_into_a_bucket_of_another_server_and_restores() {
+    let server = Server::start();
+    let storage = storage_server();
+    new_account(&server, "ada").await;
+    let agent = Agent::login(&server.url, "ada");
+    let data = tempfile::tempdir().unwrap();
+    let tree = data.path().join("tree");
+    make_tree(&tree);
+    std::fs::write(tree.join("noise.bin"), noise(600 * 1024)).unwrap();
+
+    let made = self::storage(&storage, "register-bucket", &[]).await.json();
+    let (bucket, key) = (
+        made["NewBucketID"].as_str().unwrap().to_string(),
+        made["NewBucketKey"].as_str().unwrap().to_string(),
+    );
+    let small = self::storage(
+        &storage,
+        "register-bucket",
+        &[("SetQuotaBytes", "100000")],
+    )
+    .await
+    .json();
+    let mut p = profile(&server, "ada").await;
+    p["Destinations"] = json!({
+        "hosted": bucket_vault(&storage, &bucket, &key),
+        "wrong-key": bucket_vault(&storage, &bucket, "not-the-key"),
+        "small": bucket_vault(&storage, small["NewBucketID"].as_str().unwrap(),
+                              small["NewBucketKey"].as_str().unwrap()),
+    });
+    p["Sources"] = json!({"files": file_item(&agent.device_id(), &tree)});
+    set_profile(&server, "ada", &p).await;
+
+    // Back up and restore byte-identical.
+    let out = agent.output_within(&["backup", "--item", "files", "--vault", "hosted"], 120);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let target = data.path().join("restored");
+    let out = agent.output_within(
+        &["restore", "--item", "files", "--vault", "hosted", "--target", target.to_str().unwrap()],
+        120,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let restored = target.join(tree.strip_prefix("/").unwrap());
+    for file in ["top.txt", "a/b/deep.bin", "noise.bin"] {
+        assert!(
+            std::fs::read(restored.join(file)).unwrap() == std::fs::read(tree.join(file)).unwrap(),
+            "{file} differs"
+        );
+    }
+    // The bucket holds the vault, and its size says so.
+    let now = unix_now().to_string();
+    let measured = self::storage(
+        &storage,
+        "bucket-properties",
+        &[("BucketID", &bucket), ("AfterTimestamp", &now)],
+    )
+    .await
+    .json();
+    assert!(measured["Size"]["Size"].as_i64().unwrap() > 600 * 1024, "{measured}");
+
+    // A wrong key fails the job and names the refusal.
+    let out = agent.output_within(&["backup", "--item", "files", "--vault", "wrong-key"], 60);
+    assert!(!out.status.success());
+    let failed = job_where(&server, "ada", 10, |j| {
+        j["DestinationGUID"] == "wrong-key" && j["Status"] == 7002
+    })
+    .await;
+    let log = log_text(&server, failed["GUID"].as_str().unwrap()).await;
+    assert!(log.contains("refused"), "{log}");
+
+    // A bucket over its quota stops the job with 7003.
+    let out = agent.output_within(&["backup", "--item", "files", "--vault", "small"], 60);
+    assert!(!out.status.success());
+    let full = job_where(&server, "ada", 10, |j| j["DestinationGUID"] == "small").await;
+    assert_eq!(full["Status"], 7003, "{full}");
+    let log = log_text(&server, full["GUID"].as_str().unwrap()).await;
+    assert!(log.contains("quota of 100000 bytes"), "{log}");
+}
