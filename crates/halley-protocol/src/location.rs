@@ -14,8 +14,8 @@ use std::sync::Arc;
 use halley_api::constants::*;
 use halley_api::types::DestinationLocation;
 use halley_vault::backend::{
-    open_azure, open_s3, open_webdav, AzureLocation, Backend, BucketBackend, BucketLocation, LocalBackend, S3Location,
-    SftpBackend, SftpLocation,
+    open_azure, open_s3, open_webdav, AzureLocation, Backend, BucketBackend, BucketLocation,
+    LocalBackend, S3Location, SftpBackend, SftpLocation,
 };
 
 pub fn open(location: &DestinationLocation) -> Result<Arc<dyn Backend>, String> {

@@ -28,7 +28,12 @@ fn storage_server() -> Server {
 }
 
 async fn storage(server: &Server, call: &str, fields: &[(&str, &str)]) -> Answer {
-    admin_post(&server.url, &format!("/api/v1/admin/storage/{call}"), fields).await
+    admin_post(
+        &server.url,
+        &format!("/api/v1/admin/storage/{call}"),
+        fields,
+    )
+    .await
 }
 
 /// A request of the bucket data protocol.
@@ -47,8 +52,7 @@ fn object(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn buckets_are_registered_listed_measured_and_deleted() {
     let server = storage_server();
-    let (mut stream, _) =
-        open_stream(&server.url, ["admin", "Password", "admin", "", ""]).await;
+    let (mut stream, _) = open_stream(&server.url, ["admin", "Password", "admin", "", ""]).await;
 
     // A random bucket: its ID and key are answered once, and an event says so.
     let made = storage(&server, "register-bucket", &[]).await.json();
@@ -139,10 +143,16 @@ async fn buckets_are_registered_listed_measured_and_deleted() {
         .await
         .unwrap();
     assert_eq!(listing, json!([{"key": "data/ab/one", "size": 10}]));
-    let bad_key = object(&server, reqwest::Method::GET, &id, "data/../../cometd.cfg", own)
-        .send()
-        .await
-        .unwrap();
+    let bad_key = object(
+        &server,
+        reqwest::Method::GET,
+        &id,
+        "data/../../cometd.cfg",
+        own,
+    )
+    .send()
+    .await
+    .unwrap();
     assert!(bad_key.status().is_client_error());
 
     // The size, measured when asked for a measurement after a time.
@@ -158,11 +168,17 @@ async fn buckets_are_registered_listed_measured_and_deleted() {
 
     // A bucket over its quota refuses the write and keeps what it had.
     let sesame = ("chosen-1", "sesame");
-    let full = object(&server, reqwest::Method::PUT, "chosen-1", "data/big", sesame)
-        .body(vec![1u8; 1500])
-        .send()
-        .await
-        .unwrap();
+    let full = object(
+        &server,
+        reqwest::Method::PUT,
+        "chosen-1",
+        "data/big",
+        sesame,
+    )
+    .body(vec![1u8; 1500])
+    .send()
+    .await
+    .unwrap();
     assert_eq!(full.status(), StatusCode::INSUFFICIENT_STORAGE);
     assert!(full.text().await.unwrap().contains("quota of 1000 bytes"));
     let free = storage(&server, "free-space", &[("BucketID", "chosen-1")])
@@ -174,10 +190,16 @@ async fn buckets_are_registered_listed_measured_and_deleted() {
     // Wrong keys are refused, and throttled like wrong passwords; the
     // right key from elsewhere still works meanwhile.
     for _ in 0..5 {
-        let wrong = object(&server, reqwest::Method::GET, &id, "data/ab/one", (&id, "nope"))
-            .send()
-            .await
-            .unwrap();
+        let wrong = object(
+            &server,
+            reqwest::Method::GET,
+            &id,
+            "data/ab/one",
+            (&id, "nope"),
+        )
+        .send()
+        .await
+        .unwrap();
         assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     }
     let throttled = object(&server, reqwest::Method::GET, &id, "data/ab/one", own)
@@ -185,10 +207,16 @@ async fn buckets_are_registered_listed_measured_and_deleted() {
         .await
         .unwrap();
     assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
-    let stranger = object(&server, reqwest::Method::GET, "no-such", "data/x", ("no-such", "k"))
-        .send()
-        .await
-        .unwrap();
+    let stranger = object(
+        &server,
+        reqwest::Method::GET,
+        "no-such",
+        "data/x",
+        ("no-such", "k"),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(stranger.status(), StatusCode::UNAUTHORIZED);
 
     // Deleting removes the record and the files.
@@ -232,14 +260,25 @@ async fn buckets_belong_to_their_tenant_and_need_the_role() {
     assert!(listed.get(&our_id).is_none(), "{listed}");
     let missing = as_tenant("bucket-properties", vec![("BucketID", "absent".into())]).await;
     let foreign = as_tenant("bucket-properties", vec![("BucketID", our_id.clone())]).await;
-    assert_eq!(missing.json()["Message"].as_str().unwrap().replace("absent", "X"),
-               foreign.json()["Message"].as_str().unwrap().replace(&our_id, "X"));
+    assert_eq!(
+        missing.json()["Message"]
+            .as_str()
+            .unwrap()
+            .replace("absent", "X"),
+        foreign.json()["Message"]
+            .as_str()
+            .unwrap()
+            .replace(&our_id, "X")
+    );
     as_tenant("delete-bucket", vec![("BucketID", our_id.clone())])
         .await
         .assert_refused(400, "No bucket");
-    as_tenant("register-bucket", vec![("SetOrganizationID", String::new())])
-        .await
-        .assert_refused(400, "SetOrganizationID");
+    as_tenant(
+        "register-bucket",
+        vec![("SetOrganizationID", String::new())],
+    )
+    .await
+    .assert_refused(400, "SetOrganizationID");
     // A top-level administrator may place a bucket in a tenant.
     let placed = storage(&server, "register-bucket", &[("SetOrganizationID", &org)])
         .await
@@ -309,13 +348,9 @@ async fn an_agent_backs_up_into_a_bucket_of_another_server_and_restores() {
         made["NewBucketID"].as_str().unwrap().to_string(),
         made["NewBucketKey"].as_str().unwrap().to_string(),
     );
-    let small = self::storage(
-        &storage,
-        "register-bucket",
-        &[("SetQuotaBytes", "100000")],
-    )
-    .await
-    .json();
+    let small = self::storage(&storage, "register-bucket", &[("SetQuotaBytes", "100000")])
+        .await
+        .json();
     let mut p = profile(&server, "ada").await;
     p["Destinations"] = json!({
         "hosted": bucket_vault(&storage, &bucket, &key),
@@ -328,13 +363,29 @@ async fn an_agent_backs_up_into_a_bucket_of_another_server_and_restores() {
 
     // Back up and restore byte-identical.
     let out = agent.output_within(&["backup", "--item", "files", "--vault", "hosted"], 120);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let target = data.path().join("restored");
     let out = agent.output_within(
-        &["restore", "--item", "files", "--vault", "hosted", "--target", target.to_str().unwrap()],
+        &[
+            "restore",
+            "--item",
+            "files",
+            "--vault",
+            "hosted",
+            "--target",
+            target.to_str().unwrap(),
+        ],
         120,
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let restored = target.join(tree.strip_prefix("/").unwrap());
     for file in ["top.txt", "a/b/deep.bin", "noise.bin"] {
         assert!(
@@ -351,7 +402,10 @@ async fn an_agent_backs_up_into_a_bucket_of_another_server_and_restores() {
     )
     .await
     .json();
-    assert!(measured["Size"]["Size"].as_i64().unwrap() > 600 * 1024, "{measured}");
+    assert!(
+        measured["Size"]["Size"].as_i64().unwrap() > 600 * 1024,
+        "{measured}"
+    );
 
     // A wrong key fails the job and names the refusal.
     let out = agent.output_within(&["backup", "--item", "files", "--vault", "wrong-key"], 60);
@@ -370,4 +424,178 @@ async fn an_agent_backs_up_into_a_bucket_of_another_server_and_restores() {
     assert_eq!(full["Status"], 7003, "{full}");
     let log = log_text(&server, full["GUID"].as_str().unwrap()).await;
     assert!(log.contains("quota of 100000 bytes"), "{log}");
+}
+
+async fn request_vault(server: &Server, provider: &str, extra: &[(&str, &str)]) -> Answer {
+    let mut fields = vec![("TargetUser", "bob"), ("StorageProvider", provider)];
+    fields.extend_from_slice(extra);
+    admin_post(&server.url, "/api/v1/admin/request-storage-vault", &fields).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_role_and_s3_providers_hand_out_vaults() {
+    let server = storage_server();
+    let other = storage_server();
+    let s3 = common::s3::S3Server::start("providers").await;
+    new_account(&server, "bob").await;
+    let mut providers = vec![
+        json!({"ID": "own", "Type": "comet", "Description": "This server",
+               "StorageLimitEnabled": true, "StorageLimitBytes": 5000}),
+        json!({"ID": "other", "Type": "comet", "Description": "Other server",
+               "RemoteAddress": other.url, "Username": "admin", "Password": "admin"}),
+        json!({"ID": "wrong", "Type": "comet", "Description": "Wrong password",
+               "RemoteAddress": other.url, "Username": "admin", "Password": "nope"}),
+        json!({"ID": "no-bucket", "Type": "s3", "Description": "No bucket",
+               "S3": {"S3Endpoint": "http://127.0.0.1:9", "AccessKey": "a", "SecretKey": "b"}}),
+    ];
+    if let Some(s3) = &s3 {
+        providers.push(json!({"ID": "s3", "Type": "s3", "Description": "Moto",
+            "S3": {"S3Endpoint": s3.endpoint, "MasterBucket": "providers", "Prefix": "tenants",
+                   "AccessKey": "test", "SecretKey": "test"}}));
+    }
+    admin_post(
+        &server.url,
+        "/api/v1/admin/meta/remote-storage-vault/set",
+        &[("RemoteStorageOptions", &Value::from(providers).to_string())],
+    )
+    .await
+    .assert_refused(200, "OK");
+
+    // This server's own Storage Role: a bucket of the account's tenant,
+    // with the provider's quota, at the address the caller gives.
+    request_vault(&server, "own", &[])
+        .await
+        .assert_refused(400, "SelfAddress");
+    let own = request_vault(&server, "own", &[("SelfAddress", &server.url)])
+        .await
+        .json();
+    assert_eq!(own["Status"], 200, "{own}");
+    let vault =
+        &profile(&server, "bob").await["Destinations"][own["DestinationID"].as_str().unwrap()];
+    assert_eq!(vault["DestinationType"], 1003);
+    assert_eq!(vault["CometServer"], format!("{}/", server.url));
+    assert_eq!(vault["StorageLimitBytes"], 5000);
+    let bucket = vault["CometBucket"].as_str().unwrap();
+    let opened = object(
+        &server,
+        reqwest::Method::HEAD,
+        bucket,
+        "",
+        (bucket, vault["CometBucketKey"].as_str().unwrap()),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(opened.status(), StatusCode::NO_CONTENT);
+    let free = storage(&server, "free-space", &[("BucketID", bucket)])
+        .await
+        .json();
+    assert_eq!(free["AvailableBytes"], 5000, "{free}");
+
+    // Another server's Storage Role, through its register-bucket.
+    let remote = request_vault(&server, "other", &[]).await.json();
+    assert_eq!(remote["Status"], 200, "{remote}");
+    let vault =
+        &profile(&server, "bob").await["Destinations"][remote["DestinationID"].as_str().unwrap()];
+    assert_eq!(vault["CometServer"], format!("{}/", other.url));
+    let on_other = storage(&other, "list-buckets", &[]).await.json();
+    assert!(
+        on_other[vault["CometBucket"].as_str().unwrap()].is_object(),
+        "{on_other}"
+    );
+
+    // Failures name the provider and change nothing.
+    let before = profile(&server, "bob").await["Destinations"]
+        .as_object()
+        .unwrap()
+        .len();
+    request_vault(&server, "wrong", &[])
+        .await
+        .assert_refused(502, "'Wrong password' at");
+    request_vault(&server, "no-bucket", &[])
+        .await
+        .assert_refused(400, "MasterBucket");
+    assert_eq!(
+        profile(&server, "bob").await["Destinations"]
+            .as_object()
+            .unwrap()
+            .len(),
+        before
+    );
+    // A test makes nothing: the other server keeps its one bucket.
+    let test = |option: Value| {
+        let url = server.url.clone();
+        async move {
+            admin_post(
+                &url,
+                "/api/v1/admin/meta/remote-storage-vault/test",
+                &[("TemplateOptions", &option.to_string())],
+            )
+            .await
+        }
+    };
+    test(
+        json!({"Type": "comet", "Description": "Other", "RemoteAddress": other.url,
+                "Username": "admin", "Password": "admin"}),
+    )
+    .await
+    .assert_refused(200, "OK");
+    test(
+        json!({"Type": "comet", "Description": "Other", "RemoteAddress": other.url,
+                "Username": "admin", "Password": "nope"}),
+    )
+    .await
+    .assert_refused(502, "refused list-buckets");
+    assert_eq!(
+        storage(&other, "list-buckets", &[])
+            .await
+            .json()
+            .as_object()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // S3: a folder of its own in the provider's bucket, checked first.
+    if let Some(s3) = &s3 {
+        let made = request_vault(&server, "s3", &[]).await.json();
+        assert_eq!(made["Status"], 200, "{made}");
+        let vault =
+            &profile(&server, "bob").await["Destinations"][made["DestinationID"].as_str().unwrap()];
+        assert_eq!(vault["DestinationType"], 1000);
+        assert_eq!(vault["S3BucketName"], "providers");
+        assert_eq!(vault["S3Server"], s3.endpoint.as_str());
+        assert!(vault["S3Subdir"]
+            .as_str()
+            .unwrap()
+            .starts_with("tenants/halley-"));
+    }
+
+    // An account holder is held to the policy's providers; the
+    // administrator above was not.
+    let mut p = profile(&server, "bob").await;
+    p["Policy"]["StorageVaultProviders"] =
+        json!({"ShouldRestrictProviderList": true, "AllowedProvidersWhenRestricted": [1002]});
+    set_profile(&server, "bob", &p).await;
+    post_form(
+        &server.url,
+        "/api/v1/user/web/request-storage-vault",
+        &[
+            ("Username", "bob"),
+            ("AuthType", "Password"),
+            ("Password", "password1"),
+            ("StorageProvider", "other"),
+        ],
+    )
+    .await
+    .assert_refused(403, "StorageVaultProviders");
+    assert_eq!(
+        storage(&other, "list-buckets", &[])
+            .await
+            .json()
+            .as_object()
+            .unwrap()
+            .len(),
+        1
+    );
 }

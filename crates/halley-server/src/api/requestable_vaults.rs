@@ -7,7 +7,10 @@
 use halley_api::types::{RemoteStorageOption, RequestStorageVaultResponseMessage};
 
 use crate::http::{quoted, ApiError, ApiResult, Call, Reply};
-use crate::service::requestable_vaults::{allocate, listing, provider, providers, vault_config};
+use crate::service::requestable_vaults::{
+    allocate, check_policy_allows, destination_type_of, listing, provider, providers, vault_config,
+    ForAccount,
+};
 use crate::service::users;
 use crate::util::now_unix;
 
@@ -74,7 +77,19 @@ pub async fn request(call: Call) -> ApiResult<Reply> {
         &profile,
         call.params.non_empty("StorageProvider")?,
     )?;
-    let location = allocate(&option).await?;
+    let expected_type = destination_type_of(&option);
+    if let (true, Some(kind)) = (held_to_policy, expected_type) {
+        check_policy_allows(&profile, kind)?;
+    }
+    let account = ForAccount {
+        organization_id: &profile.organization_id,
+        self_address: call.params.opt_str("SelfAddress"),
+        actor: &actor,
+    };
+    let location = allocate(&call.state, &option, Some(&account)).await?;
+    if held_to_policy {
+        check_policy_allows(&profile, location.destination_type)?;
+    }
     let vault = vault_config(&option, &location, now_unix())?;
     let destination_id = uuid::Uuid::new_v4().to_string();
     // With a ProfileHash, only that profile gets the vault; without one,
@@ -110,6 +125,6 @@ pub async fn request(call: Call) -> ApiResult<Reply> {
 /// for a location, as a request would, and keeps nothing.
 pub async fn test(call: Call) -> ApiResult<Reply> {
     let option: RemoteStorageOption = call.params.json("TemplateOptions")?;
-    allocate(&option).await?;
+    allocate(&call.state, &option, None).await?;
     Ok(Reply::ok())
 }

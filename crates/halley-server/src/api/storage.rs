@@ -43,7 +43,10 @@ pub async fn register_bucket(call: Call) -> ApiResult<Reply> {
     };
     let quota_bytes = match call.params.opt_int("SetQuotaBytes")? {
         Some(bytes) if bytes < 0 => {
-            return Err(ApiError::invalid_param("SetQuotaBytes", "must not be negative"))
+            return Err(ApiError::invalid_param(
+                "SetQuotaBytes",
+                "must not be negative",
+            ))
         }
         bytes => bytes.unwrap_or(0) as u64,
     };
@@ -124,10 +127,14 @@ pub async fn delete_bucket(call: Call) -> ApiResult<Reply> {
 /// local disk reports itself unlimited.
 pub async fn free_space(call: Call) -> ApiResult<Reply> {
     let state = &call.state;
-    let place = state.buckets.place(state, &state.config.get().storage_role)?;
+    let place = state
+        .buckets
+        .place(state, &state.config.get().storage_role)?;
     let mut info = match &place {
         Place::Local(root) => {
-            tokio::fs::create_dir_all(root).await.map_err(ApiError::internal)?;
+            tokio::fs::create_dir_all(root)
+                .await
+                .map_err(ApiError::internal)?;
             let stat = nix::sys::statvfs::statvfs(root.as_path()).map_err(ApiError::internal)?;
             let fragment = stat.fragment_size() as u64;
             let total = stat.blocks() as u64 * fragment;

@@ -192,10 +192,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             }
         }),
     );
-    for path in [
-        "/bucket/v1/{bucket}/",
-        "/bucket/v1/{bucket}/{*key}",
-    ] {
+    for path in ["/bucket/v1/{bucket}/", "/bucket/v1/{bucket}/{*key}"] {
         let bucket_state = state.clone();
         router = router.route(
             path,

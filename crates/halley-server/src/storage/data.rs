@@ -349,7 +349,10 @@ impl BucketStorage {
                 let (backend, path) = (backend.clone(), format!("{bucket}/{key}"));
                 let replaced = tokio::task::spawn_blocking(move || {
                     let existing = backend
-                        .list(&format!("{}/", path.rsplit_once('/').map_or("", |(d, _)| d)))?
+                        .list(&format!(
+                            "{}/",
+                            path.rsplit_once('/').map_or("", |(d, _)| d)
+                        ))?
                         .into_iter()
                         .find(|l| l.key == path)
                         .map(|l| l.size);
@@ -375,7 +378,9 @@ impl BucketStorage {
                 match tokio::fs::metadata(&path).await {
                     Ok(meta) => {
                         match tokio::fs::remove_file(&path).await {
-                            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                                return Err(e.into())
+                            }
                             _ => self.account(bucket, 0, meta.len()),
                         }
                         Ok(())

@@ -93,9 +93,9 @@ async fn authenticate(
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         return Err(refusal);
     }
-    let bucket = buckets::lookup(state, &id).await.map_err(|e| {
-        answer(StatusCode::INTERNAL_SERVER_ERROR, e.message())
-    })?;
+    let bucket = buckets::lookup(state, &id)
+        .await
+        .map_err(|e| answer(StatusCode::INTERNAL_SERVER_ERROR, e.message()))?;
     let right = match &bucket {
         Some(bucket) => password_check::verify(
             state,

@@ -11,6 +11,7 @@ use std::time::Duration;
 use halley_client::{Auth, Client};
 
 pub mod agent;
+pub mod s3;
 
 pub struct Server {
     child: Child,

@@ -235,14 +235,14 @@ impl Backend for BucketBackend {
         if !answer.status().is_success() {
             return Err(self.refused("list", prefix, answer));
         }
-        let listed: Vec<ListedObject> = self
-            .runtime
-            .block_on(answer.json())
-            .map_err(|e| VaultError::Backend {
-                op: "list",
-                key: format!("{} ({prefix})", self.location),
-                detail: format!("not a listing: {e}"),
-            })?;
+        let listed: Vec<ListedObject> =
+            self.runtime
+                .block_on(answer.json())
+                .map_err(|e| VaultError::Backend {
+                    op: "list",
+                    key: format!("{} ({prefix})", self.location),
+                    detail: format!("not a listing: {e}"),
+                })?;
         Ok(listed
             .into_iter()
             .map(|o| Listed {

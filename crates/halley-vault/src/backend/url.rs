@@ -10,8 +10,8 @@ use object_store::ClientOptions;
 use super::gcs::credentials_from_env;
 use super::object::Bucket;
 use super::{
-    BucketBackend, BucketLocation, open_azure, open_gcs, AzureLocation, Backend, GcsLocation, LocalBackend, ObjectBackend,
-    SftpBackend, SftpLocation,
+    open_azure, open_gcs, AzureLocation, Backend, BucketBackend, BucketLocation, GcsLocation,
+    LocalBackend, ObjectBackend, SftpBackend, SftpLocation,
 };
 use crate::error::{Result, VaultError};
 
