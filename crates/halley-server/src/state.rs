@@ -55,6 +55,8 @@ pub struct AppState {
     pub uploads: crate::devices::uploads::Uploads,
     /// The Storage Role's bucket files.
     pub buckets: crate::storage::data::BucketStorage,
+    /// The Constellation checks' figures.
+    pub constellation: crate::service::constellation::ConstellationFigures,
     /// The update campaign, read from the store at first use.
     pub update_campaign:
         tokio::sync::OnceCell<tokio::sync::Mutex<Option<halley_api::types::UpdateCampaignStatus>>>,
@@ -93,6 +95,7 @@ impl AppState {
             offered_agent_version: Default::default(),
             uploads: Default::default(),
             buckets: Default::default(),
+            constellation: Default::default(),
             update_campaign: Default::default(),
         }
     }

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 fn storage_role_config(extra: Value) -> Value {
     let mut config = json!({
         "StorageRole": {"RoleEnabled": true},
+        "AuthenticationRole": {"RoleEnabled": true},
         "LoginProtection": {"Enabled": true, "FailureThreshold": 5, "CooldownSeconds": 300},
     });
     if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
@@ -545,7 +546,7 @@ async fn storage_role_and_s3_providers_hand_out_vaults() {
                 "Username": "admin", "Password": "nope"}),
     )
     .await
-    .assert_refused(502, "refused list-buckets");
+    .assert_refused(502, "refused storage/list-buckets");
     assert_eq!(
         storage(&other, "list-buckets", &[])
             .await
@@ -598,4 +599,93 @@ async fn storage_role_and_s3_providers_hand_out_vaults() {
             .len(),
         1
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn constellation_reports_unused_buckets_and_prunes_them_on_request_only() {
+    let storage = storage_server();
+    let overseer = Server::launch(Launch {
+        config: Some(json!({"ConstellationRole": {"RoleEnabled": true}})),
+        ..Launch::default()
+    });
+    new_account(&storage, "carol").await;
+    let bucket = |answer: Value| answer["NewBucketID"].as_str().unwrap().to_string();
+    let used = bucket(self::storage(&storage, "register-bucket", &[]).await.json());
+    let unused = bucket(self::storage(&storage, "register-bucket", &[]).await.json());
+    let mut p = profile(&storage, "carol").await;
+    p["Destinations"] = json!({"hosted": bucket_vault(&storage, &used, "k")});
+    set_profile(&storage, "carol", &p).await;
+
+    let configure = |delete: bool| {
+        let (url, storage_url) = (overseer.url.clone(), storage.url.clone());
+        async move {
+            let options = json!({"RoleEnabled": true, "DeleteUnusedData": delete,
+                "Servers": [{"Type": "comet", "Description": "main", "RemoteAddress": storage_url,
+                             "Username": "admin", "Password": "admin"}]});
+            admin_post(
+                &url,
+                "/api/v1/admin/meta/constellation/config/set",
+                &[("ConstellationRoleOptions", &options.to_string())],
+            )
+            .await
+            .assert_refused(200, "OK");
+        }
+    };
+    let call = |path: &'static str| {
+        let url = overseer.url.clone();
+        async move { admin_post(&url, &format!("/api/v1/admin/constellation/{path}"), &[]).await }
+    };
+    configure(false).await;
+
+    let report = call("new-report").await.json();
+    assert_eq!(
+        report["Usage"][&used]["InUseBy"],
+        json!([{"ServerID": 0, "Username": "carol"}]),
+        "{report}"
+    );
+    assert_eq!(report["Usage"][&used]["ExistsOnServers"], json!([0]));
+    assert_eq!(report["Usage"][&unused]["InUseBy"], json!([]));
+    assert_eq!(report["Usage"][&used]["AccessKey"], "");
+    assert_eq!(call("last-report").await.json(), report);
+
+    // Nothing is deleted while DeleteUnusedData is off.
+    call("prune-now")
+        .await
+        .assert_refused(400, "DeleteUnusedData");
+    configure(true).await;
+    let status = call("status").await.json();
+    assert_eq!(status["DeletionEnabled"], true);
+    assert_eq!(status["Targets"], json!([storage.url]));
+    assert_eq!(status["Stats"]["TotalChecksStarted"], 1);
+    call("prune-now").await.assert_refused(200, "1 unused");
+    let left = self::storage(&storage, "list-buckets", &[]).await.json();
+    assert!(
+        left.get(&used).is_some() && left.get(&unused).is_none(),
+        "{left}"
+    );
+    assert_eq!(
+        call("status").await.json()["Stats"]["TotalBucketsDeleted"],
+        1
+    );
+
+    // A server that cannot be asked stops the prune: it might be the one
+    // whose accounts use a bucket.
+    let options = json!({"RoleEnabled": true, "DeleteUnusedData": true,
+        "Servers": [{"Type": "comet", "RemoteAddress": storage.url, "Username": "admin", "Password": "admin"},
+                    {"Type": "comet", "RemoteAddress": "http://127.0.0.1:9", "Username": "a", "Password": "b"}]});
+    admin_post(
+        &overseer.url,
+        "/api/v1/admin/meta/constellation/config/set",
+        &[("ConstellationRoleOptions", &options.to_string())],
+    )
+    .await
+    .assert_refused(200, "OK");
+    call("prune-now")
+        .await
+        .assert_refused(502, "Constellation server 1");
+    assert!(self::storage(&storage, "list-buckets", &[])
+        .await
+        .json()
+        .get(&used)
+        .is_some());
 }

@@ -6,6 +6,7 @@
 
 mod account;
 mod admins;
+mod constellation;
 mod devices;
 mod dispatcher;
 mod downloads;
@@ -208,6 +209,17 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
             serve(requestable_vaults::list)
         }
         AdminRequestStorageVault | UserWebRequestStorageVault => serve(requestable_vaults::request),
+        // The Constellation Role
+        AdminConstellationStatus => serve(constellation::status).needs(&permissions::CONSTELLATION),
+        AdminConstellationLastReport => {
+            serve(constellation::last_report).needs(&permissions::CONSTELLATION)
+        }
+        AdminConstellationNewReport => {
+            serve(constellation::new_report).needs(&permissions::CONSTELLATION)
+        }
+        AdminConstellationPruneNow => {
+            serve(constellation::prune_now).needs(&permissions::CONSTELLATION)
+        }
         // The Storage Role
         AdminStorageRegisterBucket => serve(storage::register_bucket),
         AdminStorageListBuckets => serve(storage::list_buckets),
@@ -315,10 +327,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminBrandingGenerateClientWindowsX8632Zip
         | AdminBrandingGenerateClientWindowsX8664Exe
         | AdminBrandingGenerateClientWindowsX8664Zip
-        | AdminConstellationLastReport
-        | AdminConstellationNewReport
-        | AdminConstellationPruneNow
-        | AdminConstellationStatus
         | AdminConvertStorageRole
         | AdminDispatcherBrowseVirtualMachines
         | AdminDispatcherEmailPreview

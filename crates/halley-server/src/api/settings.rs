@@ -164,6 +164,15 @@ pub async fn psa_set(call: Call) -> ApiResult<Reply> {
     .await
 }
 
+/// The caller's tenant's Constellation settings.
+pub fn stored_constellation(call: &Call) -> ApiResult<ConstellationRoleOptions> {
+    read(
+        call,
+        |c| &mut c.constellation_role,
+        |o| &mut o.constellation_role,
+    )
+}
+
 pub async fn constellation_get(call: Call) -> ApiResult<Reply> {
     get_slice::<ConstellationRoleOptions>(
         call,

@@ -4,12 +4,14 @@
 pub mod account_keys;
 pub mod admins;
 pub mod client_packages;
+pub mod constellation;
 pub mod devices;
 pub mod email;
 pub mod external_auth;
 pub mod policies;
 pub mod policy_locks;
 pub mod protected_items;
+pub mod remote_server;
 pub mod reports;
 pub mod requestable_vaults;
 pub mod search;

@@ -7,9 +7,10 @@
 use halley_api::constants::{DESTINATIONTYPE_COMET, SEVT_BUCKET_NEW};
 use halley_api::types::{AddBucketResponseMessage, DestinationLocation, RemoteStorageOption};
 
-use super::{failed, ForAccount, PROVIDER_TIMEOUT};
+use super::{failed, ForAccount};
 use crate::auth::TenantScope;
 use crate::http::{ApiError, ApiResult};
+use crate::service::remote_server::{server_address, RemoteServer};
 use crate::state::AppState;
 use crate::storage::buckets::{self, NewBucket};
 
@@ -23,13 +24,6 @@ pub async fn request(
     } else {
         remote(option, account).await
     }
-}
-
-/// `http(s)://host[:port]/`, as a vault's `CometServer` holds it.
-fn server_address(address: &str) -> Option<String> {
-    let address = address.trim();
-    (address.starts_with("http://") || address.starts_with("https://"))
-        .then(|| format!("{}/", address.trim_end_matches('/')))
 }
 
 fn quota(option: &RemoteStorageOption) -> u64 {
@@ -90,71 +84,41 @@ async fn remote(
     option: &RemoteStorageOption,
     account: Option<&ForAccount<'_>>,
 ) -> ApiResult<DestinationLocation> {
-    let server = server_address(&option.remote_address).ok_or_else(|| {
-        failed(
-            option,
-            "has a RemoteAddress that is not an http:// or https:// address",
-        )
-    })?;
-    let client = reqwest::Client::builder()
-        .timeout(PROVIDER_TIMEOUT)
-        .build()
-        .map_err(ApiError::internal)?;
-    // A test lists the buckets: it proves the address, the credentials and
-    // the role without making anything.
-    let call = if account.is_some() {
-        "register-bucket"
-    } else {
-        "list-buckets"
+    let server = RemoteServer::new(&option.remote_address, &option.username, &option.password)
+        .map_err(|why| failed(option, format!("has a RemoteAddress that {why}")))?;
+    let Some(_) = account else {
+        // A test lists the buckets: it proves the address, the credentials
+        // and the role without making anything.
+        server
+            .call("storage/list-buckets", &[])
+            .await
+            .map_err(|why| failed(option, why))?;
+        return Ok(DestinationLocation::default());
     };
     let quota = quota(option).to_string();
-    let mut form = vec![
-        ("Username", option.username.as_str()),
-        ("AuthType", "Password"),
-        ("Password", option.password.as_str()),
-    ];
-    if account.is_some() && quota != "0" {
-        form.push(("SetQuotaBytes", quota.as_str()));
-    }
-    let answer = client
-        .post(format!("{server}api/v1/admin/storage/{call}"))
-        .form(&form)
-        .send()
+    let fields: &[(&str, &str)] = if quota == "0" {
+        &[]
+    } else {
+        &[("SetQuotaBytes", quota.as_str())]
+    };
+    let answer = server
+        .call("storage/register-bucket", fields)
         .await
-        .map_err(|err| failed(option, format!("at {server} could not be reached: {err}")))?;
-    let status = answer.status();
-    let body: serde_json::Value = answer.json().await.map_err(|err| {
-        failed(
-            option,
-            format!("at {server} answered HTTP {status} with no API answer: {err}"),
-        )
-    })?;
-    // An error answer carries a Status of 400 or more (a bucket listing has
-    // no Status at all).
-    let refused = body["Status"].as_i64().is_some_and(|s| s >= 400);
-    if !status.is_success() || refused {
-        return Err(failed(
-            option,
-            format!(
-                "at {server} refused {call}: {}",
-                body["Message"].as_str().unwrap_or("no reason given")
-            ),
-        ));
-    }
-    if account.is_none() {
-        return Ok(DestinationLocation::default());
-    }
+        .map_err(|why| failed(option, why))?;
     let made: AddBucketResponseMessage =
-        serde_json::from_value(body).map_err(ApiError::internal)?;
+        serde_json::from_value(answer).map_err(ApiError::internal)?;
     if made.new_bucket_id.is_empty() || made.new_bucket_key.is_empty() {
         return Err(failed(
             option,
-            format!("at {server} answered register-bucket without a bucket ID and key"),
+            format!(
+                "at {} answered register-bucket without a bucket ID and key",
+                server.base
+            ),
         ));
     }
     Ok(DestinationLocation {
         destination_type: DESTINATIONTYPE_COMET,
-        comet_server: server,
+        comet_server: server.base,
         comet_bucket: made.new_bucket_id,
         comet_bucket_key: made.new_bucket_key,
         ..Default::default()
