@@ -155,6 +155,7 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
     }
     spawn_session_expiry(state.clone());
     spawn_bucket_measurer(state.clone());
+    crate::storage::replication::spawn(state.clone());
     spawn_stats_sampler(state.clone());
     crate::service::self_backup::spawn_scheduler(state.clone());
     crate::devices::watch::spawn(state.clone());

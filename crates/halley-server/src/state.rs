@@ -55,6 +55,8 @@ pub struct AppState {
     pub uploads: crate::devices::uploads::Uploads,
     /// The Storage Role's bucket files.
     pub buckets: crate::storage::data::BucketStorage,
+    /// Copying the buckets to replicas.
+    pub replication: crate::storage::replication::Replication,
     /// The Constellation checks' figures.
     pub constellation: crate::service::constellation::ConstellationFigures,
     /// The update campaign, read from the store at first use.
@@ -96,6 +98,7 @@ impl AppState {
             uploads: Default::default(),
             buckets: Default::default(),
             constellation: Default::default(),
+            replication: Default::default(),
             update_campaign: Default::default(),
         }
     }

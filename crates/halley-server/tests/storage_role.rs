@@ -689,3 +689,82 @@ async fn constellation_reports_unused_buckets_and_prunes_them_on_request_only() 
         .get(&used)
         .is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buckets_are_replicated_to_another_storage_role_server() {
+    let replica = storage_server();
+    let primary = Server::launch(Launch {
+        config: Some(storage_role_config(
+            json!({"StorageRole": {"RoleEnabled": true,
+            "ReplicateTo": [{"Type": "comet", "Description": "replica", "RemoteAddress": replica.url,
+                             "Username": "admin", "Password": "admin"}]}}),
+        )),
+        ..Launch::default()
+    });
+    let made = storage(&primary, "register-bucket", &[]).await.json();
+    let (id, key) = (
+        made["NewBucketID"].as_str().unwrap().to_string(),
+        made["NewBucketKey"].as_str().unwrap().to_string(),
+    );
+    let own = (id.as_str(), key.as_str());
+    let big = noise(300 * 1024);
+    for (name, body) in [("data/one", big.clone()), ("index/two", b"two".to_vec())] {
+        let put = object(&primary, reqwest::Method::PUT, &id, name, own)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status(), StatusCode::NO_CONTENT);
+    }
+
+    // The replica gets the bucket, under the same key, and both objects.
+    let state = wait_for_replication(&primary, |s| s["ItemsReplicated"] == 2).await;
+    assert_eq!(state["RemoteServerID"], replica.url.as_str());
+    assert_eq!(state["DisplayClass"], 100);
+    assert_eq!(state["BytesReplicated"], 300 * 1024 + 3);
+    let copied = object(&replica, reqwest::Method::GET, &id, "data/one", own)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(copied.status(), StatusCode::OK);
+    assert!(copied.bytes().await.unwrap().as_ref() == big.as_slice());
+
+    // A deletion reaches the replica too.
+    object(&primary, reqwest::Method::DELETE, &id, "index/two", own)
+        .send()
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let gone = object(&replica, reqwest::Method::GET, &id, "index/two", own)
+            .send()
+            .await
+            .unwrap();
+        if gone.status() == StatusCode::NOT_FOUND {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not deleted on the replica"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until the first replication target's state `matches`.
+async fn wait_for_replication(server: &Server, matches: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let states = admin_post(&server.url, "/api/v1/admin/replication/state", &[])
+            .await
+            .json();
+        if matches(&states[0]) && states[0]["State"] == 4 {
+            return states[0].clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "replication state: {states}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

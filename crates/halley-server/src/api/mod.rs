@@ -227,6 +227,7 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         AdminStorageDeleteBucket => serve(storage::delete_bucket),
         AdminStorageFreeSpace => serve(storage::free_space),
         AdminStoragePingDestination => serve(storage::ping_destination),
+        AdminReplicationState => serve(storage::replication_state),
         AdminMetaPsaConfigListGet => serve(settings::psa_get).needs(&permissions::SERVER_SETTINGS),
         AdminMetaPsaConfigListSet => serve(settings::psa_set).needs(&permissions::SERVER_SETTINGS),
         AdminMetaConstellationConfigGet => {
@@ -354,7 +355,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminDispatcherRequestWindiskSnapshot
         | AdminDispatcherTestSmbAuth
         | AdminMetaPsaConfigListSyncNow
-        | AdminReplicationState
         | UserDispatcherEmailPreview
         | UserWebDispatcherBrowseVirtualMachines
         | UserWebDispatcherOffice365ListVirtualAccounts

@@ -176,6 +176,17 @@ fn percent(part: u64, whole: u64) -> f32 {
     }
 }
 
+/// `replication/state`: each `ReplicateTo` target's state.
+pub async fn replication_state(call: Call) -> ApiResult<Reply> {
+    let config = call.state.config.get();
+    Ok(Reply::json(
+        &call
+            .state
+            .replication
+            .states(&config.storage_role.replicate_to),
+    ))
+}
+
 /// `ping-destination`: opens the location `ExtraData` and lists it, so a
 /// wrong address, bucket or credential is reported before anyone relies on it.
 pub async fn ping_destination(call: Call) -> ApiResult<Reply> {

@@ -75,6 +75,15 @@ pub struct Read {
     pub length: u64,
 }
 
+/// What a write must respect.
+pub struct WriteRules {
+    /// Refuse it if the object exists (`DataError::Exists`).
+    pub only_if_absent: bool,
+    /// Refuse it, changing nothing, past this many bytes in the bucket
+    /// (0: no limit).
+    pub quota: u64,
+}
+
 /// The buckets' storage: where, what each bucket uses, and the turns of
 /// each bucket's requests.
 #[derive(Default)]
@@ -254,9 +263,7 @@ impl BucketStorage {
         }
     }
 
-    /// Stores an object from `body`, replacing any other unless
-    /// `only_if_absent`; refused past `quota` bytes (0: no limit) with
-    /// nothing changed.
+    /// Stores an object from `body`, under the `rules` of the write.
     pub async fn write(
         &self,
         state: &AppState,
@@ -264,9 +271,12 @@ impl BucketStorage {
         bucket: &str,
         key: &str,
         body: Body,
-        only_if_absent: bool,
-        quota: u64,
+        rules: WriteRules,
     ) -> Result<(), DataError> {
+        let WriteRules {
+            only_if_absent,
+            quota,
+        } = rules;
         let used = if quota > 0 {
             self.used(state, bucket)
                 .await

@@ -5,8 +5,10 @@
 //!   last size measurement), kept in the store as documents;
 //! - `data.rs`: where the buckets' files are (a local directory, or any
 //!   Storage Vault location behind the server) and what they use;
-//! - `protocol.rs`: the HTTP handlers of the bucket data protocol.
+//! - `protocol.rs`: the HTTP handlers of the bucket data protocol;
+//! - `replication.rs`: copying the buckets to other Storage Role servers.
 
 pub mod buckets;
 pub mod data;
 pub mod protocol;
+pub mod replication;

@@ -1,6 +1,6 @@
 //! The bucket data protocol (`docs/bucket-protocol.md`): objects of a
 //! bucket under `/bucket/v1/{bucket}/{key}`, HTTP Basic credentials of the
-//! bucket ID and its key. A wrong key counts toward login throttling like a
+//! bucket ID and its key, or an administrator of the bucket's tenant. A wrong key counts toward login throttling like a
 //! wrong password; each bucket serves `data::REQUESTS_PER_BUCKET` requests at
 //! once and queues the rest.
 
@@ -11,7 +11,7 @@ use halley_api::types::CometAPIResponseMessage;
 use serde::Serialize;
 
 use super::buckets::{self, Bucket};
-use super::data::{DataError, Place};
+use super::data::{DataError, Place, WriteRules};
 use crate::auth::password_check;
 use crate::state::AppState;
 
@@ -49,6 +49,33 @@ fn parse_range(value: &str) -> Option<(u64, Option<u64>)> {
     Some((start, end))
 }
 
+/// The bucket that an administrator of its tenant opens, by the
+/// `X-Comet-Admin-*` headers of the API's uploads (how replication writes
+/// into a replica's buckets).
+async fn authenticate_admin(
+    state: &AppState,
+    bucket_id: &str,
+    headers: &HeaderMap,
+    address: &str,
+) -> Result<Bucket, Response> {
+    let params = crate::http::Params::from_multipart_headers(headers, &Default::default());
+    let origin = crate::auth::Origin {
+        client_ip: address.to_string(),
+        path: "/bucket/v1/".into(),
+        host: crate::auth::Origin::host_from(headers),
+    };
+    let admin = crate::auth::admin(state, &params, &origin)
+        .await
+        .map_err(|err| answer(StatusCode::UNAUTHORIZED, err.message()))?;
+    match buckets::get(state, &admin.scope(), bucket_id).await {
+        Ok(bucket) => Ok(bucket),
+        Err(_) => Err(answer(
+            StatusCode::UNAUTHORIZED,
+            "the bucket ID or key was refused",
+        )),
+    }
+}
+
 /// The bucket the request's credentials open, or the answer that refuses it.
 async fn authenticate(
     state: &AppState,
@@ -57,6 +84,11 @@ async fn authenticate(
     address: &str,
 ) -> Result<Bucket, Response> {
     let refused = || answer(StatusCode::UNAUTHORIZED, "the bucket ID or key was refused");
+    if !headers.contains_key(header::AUTHORIZATION)
+        && headers.contains_key("X-Comet-Admin-Username")
+    {
+        return authenticate_admin(state, bucket_id, headers, address).await;
+    }
     let (id, key) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -175,7 +207,7 @@ pub async fn serve(
             format!("'{key}' is not an object key: names of letters, digits, '.', '-' and '_' separated by '/', none starting with '.'"),
         );
     }
-    let outcome = match method {
+    let outcome = match method.clone() {
         Method::GET => {
             let range = headers
                 .get(header::RANGE)
@@ -203,8 +235,10 @@ pub async fn serve(
                     bucket_id,
                     key,
                     body,
-                    only_if_absent,
-                    bucket.quota_bytes,
+                    WriteRules {
+                        only_if_absent,
+                        quota: bucket.quota_bytes,
+                    },
                 )
                 .await
                 .map(|()| StatusCode::NO_CONTENT.into_response())
@@ -221,6 +255,9 @@ pub async fn serve(
             )
         }
     };
+    if outcome.is_ok() && matches!(method, Method::PUT | Method::DELETE) {
+        state.replication.wake();
+    }
     outcome.unwrap_or_else(|err| refusal(key, err))
 }
 
