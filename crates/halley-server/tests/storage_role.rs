@@ -768,3 +768,137 @@ async fn wait_for_replication(server: &Server, matches: impl Fn(&Value) -> bool)
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buckets_on_s3_storage_behind_the_server_convert_to_direct_s3_vaults() {
+    let Some(s3) = common::s3::S3Server::start("behind").await else {
+        return;
+    };
+    let server = Server::launch(Launch {
+        config: Some(storage_role_config(
+            json!({"StorageRole": {"RoleEnabled": true,
+            "Storage": {"DestinationType": 1000, "S3Server": s3.endpoint, "S3BucketName": "behind",
+                        "S3Subdir": "hosted", "S3AccessKey": "test", "S3SecretKey": "test"}}}),
+        )),
+        ..Launch::default()
+    });
+    new_account(&server, "dan").await;
+    let made = storage(&server, "register-bucket", &[("SetQuotaBytes", "400000")])
+        .await
+        .json();
+    let (id, key) = (
+        made["NewBucketID"].as_str().unwrap().to_string(),
+        made["NewBucketKey"].as_str().unwrap().to_string(),
+    );
+    let own = (id.as_str(), key.as_str());
+    let put = object(&server, reqwest::Method::PUT, &id, "data/x", own)
+        .body(b"behind the server".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::NO_CONTENT);
+    let part = object(&server, reqwest::Method::GET, &id, "data/x", own)
+        .header("Range", "bytes=7-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.bytes().await.unwrap().as_ref(), b"the");
+    let over = object(&server, reqwest::Method::PUT, &id, "data/y", own)
+        .body(vec![0u8; 500_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(over.status(), StatusCode::INSUFFICIENT_STORAGE);
+
+    // A vault written by the command line through the bucket's address.
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("file.txt"), b"kept in a bucket").unwrap();
+    let address = server.url.replacen("http://", "halley://", 1);
+    let through_bucket = |args: &[&str]| {
+        let out = vault_cli()
+            .args(["--repo", &format!("{address}/{id}")])
+            .args(args)
+            .env("HALLEY_BUCKET_KEY", &key)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    through_bucket(&["init", "--kdf-memory-kib", "1024"]);
+    through_bucket(&["backup", data.path().to_str().unwrap()]);
+
+    let mut p = profile(&server, "dan").await;
+    p["Destinations"] = json!({"hosted": bucket_vault(&server, &id, &key),
+                               "local": local_vault(std::path::Path::new("/tmp/x"))});
+    set_profile(&server, "dan", &p).await;
+    let convert = |destination: &'static str| {
+        let url = server.url.clone();
+        async move {
+            admin_post(
+                &url,
+                "/api/v1/admin/convert-storage-role",
+                &[("TargetUser", "dan"), ("DestinationId", destination)],
+            )
+            .await
+        }
+    };
+    convert("local")
+        .await
+        .assert_refused(400, "not a Storage Role bucket");
+    let converted = convert("hosted").await.json();
+    assert_eq!(converted["Status"], 200, "{converted}");
+    let vault = &profile(&server, "dan").await["Destinations"]["hosted"];
+    assert_eq!(vault["DestinationType"], 1000);
+    assert_eq!(vault["Description"], "hosted");
+    assert_eq!(vault["S3Subdir"], format!("hosted/{id}"));
+    assert!(
+        vault.get("CometBucketKey").is_none_or(|k| k == ""),
+        "{vault}"
+    );
+    // The same vault, now read from the S3 bucket itself.
+    let restored = tempfile::tempdir().unwrap();
+    let out = vault_cli()
+        .args([
+            "--repo",
+            &format!("s3://behind/hosted/{id}"),
+            "restore",
+            "latest",
+            "--target",
+        ])
+        .arg(restored.path())
+        .env("AWS_ENDPOINT_URL", &s3.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = restored
+        .path()
+        .join(data.path().strip_prefix("/").unwrap())
+        .join("file.txt");
+    assert_eq!(std::fs::read(file).unwrap(), b"kept in a bucket");
+}
+
+/// The `halley-vault` command line, built beside `halleyd`.
+fn vault_cli() -> std::process::Command {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let built = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "halley-vault", "--bin", "halley-vault"])
+            .status()
+            .unwrap();
+        assert!(built.success(), "halley-vault builds");
+    });
+    let mut command = std::process::Command::new(
+        std::path::Path::new(env!("CARGO_BIN_EXE_halleyd")).with_file_name("halley-vault"),
+    );
+    command.env("HALLEY_VAULT_PASSWORD", "vault password");
+    command
+}

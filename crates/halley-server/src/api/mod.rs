@@ -228,6 +228,7 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         AdminStorageFreeSpace => serve(storage::free_space),
         AdminStoragePingDestination => serve(storage::ping_destination),
         AdminReplicationState => serve(storage::replication_state),
+        AdminConvertStorageRole => serve(requestable_vaults::convert),
         AdminMetaPsaConfigListGet => serve(settings::psa_get).needs(&permissions::SERVER_SETTINGS),
         AdminMetaPsaConfigListSet => serve(settings::psa_set).needs(&permissions::SERVER_SETTINGS),
         AdminMetaConstellationConfigGet => {
@@ -328,7 +329,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         | AdminBrandingGenerateClientWindowsX8632Zip
         | AdminBrandingGenerateClientWindowsX8664Exe
         | AdminBrandingGenerateClientWindowsX8664Zip
-        | AdminConvertStorageRole
         | AdminDispatcherBrowseVirtualMachines
         | AdminDispatcherEmailPreview
         | AdminDispatcherImportApply

@@ -4,14 +4,18 @@
 //! makes a new Storage Vault, which is added to the profile
 //! (`service/requestable_vaults.rs`).
 
-use halley_api::types::{RemoteStorageOption, RequestStorageVaultResponseMessage};
+use halley_api::constants::DESTINATIONTYPE_COMET;
+use halley_api::types::{
+    DestinationConfig, DestinationLocation, RemoteStorageOption, RequestStorageVaultResponseMessage,
+};
 
 use crate::http::{quoted, ApiError, ApiResult, Call, Reply};
 use crate::service::requestable_vaults::{
-    allocate, check_policy_allows, destination_type_of, listing, provider, providers, vault_config,
-    ForAccount,
+    allocate, check_policy_allows, destination_type_of, listing, provider, providers,
+    underlying_location, vault_config, ForAccount,
 };
 use crate::service::users;
+use crate::storage::buckets;
 use crate::util::now_unix;
 
 /// The providers offered to the caller's tenant (an administrator may name
@@ -127,4 +131,82 @@ pub async fn test(call: Call) -> ApiResult<Reply> {
     let option: RemoteStorageOption = call.params.json("TemplateOptions")?;
     allocate(&call.state, &option, None).await?;
     Ok(Reply::ok())
+}
+
+/// `convert-storage-role`: a Storage Vault in a bucket of this server's
+/// Storage Role becomes a vault of the S3-compatible storage the bucket is
+/// on, reaching the same objects directly; its name, quota and other
+/// settings stay.
+pub async fn convert(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?;
+    let scope = admin.scope();
+    let username = call.params.non_empty("TargetUser")?;
+    let destination_id = call.params.non_empty("DestinationId")?.to_string();
+    let (profile, _) = users::load(&call.state, &scope, username).await?;
+    let vault = profile.destinations.get(&destination_id).ok_or_else(|| {
+        ApiError::invalid_param(
+            "DestinationId",
+            format!(
+                "the account has no Storage Vault {}",
+                quoted(&destination_id)
+            ),
+        )
+    })?;
+    if vault.destination_type != DESTINATIONTYPE_COMET {
+        return Err(ApiError::invalid_param(
+            "DestinationId",
+            format!(
+                "Storage Vault {} is of type {}, not a Storage Role bucket ({DESTINATIONTYPE_COMET})",
+                quoted(&destination_id),
+                vault.destination_type
+            ),
+        ));
+    }
+    let held_here = buckets::lookup(&call.state, &vault.comet_bucket)
+        .await?
+        .is_some_and(|bucket| scope.includes(&bucket.properties.organization_id));
+    if !held_here {
+        return Err(ApiError::invalid_param(
+            "DestinationId",
+            format!(
+                "bucket {} is not one of this server's: convert it on the server that holds it",
+                quoted(&vault.comet_bucket)
+            ),
+        ));
+    }
+    let location = underlying_location(&call.state, &vault.comet_bucket)?;
+    let converted = with_location(vault, &location)?;
+    let id = destination_id.clone();
+    users::edit(&call.state, &scope, username, &admin.actor(), |stored| {
+        stored.destinations.insert(id.clone(), converted.clone());
+    })
+    .await?;
+    let (_, record) = users::load(&call.state, &scope, username).await?;
+    Ok(Reply::json(&RequestStorageVaultResponseMessage {
+        status: 200,
+        message: "OK".into(),
+        destination_id,
+        profile_hash: record.profile_hash,
+        ..Default::default()
+    }))
+}
+
+/// `vault` moved to `location`: its own settings kept, the old place's
+/// fields cleared.
+fn with_location(
+    vault: &DestinationConfig,
+    location: &DestinationLocation,
+) -> ApiResult<DestinationConfig> {
+    let mut wire = serde_json::to_value(vault).map_err(ApiError::internal)?;
+    if let Some(fields) = wire.as_object_mut() {
+        for field in ["CometServer", "CometBucket", "CometBucketKey"] {
+            fields.remove(field);
+        }
+        if let serde_json::Value::Object(place) =
+            serde_json::to_value(location).map_err(ApiError::internal)?
+        {
+            fields.extend(place);
+        }
+    }
+    serde_json::from_value(wire).map_err(ApiError::internal)
 }

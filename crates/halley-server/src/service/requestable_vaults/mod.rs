@@ -10,6 +10,8 @@ mod custom;
 mod s3;
 mod storage_role;
 
+pub use storage_role::underlying_location;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

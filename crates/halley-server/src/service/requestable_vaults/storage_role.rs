@@ -4,7 +4,7 @@
 //! server (Halley or Comet) through its `storage/register-bucket`, with the
 //! provider's administrator `Username` and `Password`.
 
-use halley_api::constants::{DESTINATIONTYPE_COMET, SEVT_BUCKET_NEW};
+use halley_api::constants::{DESTINATIONTYPE_COMET, DESTINATIONTYPE_S3, SEVT_BUCKET_NEW};
 use halley_api::types::{AddBucketResponseMessage, DestinationLocation, RemoteStorageOption};
 
 use super::{failed, ForAccount};
@@ -32,6 +32,29 @@ fn quota(option: &RemoteStorageOption) -> u64 {
     } else {
         0
     }
+}
+
+/// Where a bucket of this server's Storage Role really is, when that is
+/// an S3-compatible bucket behind the server (`StorageRole.Storage`): the
+/// same objects, reached directly (`convert-storage-role`).
+pub fn underlying_location(state: &AppState, bucket_id: &str) -> ApiResult<DestinationLocation> {
+    let storage = &state.config.get().storage_role.storage;
+    if storage.destination_type != DESTINATIONTYPE_S3 {
+        return Err(ApiError::bad_request(format!(
+            "Bucket '{bucket_id}' is not on S3-compatible storage (StorageRole.Storage is of type {}): there is no S3 location to convert to",
+            storage.destination_type
+        )));
+    }
+    let subdir = [storage.s3_subdir.trim_matches('/'), bucket_id]
+        .iter()
+        .filter(|part| !part.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("/");
+    Ok(DestinationLocation {
+        s3_subdir: subdir,
+        ..storage.clone()
+    })
 }
 
 async fn local(

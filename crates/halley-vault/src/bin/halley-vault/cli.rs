@@ -10,8 +10,10 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "halley-vault", version)]
 pub struct Cli {
-    /// The repository: a local path, or s3://BUCKET/PREFIX (credentials and
-    /// endpoint from AWS_* variables, e.g. AWS_ENDPOINT_URL).
+    /// The repository: a local path, s3://BUCKET/PREFIX (credentials and
+    /// endpoint from AWS_* variables, e.g. AWS_ENDPOINT_URL), or a Storage
+    /// Role bucket, halleys://HOST[:PORT]/BUCKET (halley:// without TLS;
+    /// the key from HALLEY_BUCKET_KEY).
     #[arg(
         long,
         short = 'r',
