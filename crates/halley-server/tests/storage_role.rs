@@ -902,3 +902,49 @@ fn vault_cli() -> std::process::Command {
     command.env("HALLEY_VAULT_PASSWORD", "vault password");
     command
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_backup_goes_into_a_bucket_of_another_server() {
+    let storage = storage_server();
+    let made = self::storage(&storage, "register-bucket", &[]).await.json();
+    let (id, key) = (
+        made["NewBucketID"].as_str().unwrap().to_string(),
+        made["NewBucketKey"].as_str().unwrap().to_string(),
+    );
+    let server = Server::launch(Launch {
+        config: Some(json!({"SelfBackup": {"Targets": [{
+            "Location": bucket_vault(&storage, &id, &key), "EncryptionKey": "self key"}]}})),
+        ..Launch::default()
+    });
+    admin_post(&server.url, "/api/v1/admin/self-backup/start", &[])
+        .await
+        .assert_refused(200, "Started 1");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let version = admin_post(&server.url, "/api/v1/admin/meta/version", &[])
+            .await
+            .json();
+        let status = &version["SelfBackup"][0];
+        if status["LastRunStart"].as_i64().unwrap_or(0) > 0 && status["CurrentRunStart"] == 0 {
+            assert_eq!(status["LastRunSuccess"], true, "{status}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // The bucket holds a vault with the server's snapshot.
+    let location = halley_vault::backend::BucketLocation {
+        server: format!("{}/", storage.url),
+        bucket: id,
+        key,
+    };
+    let snapshots = tokio::task::spawn_blocking(move || {
+        let backend = halley_vault::backend::BucketBackend::open(&location).unwrap();
+        let repo =
+            halley_vault::Repository::open(std::sync::Arc::new(backend), "self key").unwrap();
+        repo.snapshots().unwrap().len()
+    })
+    .await
+    .unwrap();
+    assert_eq!(snapshots, 1);
+}
