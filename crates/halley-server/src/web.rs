@@ -106,6 +106,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/account.js", JS),
     asset!("js/policies.js", JS),
     asset!("js/groups.js", JS),
+    asset!("js/storage.js", JS),
     asset!("js/tenants.js", JS),
     asset!("js/admins.js", JS),
     asset!("js/user.js", JS),

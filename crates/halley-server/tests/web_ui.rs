@@ -2196,3 +2196,77 @@ async fn a_storage_vault_is_requested_from_a_provider_in_the_profile_editor() {
     assert_eq!(shown, "House storage");
     browser.stop().await;
 }
+
+#[tokio::test]
+async fn the_storage_page_hosts_buckets_and_an_account_holder_requests_one() {
+    if browser_missing("the_storage_page_hosts_buckets_and_an_account_holder_requests_one") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    new_account(&server, "sam").await;
+    let browser = signed_in_admin(&server, 1280).await;
+
+    // The role is off until it is turned on here.
+    browser.goto(&format!("{}/#/storage", server.url)).await;
+    browser.wait_text("#buckets", "Storage Role").await;
+    browser.click("#storage-role-enabled").await;
+    browser.click("#storage-role-save").await;
+    browser.wait_text("#buckets", "No buckets yet").await;
+
+    // A new bucket shows its key once, then is listed, then deleted.
+    browser.click("#new-bucket").await;
+    browser.fill("#bucket-quota", "1").await;
+    browser.click("#bucket-submit").await;
+    browser.wait("#new-bucket-key").await;
+    let id = value_of(&browser, "#new-bucket-id").await;
+    let id = id.as_str().unwrap().to_string();
+    assert_eq!(
+        value_of(&browser, "#new-bucket-key")
+            .await
+            .as_str()
+            .unwrap()
+            .len(),
+        32
+    );
+    browser.click("#bucket-done").await;
+    browser.wait_text("#buckets", &id).await;
+    browser
+        .click(&format!("button[aria-label='Delete bucket {id}']"))
+        .await;
+    browser.fill("#confirm-text", &id[..8]).await;
+    browser.click("#confirm-submit").await;
+    browser.wait_text("#buckets", "No buckets yet").await;
+
+    // A provider of this server's own buckets, tested, then saved.
+    browser.click("#add-provider").await;
+    choose(&browser, "#provider-type", "comet").await;
+    browser.fill("#provider-name", "House buckets").await;
+    browser.click("#provider-test").await;
+    browser
+        .wait_text("#provider-test-result", "usable Storage Vault")
+        .await;
+    browser.click("#provider-submit").await;
+    browser.wait_text("#providers", "House buckets").await;
+
+    // The account holder requests a vault from it.
+    browser.click("#sign-out").await;
+    browser.sign_in(&server, "sam", "password1").await;
+    browser.wait("#signed-in-user").await;
+    browser.goto(&format!("{}/#/me/vaults", server.url)).await;
+    browser.click("#user-request-vault").await;
+    browser
+        .wait_text("#user-request-provider", "House buckets")
+        .await;
+    browser.click("#user-request-submit").await;
+    browser.wait_text("#main", "House buckets").await;
+    let vaults = profile(&server, "sam").await["Destinations"].clone();
+    let vault = vaults.as_object().unwrap().values().next().unwrap().clone();
+    assert_eq!(vault["DestinationType"], 1003, "{vaults}");
+    assert_eq!(vault["CometServer"], format!("{}/", server.url));
+    let buckets = admin_json(&server, "/api/v1/admin/storage/list-buckets", &[]).await;
+    assert!(buckets
+        .get(vault["CometBucket"].as_str().unwrap())
+        .is_some());
+    browser.stop().await;
+}

@@ -19,6 +19,7 @@ import { renderPolicies } from "./policies.js";
 import { renderGroups } from "./groups.js";
 import { renderTenants } from "./tenants.js";
 import { renderAdmins } from "./admins.js";
+import { renderStorage } from "./storage.js";
 import { renderUser, USER_SECTIONS } from "./user.js";
 
 const STORAGE_KEY = "halley.session";
@@ -39,6 +40,7 @@ const ADMIN_NAV = [
   { path: "devices", label: "Devices", icon: "devices" },
   { path: "policies", label: "Policies", icon: "policies" },
   { path: "groups", label: "User groups", icon: "groups" },
+  { path: "storage", label: "Storage", icon: "vaults" },
   { path: "tenants", label: "Tenants", icon: "tenants" },
   { path: "admins", label: "Administrators", icon: "admins" },
   { path: "settings", label: "Server settings", icon: "settings" },
@@ -195,6 +197,7 @@ function route() {
   else if (view === "policies") app.cleanup = renderPolicies(main, ctx, parts[1]);
   else if (view === "groups") app.cleanup = renderGroups(main, ctx, parts[1]);
   else if (view === "tenants") app.cleanup = renderTenants(main, ctx);
+  else if (view === "storage") app.cleanup = renderStorage(main, ctx);
   else if (view === "admins") app.cleanup = renderAdmins(main, ctx);
   else if (PENDING_AREAS[view]) app.cleanup = renderPending(main, ctx, PENDING_AREAS[view]);
   else {

@@ -177,7 +177,7 @@ export function renderProfile(main, ctx, username) {
       event.preventDefault();
       submit.disabled = true;
       try {
-        await call("/api/v1/admin/request-storage-vault", { TargetUser: username, StorageProvider: provider.value, ProfileHash: hash });
+        await call("/api/v1/admin/request-storage-vault", { TargetUser: username, StorageProvider: provider.value, ProfileHash: hash, SelfAddress: `${location.origin}/` });
         close();
         toast("Storage Vault added");
         load();
