@@ -105,6 +105,27 @@ async fn buckets_are_registered_listed_measured_and_deleted() {
     assert!(properties["CreateTime"].as_i64().unwrap() > 0);
     assert!(properties["Size"]["Size"].is_i64());
     assert!(properties["Size"]["MeasureCompleted"].is_i64());
+    // Exactly the fields and types of the SDKs' BucketProperties, which the
+    // Go and Ruby SDKs decode strictly.
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(
+        keys(properties),
+        [
+            "CreateTime",
+            "OrganizationID",
+            "ReadWriteKey",
+            "ReadWriteKeyFormat",
+            "Size"
+        ]
+    );
+    assert_eq!(
+        keys(&properties["Size"]),
+        ["MeasureCompleted", "MeasureStarted", "Size"]
+    );
     assert!(listed["chosen-1"].is_object());
 
     // The protocol: write, read whole and a range, list, refuse a second
@@ -433,6 +454,36 @@ async fn request_vault(server: &Server, provider: &str, extra: &[(&str, &str)]) 
     admin_post(&server.url, "/api/v1/admin/request-storage-vault", &fields).await
 }
 
+/// B2's account authorisation, answering `s3` as the account's S3 address
+/// to the key `test`/`app-key` only.
+async fn b2_authorizer(s3: &str) -> String {
+    let s3 = s3.to_string();
+    let app = axum::Router::new().route(
+        "/b2api/v2/b2_authorize_account",
+        axum::routing::get(move |headers: axum::http::HeaderMap| {
+            let s3 = s3.clone();
+            async move {
+                // base64("test:app-key")
+                if headers
+                    .get("authorization")
+                    .is_some_and(|v| v == "Basic dGVzdDphcHAta2V5")
+                {
+                    (
+                        StatusCode::OK,
+                        json!({"s3ApiUrl": s3, "apiUrl": "unused"}).to_string(),
+                    )
+                } else {
+                    (StatusCode::UNAUTHORIZED, "{}".to_string())
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_role_and_s3_providers_hand_out_vaults() {
     let server = storage_server();
@@ -453,6 +504,13 @@ async fn storage_role_and_s3_providers_hand_out_vaults() {
         providers.push(json!({"ID": "s3", "Type": "s3", "Description": "Moto",
             "S3": {"S3Endpoint": s3.endpoint, "MasterBucket": "providers", "Prefix": "tenants",
                    "AccessKey": "test", "SecretKey": "test"}}));
+        let b2 = b2_authorizer(&s3.endpoint).await;
+        for (id, key) in [("b2", "app-key"), ("b2-wrong", "other")] {
+            providers.push(
+                json!({"ID": id, "Type": "b2", "Description": "B2", "RemoteAddress": b2,
+                "B2": {"KeyID": "test", "AppKey": key, "MasterBucket": "providers"}}),
+            );
+        }
     }
     admin_post(
         &server.url,
@@ -570,6 +628,17 @@ async fn storage_role_and_s3_providers_hand_out_vaults() {
             .as_str()
             .unwrap()
             .starts_with("tenants/halley-"));
+
+        // B2: its S3 address is asked for with the key, then as above.
+        let made = request_vault(&server, "b2", &[]).await.json();
+        assert_eq!(made["Status"], 200, "{made}");
+        let vault =
+            &profile(&server, "bob").await["Destinations"][made["DestinationID"].as_str().unwrap()];
+        assert_eq!(vault["S3Server"], s3.endpoint.as_str());
+        assert_eq!(vault["S3AccessKey"], "test");
+        request_vault(&server, "b2-wrong", &[])
+            .await
+            .assert_refused(502, "refused the key");
     }
 
     // An account holder is held to the policy's providers; the

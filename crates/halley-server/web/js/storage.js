@@ -10,7 +10,7 @@ const CONFIG_GET = "/api/v1/admin/meta/server-config/get";
 const CONFIG_SET = "/api/v1/admin/meta/server-config/set";
 const PROVIDERS_GET = "/api/v1/admin/meta/remote-storage-vault/get";
 const PROVIDERS_SET = "/api/v1/admin/meta/remote-storage-vault/set";
-const PROVIDER_TYPES = { custom: "Custom Remote Bucket", comet: "Storage Role server", s3: "S3-compatible", aws: "Amazon S3", wasabi: "Wasabi" };
+const PROVIDER_TYPES = { custom: "Custom Remote Bucket", comet: "Storage Role server", s3: "S3-compatible", aws: "Amazon S3", wasabi: "Wasabi", b2: "Backblaze B2" };
 
 /// The role's switch and where its buckets are kept (top-level
 /// administrators: other administrators see nothing here).
@@ -151,7 +151,8 @@ function providerDialog(all, index, save) {
     const address = h("input", { id: "provider-address", value: current.RemoteAddress || "", placeholder: "Empty: this server" });
     const username = h("input", { id: "provider-username", autocomplete: "off", value: current.Username || "" });
     const password = h("input", { id: "provider-password", type: "password", autocomplete: "new-password", value: current.Password || "" });
-    const s3 = current.S3 || current.AWS || current.Wasabi || {};
+    const b2 = current.B2 ? { MasterBucket: current.B2.MasterBucket, AccessKey: current.B2.KeyID, SecretKey: current.B2.AppKey } : null;
+    const s3 = current.S3 || current.AWS || current.Wasabi || b2 || {};
     const endpoint = h("input", { id: "provider-endpoint", value: current.S3?.S3Endpoint || "", placeholder: "https://s3.example.com" });
     const bucket = h("input", { id: "provider-bucket", value: s3.MasterBucket || "" });
     const prefix = h("input", { id: "provider-prefix", value: current.S3?.Prefix || "" });
@@ -181,6 +182,7 @@ function providerDialog(all, index, save) {
       } else {
         const keys = { MasterBucket: bucket.value.trim(), AccessKey: accessKey.value, SecretKey: secretKey.value };
         if (type.value === "s3") next.S3 = { ...keys, S3Endpoint: endpoint.value.trim(), Prefix: prefix.value.trim() };
+        else if (type.value === "b2") next.B2 = { MasterBucket: keys.MasterBucket, KeyID: keys.AccessKey, AppKey: keys.SecretKey };
         else next[type.value === "aws" ? "AWS" : "Wasabi"] = keys;
       }
       return next;

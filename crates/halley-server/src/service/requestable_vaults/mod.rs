@@ -3,9 +3,10 @@
 //! Vault made by one of them and added to an account's profile. One module
 //! per kind of provider: the Custom Remote Bucket (`custom.rs`), a Storage
 //! Role, this server's or another's (`storage_role.rs`), S3-compatible
-//! storage (`s3.rs`). Other provider types answer a clear error naming the
-//! type.
+//! storage (`s3.rs`) and Backblaze B2 through its S3 API (`b2.rs`).
+//! Other provider types answer a clear error naming the type.
 
+mod b2;
 mod custom;
 mod s3;
 mod storage_role;
@@ -90,10 +91,11 @@ pub async fn allocate(
         REMOTESERVER_S3_GENERIC | REMOTESERVER_AWS | REMOTESERVER_WASABI => {
             s3::request(option, account).await
         }
+        REMOTESERVER_B2 => b2::request(option, account).await,
         other => Err(ApiError::new(
             501,
             format!(
-                "Storage Vault provider {} is of type {}, which Halley does not request vaults from yet (it does: {REMOTESERVER_CUSTOM}, {REMOTESERVER_COMET}, {REMOTESERVER_S3_GENERIC}, {REMOTESERVER_AWS}, {REMOTESERVER_WASABI})",
+                "Storage Vault provider {} is of type {}, which Halley does not request vaults from yet (it does: {REMOTESERVER_CUSTOM}, {REMOTESERVER_COMET}, {REMOTESERVER_S3_GENERIC}, {REMOTESERVER_AWS}, {REMOTESERVER_WASABI}, {REMOTESERVER_B2})",
                 quoted(&option.description),
                 quoted(other)
             ),
@@ -123,7 +125,7 @@ pub fn vault_config(
 pub fn destination_type_of(option: &RemoteStorageOption) -> Option<u64> {
     match option.r#type.as_str() {
         REMOTESERVER_COMET => Some(DESTINATIONTYPE_COMET),
-        REMOTESERVER_S3_GENERIC | REMOTESERVER_AWS | REMOTESERVER_WASABI => {
+        REMOTESERVER_S3_GENERIC | REMOTESERVER_AWS | REMOTESERVER_WASABI | REMOTESERVER_B2 => {
             Some(DESTINATIONTYPE_S3)
         }
         _ => None,
