@@ -107,6 +107,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/policies.js", JS),
     asset!("js/groups.js", JS),
     asset!("js/storage.js", JS),
+    asset!("js/request_vault.js", JS),
     asset!("js/tenants.js", JS),
     asset!("js/admins.js", JS),
     asset!("js/user.js", JS),

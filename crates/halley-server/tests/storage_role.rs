@@ -21,6 +21,27 @@ fn storage_role_config(extra: Value) -> Value {
     config
 }
 
+/// A new bucket's ID and key.
+async fn new_bucket(server: &Server) -> (String, String) {
+    let made = storage(server, "register-bucket", &[]).await.json();
+    let field = |name: &str| {
+        made[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{made}"))
+            .to_string()
+    };
+    (field("NewBucketID"), field("NewBucketKey"))
+}
+
+async fn bucket_count(server: &Server) -> usize {
+    storage(server, "list-buckets", &[])
+        .await
+        .json()
+        .as_object()
+        .unwrap()
+        .len()
+}
+
 fn storage_server() -> Server {
     Server::launch(Launch {
         config: Some(storage_role_config(json!({}))),
@@ -273,8 +294,7 @@ async fn buckets_belong_to_their_tenant_and_need_the_role() {
     };
     let theirs = as_tenant("register-bucket", vec![]).await.json();
     let their_id = theirs["NewBucketID"].as_str().unwrap().to_string();
-    let ours = storage(&server, "register-bucket", &[]).await.json();
-    let our_id = ours["NewBucketID"].as_str().unwrap().to_string();
+    let (our_id, _) = new_bucket(&server).await;
 
     // The tenant sees its own bucket only; ours answers as a missing one.
     let listed = as_tenant("list-buckets", vec![]).await.json();
@@ -365,11 +385,7 @@ async fn an_agent_backs_up_into_a_bucket_of_another_server_and_restores() {
     make_tree(&tree);
     std::fs::write(tree.join("noise.bin"), noise(600 * 1024)).unwrap();
 
-    let made = self::storage(&storage, "register-bucket", &[]).await.json();
-    let (bucket, key) = (
-        made["NewBucketID"].as_str().unwrap().to_string(),
-        made["NewBucketKey"].as_str().unwrap().to_string(),
-    );
+    let (bucket, key) = new_bucket(&storage).await;
     let small = self::storage(&storage, "register-bucket", &[("SetQuotaBytes", "100000")])
         .await
         .json();
@@ -605,15 +621,7 @@ async fn storage_role_and_s3_providers_hand_out_vaults() {
     )
     .await
     .assert_refused(502, "refused storage/list-buckets");
-    assert_eq!(
-        storage(&other, "list-buckets", &[])
-            .await
-            .json()
-            .as_object()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(bucket_count(&other).await, 1);
 
     // S3: a folder of its own in the provider's bucket, checked first.
     if let Some(s3) = &s3 {
@@ -659,15 +667,7 @@ async fn storage_role_and_s3_providers_hand_out_vaults() {
     )
     .await
     .assert_refused(403, "StorageVaultProviders");
-    assert_eq!(
-        storage(&other, "list-buckets", &[])
-            .await
-            .json()
-            .as_object()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(bucket_count(&other).await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -678,9 +678,8 @@ async fn constellation_reports_unused_buckets_and_prunes_them_on_request_only() 
         ..Launch::default()
     });
     new_account(&storage, "carol").await;
-    let bucket = |answer: Value| answer["NewBucketID"].as_str().unwrap().to_string();
-    let used = bucket(self::storage(&storage, "register-bucket", &[]).await.json());
-    let unused = bucket(self::storage(&storage, "register-bucket", &[]).await.json());
+    let (used, _) = new_bucket(&storage).await;
+    let (unused, _) = new_bucket(&storage).await;
     let mut p = profile(&storage, "carol").await;
     p["Destinations"] = json!({"hosted": bucket_vault(&storage, &used, "k")});
     set_profile(&storage, "carol", &p).await;
@@ -770,11 +769,7 @@ async fn buckets_are_replicated_to_another_storage_role_server() {
         )),
         ..Launch::default()
     });
-    let made = storage(&primary, "register-bucket", &[]).await.json();
-    let (id, key) = (
-        made["NewBucketID"].as_str().unwrap().to_string(),
-        made["NewBucketKey"].as_str().unwrap().to_string(),
-    );
+    let (id, key) = new_bucket(&primary).await;
     let own = (id.as_str(), key.as_str());
     let big = noise(300 * 1024);
     for (name, body) in [("data/one", big.clone()), ("index/two", b"two".to_vec())] {
@@ -975,11 +970,7 @@ fn vault_cli() -> std::process::Command {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn self_backup_goes_into_a_bucket_of_another_server() {
     let storage = storage_server();
-    let made = self::storage(&storage, "register-bucket", &[]).await.json();
-    let (id, key) = (
-        made["NewBucketID"].as_str().unwrap().to_string(),
-        made["NewBucketKey"].as_str().unwrap().to_string(),
-    );
+    let (id, key) = new_bucket(&storage).await;
     let server = Server::launch(Launch {
         config: Some(json!({"SelfBackup": {"Targets": [{
             "Location": bucket_vault(&storage, &id, &key), "EncryptionKey": "self key"}]}})),

@@ -2256,9 +2256,9 @@ async fn the_storage_page_hosts_buckets_and_an_account_holder_requests_one() {
     browser.goto(&format!("{}/#/me/vaults", server.url)).await;
     browser.click("#user-request-vault").await;
     browser
-        .wait_text("#user-request-provider", "House buckets")
+        .wait_text("#request-vault-provider", "House buckets")
         .await;
-    browser.click("#user-request-submit").await;
+    browser.click("#request-vault-submit").await;
     browser.wait_text("#main", "House buckets").await;
     let vaults = profile(&server, "sam").await["Destinations"].clone();
     let vault = vaults.as_object().unwrap().values().next().unwrap().clone();

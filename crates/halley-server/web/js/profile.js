@@ -4,8 +4,9 @@
 // overwritten, and the draft is kept so nothing typed is lost.
 
 import { call } from "./api.js";
-import { h, clear, stickyHeader, badge, button, confirmDialog, field, formatBytes, formatDate, modal, notice, notAvailable, pageHeader, randomId, showError, spinner, table, toast } from "./ui.js";
+import { h, clear, stickyHeader, badge, button, confirmDialog, field, formatBytes, formatDate, notice, notAvailable, pageHeader, randomId, showError, spinner, table, toast } from "./ui.js";
 import { platformName } from "./devices.js";
+import { requestVaultDialog } from "./request_vault.js";
 
 export const VAULT_TYPES = { 1000: "S3-compatible", 1001: "SFTP", 1002: "Local path", 1003: "Comet/Halley storage", 1004: "FTP", 1005: "Azure Blob", 1006: "Spanned", 1007: "OpenStack Swift", 1008: "Backblaze B2", 1009: "Storj", 1010: "WebDAV", 1011: "SMB" };
 const ENGINES = { "engine1/file": "Files and folders", "engine1/stdout": "Program output", "engine1/mysql": "MySQL", "engine1/mssql": "Microsoft SQL Server", "engine1/windisk": "Disk image", "engine1/hyperv": "Hyper-V", "engine1/vmware": "VMware", "engine1/exchangeedb": "Exchange", "engine1/winmsofficemail": "Microsoft 365", "engine1/systemstate": "Windows System State" };
@@ -165,31 +166,11 @@ export function renderProfile(main, ctx, username) {
   /// A new Storage Vault from one of the tenant's providers
   /// (request-storage-vault), added to the stored profile as it was read:
   /// unsaved edits must be saved or discarded first.
-  const requestVault = () => modal("Request Storage Vault", (close, dialogError) => {
-    const provider = h("select", { id: "request-vault-provider", required: true }, h("option", { value: "" }, "Loading providers…"));
-    const submit = h("button", { type: "submit", class: "btn btn-primary", id: "request-vault-submit", disabled: true }, "Request");
-    call("/api/v1/admin/request-storage-vault-providers", { TargetOrganization: original.OrganizationID || undefined }).then((providers) => {
-      const entries = Object.entries(providers || {});
-      clear(provider, entries.length ? entries.map(([id, name]) => h("option", { value: id }, name || id)) : h("option", { value: "" }, "No providers are configured"));
-      submit.disabled = !entries.length;
-    }, (err) => showError(dialogError, err));
-    return h("form", { class: "dialog-body", onsubmit: async (event) => {
-      event.preventDefault();
-      submit.disabled = true;
-      try {
-        await call("/api/v1/admin/request-storage-vault", { TargetUser: username, StorageProvider: provider.value, ProfileHash: hash, SelfAddress: `${location.origin}/` });
-        close();
-        toast("Storage Vault added");
-        load();
-      } catch (err) {
-        showError(dialogError, err);
-      } finally {
-        submit.disabled = false;
-      }
-    } },
-    dirty() ? notice("warn", "Save or discard your edits first: the new vault is added to the saved profile.") : null,
-    field("Provider", provider),
-    h("div", { class: "dialog-actions" }, button("Cancel", close), submit));
+  const requestVault = () => requestVaultDialog({
+    providers: () => call("/api/v1/admin/request-storage-vault-providers", { TargetOrganization: original.OrganizationID || undefined }),
+    request: (id, self) => call("/api/v1/admin/request-storage-vault", { TargetUser: username, StorageProvider: id, ProfileHash: hash, SelfAddress: self }),
+    done: load,
+    warning: dirty() ? notice("warn", "Save or discard your edits first: the new vault is added to the saved profile.") : null,
   });
 
   const vaults = () => {

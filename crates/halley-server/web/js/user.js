@@ -3,11 +3,12 @@
 // two-factor settings.
 
 import { call, renewSession } from "./api.js";
-import { h, clear, badge, button, field, formatBytes, formatDate, modal, notAvailable, notice, pageHeader, showError, spinner, table, toast } from "./ui.js";
+import { h, clear, badge, button, field, formatBytes, formatDate, notAvailable, notice, pageHeader, showError, spinner, table, toast } from "./ui.js";
 import { totpCard } from "./account.js";
 import { userJobsTable } from "./jobs.js";
 import { platformName } from "./devices.js";
 import { USER_SCOPE, renderDeviceView } from "./device.js";
+import { requestOwnVault } from "./request_vault.js";
 
 export const USER_SECTIONS = [
   { path: "", label: "Overview", icon: "dashboard" },
@@ -36,36 +37,6 @@ function itemsTable(profile) {
     { label: "Size", class: "num", render: ([, s]) => formatBytes(s?.Statistics?.LastBackupJob?.TotalSize) },
     { label: "Changed", class: "hide-sm", render: ([, s]) => formatDate(s.ModifyTime) },
   ], Object.entries(profile.Sources || {}), { empty: "Nothing is protected yet." });
-}
-
-/// Asks one of the tenant's providers for a new Storage Vault; the page
-/// shows it once the profile is read again.
-function requestVaultDialog(getHash, reload) {
-  modal("Request Storage Vault", (close, dialogError) => {
-    const provider = h("select", { id: "user-request-provider", required: true }, h("option", { value: "" }, "Loading providers…"));
-    const submit = h("button", { type: "submit", class: "btn btn-primary", id: "user-request-submit", disabled: true }, "Request");
-    call("/api/v1/user/web/request-storage-vault-providers").then((providers) => {
-      const entries = Object.entries(providers || {});
-      clear(provider, entries.length ? entries.map(([id, name]) => h("option", { value: id }, name || id)) : h("option", { value: "" }, "No providers are offered"));
-      submit.disabled = !entries.length;
-    }, (err) => showError(dialogError, err));
-    return h("form", { class: "dialog-body", onsubmit: async (event) => {
-      event.preventDefault();
-      submit.disabled = true;
-      try {
-        await call("/api/v1/user/web/request-storage-vault", { StorageProvider: provider.value, ProfileHash: await getHash(), SelfAddress: `${location.origin}/` });
-        close();
-        toast("Storage Vault added");
-        reload();
-      } catch (err) {
-        showError(dialogError, err);
-      } finally {
-        submit.disabled = false;
-      }
-    } },
-    field("Provider", provider),
-    h("div", { class: "dialog-actions" }, button("Cancel", close), submit));
-  });
 }
 
 function vaultsTable(profile) {
@@ -146,7 +117,7 @@ export function renderUser(main, ctx, section, deviceId) {
       } else if (section === "vaults") {
         const request = profile.Policy?.PreventRequestStorageVault
           ? null
-          : h("div", { class: "btn-row" }, button("Request Storage Vault…", () => requestVaultDialog(getHash, () => renderUser(main, ctx, section)), { id: "user-request-vault" }));
+          : h("div", { class: "btn-row" }, button("Request Storage Vault…", () => requestOwnVault(getHash, () => renderUser(main, ctx, section)), { id: "user-request-vault" }));
         clear(body, h("section", { class: "card" }, request, vaultsTable(profile)));
       } else if (section === "jobs") {
         clear(body, jobsCard(profile));
