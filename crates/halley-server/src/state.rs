@@ -57,6 +57,8 @@ pub struct AppState {
     pub buckets: crate::storage::data::BucketStorage,
     /// Copying the buckets to replicas.
     pub replication: crate::storage::replication::Replication,
+    /// Security-key challenges awaiting their answer.
+    pub webauthn: crate::auth::webauthn::Challenges,
     /// The Constellation checks' figures.
     pub constellation: crate::service::constellation::ConstellationFigures,
     /// The update campaign, read from the store at first use.
@@ -98,6 +100,7 @@ impl AppState {
             uploads: Default::default(),
             buckets: Default::default(),
             constellation: Default::default(),
+            webauthn: Default::default(),
             replication: Default::default(),
             update_campaign: Default::default(),
         }

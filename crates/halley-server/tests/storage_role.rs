@@ -197,6 +197,17 @@ async fn buckets_are_registered_listed_measured_and_deleted() {
     .await
     .unwrap();
     assert!(bad_key.status().is_client_error());
+    let outside = object(&server, reqwest::Method::GET, &id, "", own)
+        .query(&[("prefix", "../")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outside.status(), StatusCode::BAD_REQUEST);
+    let folder = object(&server, reqwest::Method::GET, &id, "data/ab", own)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(folder.status(), StatusCode::NOT_FOUND);
 
     // The size, measured when asked for a measurement after a time.
     let now = unix_now().to_string();

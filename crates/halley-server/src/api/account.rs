@@ -9,7 +9,7 @@ use halley_api::types::{
     SessionKeyRegeneratedResponse, TotpRegeneratedResponse,
 };
 
-use crate::auth::{password, sessions, totp, AdminPrincipal, Principal};
+use crate::auth::{password, sessions, totp, webauthn, AdminPrincipal, Principal};
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::service::admins;
 use crate::service::users::load;
@@ -220,10 +220,38 @@ pub async fn set_properties(call: Call) -> ApiResult<Reply> {
             "TOTPKey cannot be set directly; use account/regenerate-totp",
         ));
     }
-    if !security.allow_password_login && !security.allow_password_and_totp_login {
+    // Registrations are made by the WebAuthn calls; here they can only be
+    // removed (left out of the list).
+    let kept: Vec<_> = entry
+        .web_authn_registrations
+        .iter()
+        .filter(|r| {
+            security
+                .web_authn_registrations
+                .iter()
+                .any(|s| s.id == r.id)
+        })
+        .cloned()
+        .collect();
+    let removed: Vec<String> = entry
+        .web_authn_registrations
+        .iter()
+        .filter(|r| !kept.iter().any(|k| k.id == r.id))
+        .map(|r| r.description.clone())
+        .collect();
+    if security.allow_password_and_web_authn_login && kept.is_empty() {
         return Err(ApiError::invalid_param(
             "Security",
-            "enable AllowPasswordLogin or AllowPasswordAndTOTPLogin, or the account could not log in",
+            "AllowPasswordAndWebAuthnLogin needs a security key: register one with account/webauthn/* first",
+        ));
+    }
+    if !security.allow_password_login
+        && !security.allow_password_and_totp_login
+        && !security.allow_password_and_web_authn_login
+    {
+        return Err(ApiError::invalid_param(
+            "Security",
+            "enable AllowPasswordLogin, AllowPasswordAndTOTPLogin or AllowPasswordAndWebAuthnLogin, or the account could not log in",
         ));
     }
     if security.allow_password_and_totp_login && entry.totp_key.is_empty() {
@@ -277,6 +305,8 @@ pub async fn set_properties(call: Call) -> ApiResult<Reply> {
             }
             entry.allow_password_login = security.allow_password_login;
             entry.allow_password_and_totp_login = security.allow_password_and_totp_login;
+            entry.allow_password_and_web_authn_login = security.allow_password_and_web_authn_login;
+            entry.web_authn_registrations = kept.clone();
             entry.ip_whitelist = security.ip_whitelist.clone();
             Ok(())
         })
@@ -290,7 +320,79 @@ pub async fn set_properties(call: Call) -> ApiResult<Reply> {
         &admin.actor(),
         admin.organization_id(),
         admin.username(),
-        None,
+        (!removed.is_empty()).then(|| serde_json::json!({"SecurityKeysRemoved": removed})),
+    );
+    Ok(Reply::ok())
+}
+
+/// The key a registration challenge belongs to: usernames repeat across
+/// tenants.
+fn challenge_owner(admin: &AdminPrincipal) -> String {
+    format!("{}\u{0}{}", admin.organization_id(), admin.username())
+}
+
+/// `account/webauthn/request-registration-challenge`: the options for the
+/// browser's `navigator.credentials.create`, for `SelfAddress`.
+pub async fn webauthn_registration_challenge(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?;
+    let entry = current_admin(&call.state, admin)?;
+    let (id, options) = webauthn::start_registration(
+        &call.state.webauthn,
+        &challenge_owner(admin),
+        &entry,
+        call.params.non_empty("SelfAddress")?,
+    )?;
+    Ok(Reply::json(&serde_json::json!({
+        "Status": 200,
+        "Message": "OK",
+        "ChallengeID": id,
+        "CredentialCreationOptions": options,
+    })))
+}
+
+/// `account/webauthn/submit-challenge-response`: the browser's answer
+/// (`Credential`, the `PublicKeyCredential` as JSON) registers the key,
+/// named by Halley's optional `Description`.
+pub async fn webauthn_submit_challenge(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?.clone();
+    let registration = webauthn::finish_registration(
+        &call.state.webauthn,
+        &challenge_owner(&admin),
+        call.params.non_empty("ChallengeID")?,
+        call.params.non_empty("SelfAddress")?,
+        call.params.non_empty("Credential")?,
+        call.params.opt_str("Description").unwrap_or(""),
+    )?;
+    let description = registration.description.clone();
+    call.state
+        .config
+        .update(|config| -> ApiResult<()> {
+            let entry = admins::find_mut(
+                &mut config.admin_users,
+                admin.username(),
+                admin.organization_id(),
+            )
+            .ok_or_else(ApiError::unauthorised)?;
+            if entry
+                .web_authn_registrations
+                .iter()
+                .any(|r| r.id == registration.id)
+            {
+                return Err(ApiError::invalid_param(
+                    "Credential",
+                    "this security key is registered already",
+                ));
+            }
+            entry.web_authn_registrations.push(registration);
+            Ok(())
+        })
+        .await?;
+    call.state.events.emit(
+        SEVT_ACCOUNT_ADMIN_UPDATED,
+        &admin.actor(),
+        admin.organization_id(),
+        admin.username(),
+        Some(serde_json::json!({"SecurityKeyRegistered": description})),
     );
     Ok(Reply::ok())
 }

@@ -158,6 +158,10 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         AdminAccountProperties => serve(account::properties),
         AdminAccountSetProperties => serve(account::set_properties),
         AdminAccountRegenerateTotp => serve(account::regenerate_totp),
+        AdminAccountWebauthnRequestRegistrationChallenge => {
+            serve(account::webauthn_registration_challenge)
+        }
+        AdminAccountWebauthnSubmitChallengeResponse => serve(account::webauthn_submit_challenge),
         AdminAccountValidateTotp => serve(account::validate_totp),
         AdminAccountSessionStart => serve(account::session_start),
         AdminAccountSessionStartAsUser => serve(account::session_start_as_user),
@@ -317,8 +321,6 @@ pub fn route(endpoint: Endpoint) -> Option<Route> {
         // the README.
         AdminAccountU2fRequestRegistrationChallenge
         | AdminAccountU2fSubmitChallengeResponse
-        | AdminAccountWebauthnRequestRegistrationChallenge
-        | AdminAccountWebauthnSubmitChallengeResponse
         | AdminBrandingGenerateClientMacosArm64
         | AdminBrandingGenerateClientMacosX8664
         | AdminBrandingGenerateClientSpkDsm6

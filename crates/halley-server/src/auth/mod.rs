@@ -22,6 +22,7 @@ pub mod standing;
 pub mod throttle;
 pub mod totp;
 pub mod verify_pool;
+pub mod webauthn;
 
 pub use scope::TenantScope;
 
@@ -145,8 +146,17 @@ enum Method<'a> {
     Session(&'a str),
     Password {
         password: &'a str,
-        totp: Option<&'a str>,
+        second: Second<'a>,
     },
+}
+
+/// The second factor a call carries.
+#[derive(Clone, Copy)]
+enum Second<'a> {
+    None,
+    Totp(&'a str),
+    /// `WebAuthnSign`, a `WebAuthnSignResponse` as JSON.
+    WebAuthn(&'a str),
 }
 
 struct Credentials<'a> {
@@ -164,15 +174,19 @@ fn credentials(params: &Params) -> ApiResult<Credentials<'_>> {
         "SessionKey" => Method::Session(params.opt_str("SessionKey").unwrap_or("")),
         "Password" | "" => Method::Password {
             password,
-            totp: None,
+            second: Second::None,
         },
         "PasswordTOTP" | "TOTP" => Method::Password {
             password,
-            totp: Some(params.opt_str("TOTP").unwrap_or("")),
+            second: Second::Totp(params.opt_str("TOTP").unwrap_or("")),
         },
-        "PasswordU2F" | "PasswordWebAuthn" => {
+        "PasswordWebAuthn" => Method::Password {
+            password,
+            second: Second::WebAuthn(params.opt_str("WebAuthnSign").unwrap_or("")),
+        },
+        "PasswordU2F" => {
             return Err(ApiError::bad_request(
-                "AuthType PasswordU2F and PasswordWebAuthn are not supported by this server yet; use Password, PasswordTOTP or SessionKey",
+                "AuthType PasswordU2F (legacy U2F) is not supported by this server: security keys sign in with AuthType PasswordWebAuthn and WebAuthnSign",
             ))
         }
         other => {
@@ -199,6 +213,10 @@ impl LoginPolicy<'_> {
         self.allow_password || !self.allow_password_and_totp
     }
 
+    fn totp_ready(&self) -> bool {
+        self.allow_password_and_totp && !self.totp_key.is_empty()
+    }
+
     /// Decides the second factor once the password is known to be right.
     async fn second_factor(
         &self,
@@ -206,7 +224,7 @@ impl LoginPolicy<'_> {
         account: &str,
         totp: Option<&str>,
     ) -> Result<(), ApiError> {
-        let totp_ready = self.allow_password_and_totp && !self.totp_key.is_empty();
+        let totp_ready = self.totp_ready();
         match totp {
             Some(code) if totp_ready => {
                 if totp::check(state.store.as_ref(), account, self.totp_key, code).await? {
@@ -247,8 +265,8 @@ pub async fn admin(
                 Some(session.key_hash),
             ))
         }
-        Method::Password { password, totp } => {
-            admin_password(state, creds.username, password, totp, origin).await
+        Method::Password { password, second } => {
+            admin_password(state, creds.username, password, second, origin).await
         }
     }
 }
@@ -257,7 +275,7 @@ async fn admin_password(
     state: &AppState,
     username: &str,
     password: &str,
-    totp: Option<&str>,
+    second: Second<'_>,
     origin: &Origin,
 ) -> ApiResult<AdminPrincipal> {
     let config = state.config.get();
@@ -368,15 +386,50 @@ async fn admin_password(
             ApiError::forbidden("Unauthorised: this address is not allowed for this account"),
         ));
     }
+    let keys_here = admin.allow_password_and_web_authn_login
+        && !webauthn::keys_for_host(&admin, &origin.host).is_empty();
     let policy = LoginPolicy {
         allow_password: admin.allow_password_login,
         allow_password_and_totp: admin.allow_password_and_totp_login,
         totp_key: &admin.totp_key,
     };
-    match policy.second_factor(state, &account_key, totp).await {
-        Ok(()) => {}
-        Err(ApiError::TotpRequired) => return Err(ApiError::TotpRequired),
-        Err(err) => return Err(fail(&admin.organization_id, err)),
+    let password_alone = policy.password_alone_suffices()
+        && !(admin.allow_password_and_web_authn_login && !admin.allow_password_login);
+    match second {
+        Second::WebAuthn(sign) if keys_here => {
+            match webauthn::finish_sign_in(&state.webauthn, &account_key, &admin, sign) {
+                Ok(used) => crate::service::admins::record_key_use(state, &admin, used).await?,
+                Err(why) => {
+                    tracing::info!("security key sign-in of administrator '{username}' refused: {why}");
+                    return Err(fail(&admin.organization_id, ApiError::unauthorised()));
+                }
+            }
+        }
+        Second::Totp(code) if policy.totp_ready() || !password_alone => {
+            match policy.second_factor(state, &account_key, Some(code)).await {
+                Ok(()) => {}
+                Err(err) => return Err(fail(&admin.organization_id, err)),
+            }
+        }
+        _ if password_alone => {}
+        _ if keys_here => {
+            let challenge =
+                webauthn::start_sign_in(&state.webauthn, &account_key, &admin, &origin.host)?
+                    .ok_or_else(ApiError::unauthorised)?;
+            return Err(ApiError::WebAuthnRequired {
+                challenge,
+                totp_too: policy.totp_ready(),
+            });
+        }
+        _ if policy.totp_ready() => return Err(ApiError::TotpRequired),
+        _ => {
+            return Err(fail(
+                &admin.organization_id,
+                ApiError::forbidden(
+                    "Unauthorised: this account needs a second factor that it cannot give on this address (no security key is registered for this host, and TOTP is off)",
+                ),
+            ))
+        }
     }
     state.throttle.record_success(&account_key, address);
     refuse_suspended_tenant(&config, &admin.organization_id)?;
@@ -528,7 +581,16 @@ pub async fn user(state: &AppState, params: &Params, origin: &Origin) -> ApiResu
                 Some(session.key_hash),
             ))
         }
-        Method::Password { password, totp } => {
+        Method::Password { password, second } => {
+            let totp = match second {
+                Second::None => None,
+                Second::Totp(code) => Some(code),
+                Second::WebAuthn(_) => {
+                    return Err(ApiError::bad_request(
+                        "Account holders sign in with a password and TOTP; security keys (PasswordWebAuthn) are for administrators",
+                    ))
+                }
+            };
             user_password(state, creds.username, password, totp, origin).await
         }
     }
@@ -648,7 +710,9 @@ pub async fn hybrid(state: &AppState, params: &Params, origin: &Origin) -> ApiRe
     if admin_named {
         match admin(state, params, origin).await {
             Ok(admin) => return Ok(Principal::Admin(admin)),
-            Err(ApiError::TotpRequired) => return Err(ApiError::TotpRequired),
+            Err(err @ (ApiError::TotpRequired | ApiError::WebAuthnRequired { .. })) => {
+                return Err(err)
+            }
             Err(_) => {}
         }
     } else if let Method::Password { password, .. } = creds.method {

@@ -322,10 +322,7 @@ fn to_value(value: impl serde::Serialize) -> serde_json::Value {
 }
 
 fn message_of(err: ApiError) -> String {
-    match err {
-        ApiError::Message { message, .. } => message,
-        ApiError::TotpRequired => "a second factor is required".into(),
-    }
+    err.message()
 }
 
 fn is_device(connection: &Connection) -> bool {

@@ -14,6 +14,10 @@ pub enum ApiError {
     Message { status: i64, message: String },
     /// The password was right but a second factor is required.
     TotpRequired,
+    /// The password was right and a security key must sign `challenge`
+    /// (a `WebAuthnSignRequest` as JSON); `totp_too` when a TOTP code would
+    /// do instead.
+    WebAuthnRequired { challenge: String, totp_too: bool },
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -93,7 +97,9 @@ impl ApiError {
     pub fn message(&self) -> String {
         match self {
             ApiError::Message { message, .. } => message.clone(),
-            ApiError::TotpRequired => "a second factor is required".into(),
+            ApiError::TotpRequired | ApiError::WebAuthnRequired { .. } => {
+                "a second factor is required".into()
+            }
         }
     }
 
@@ -130,6 +136,23 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert("X-Comet-TOTP-Requested", HeaderValue::from_static("1"));
+                response
+            }
+            ApiError::WebAuthnRequired {
+                challenge,
+                totp_too,
+            } => {
+                let mut response = json_response(
+                    StatusCode::from_u16(449).unwrap_or(StatusCode::FORBIDDEN),
+                    &CometAPIResponseMessage::new(449, "A security key is required"),
+                );
+                let headers = response.headers_mut();
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    headers.insert("X-Comet-U2F-Challenge", value);
+                }
+                if totp_too {
+                    headers.insert("X-Comet-TOTP-Requested", HeaderValue::from_static("1"));
+                }
                 response
             }
         }

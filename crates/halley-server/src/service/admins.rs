@@ -1,8 +1,10 @@
 //! Administrator accounts, which live in `cometd.cfg` (`AdminUsers`).
 
-use halley_api::types::{AllowedAdminUser, ServerConfigOptions};
+use halley_api::types::{AdminWebAuthnRegistration, AllowedAdminUser, ServerConfigOptions};
 
 use crate::auth::password::{hash_password, PASSWORD_FORMAT_ARGON2ID};
+use crate::http::ApiResult;
+use crate::state::AppState;
 
 /// A new administrator who logs in with a password.
 pub fn new_admin(username: &str, password: &str, organization_id: &str) -> AllowedAdminUser {
@@ -68,4 +70,29 @@ pub fn find_for_login<'a>(
                     .is_some_and(|org| org.hosts.is_empty())
         })
     })
+}
+
+/// Keeps a security key's registration as a sign-in left it (its new
+/// signature counter), so that a replayed signature is refused.
+pub async fn record_key_use(
+    state: &AppState,
+    admin: &AllowedAdminUser,
+    used: AdminWebAuthnRegistration,
+) -> ApiResult<()> {
+    let (username, organization_id) = (admin.username.clone(), admin.organization_id.clone());
+    state
+        .config
+        .update(move |config| -> ApiResult<()> {
+            if let Some(entry) = find_mut(&mut config.admin_users, &username, &organization_id) {
+                if let Some(slot) = entry
+                    .web_authn_registrations
+                    .iter_mut()
+                    .find(|r| r.id == used.id)
+                {
+                    *slot = used;
+                }
+            }
+            Ok(())
+        })
+        .await
 }

@@ -216,7 +216,11 @@ impl BucketStorage {
         match place {
             Place::Local(root) => {
                 let mut file = tokio::fs::File::open(root.join(bucket).join(key)).await?;
-                let total = file.metadata().await?.len();
+                let meta = file.metadata().await?;
+                if !meta.is_file() {
+                    return Err(DataError::Missing);
+                }
+                let total = meta.len();
                 let Some((start, end)) = range else {
                     return Ok(Read {
                         body: Body::from_stream(tokio_util::io::ReaderStream::new(file)),

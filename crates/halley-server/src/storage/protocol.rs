@@ -38,6 +38,18 @@ fn valid_key(key: &str) -> bool {
         })
 }
 
+/// Whether `prefix` may select objects to list: the start of a key.
+fn valid_prefix(prefix: &str) -> bool {
+    prefix.len() <= 512
+        && !prefix.starts_with('/')
+        && prefix.split('/').all(|part| {
+            !part.starts_with('.')
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        })
+}
+
 /// `bytes=START-` or `bytes=START-END`.
 fn parse_range(value: &str) -> Option<(u64, Option<u64>)> {
     let (start, end) = value.strip_prefix("bytes=")?.split_once('-')?;
@@ -300,6 +312,12 @@ async fn list(state: &AppState, place: &Place, bucket: &str, query: Option<&str>
         .opt_str("prefix")
         .unwrap_or_default()
         .to_string();
+    if !valid_prefix(&prefix) {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            format!("'{prefix}' is not the start of an object key"),
+        );
+    }
     match state.buckets.list(place, bucket, &prefix).await {
         Ok(listed) => axum::Json(
             listed

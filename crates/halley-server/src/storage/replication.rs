@@ -1,5 +1,5 @@
 //! Replication: this Storage Role server copies its buckets to each server
-//! of `StorageRole.ReplicateTo` (another Halley or Comet Storage Role, as
+//! of `StorageRole.ReplicateTo` (another Halley Storage Role, as
 //! one of its administrators). Each pass registers missing buckets there
 //! under the same ID and key hash, so a device's key opens the replica too,
 //! then copies every object the replica lacks (or holds at another size)

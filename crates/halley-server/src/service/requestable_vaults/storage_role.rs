@@ -1,7 +1,7 @@
 //! Storage Role providers (`Type` `comet`): with no `RemoteAddress`, a new
 //! bucket of this server's own Storage Role, reached by devices at the
 //! `SelfAddress` the request gives; with one, a bucket registered on that
-//! server (Halley or Comet) through its `storage/register-bucket`, with the
+//! server (another Halley) through its `storage/register-bucket`, with the
 //! provider's administrator `Username` and `Password`.
 
 use halley_api::constants::{DESTINATIONTYPE_COMET, DESTINATIONTYPE_S3, SEVT_BUCKET_NEW};
