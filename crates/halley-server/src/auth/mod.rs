@@ -203,6 +203,8 @@ fn credentials(params: &Params) -> ApiResult<Credentials<'_>> {
 struct LoginPolicy<'a> {
     allow_password: bool,
     allow_password_and_totp: bool,
+    /// Administrators only: a security key after the password.
+    allow_password_and_webauthn: bool,
     totp_key: &'a str,
 }
 
@@ -210,7 +212,7 @@ impl LoginPolicy<'_> {
     /// An account that enables no login method at all (as a hand-written
     /// `cometd.cfg` entry often does) keeps plain password login.
     fn password_alone_suffices(&self) -> bool {
-        self.allow_password || !self.allow_password_and_totp
+        self.allow_password || !(self.allow_password_and_totp || self.allow_password_and_webauthn)
     }
 
     fn totp_ready(&self) -> bool {
@@ -391,10 +393,10 @@ async fn admin_password(
     let policy = LoginPolicy {
         allow_password: admin.allow_password_login,
         allow_password_and_totp: admin.allow_password_and_totp_login,
+        allow_password_and_webauthn: admin.allow_password_and_web_authn_login,
         totp_key: &admin.totp_key,
     };
-    let password_alone = policy.password_alone_suffices()
-        && !(admin.allow_password_and_web_authn_login && !admin.allow_password_login);
+    let password_alone = policy.password_alone_suffices();
     match second {
         Second::WebAuthn(sign) if keys_here => {
             match webauthn::finish_sign_in(&state.webauthn, &account_key, &admin, sign) {
@@ -651,6 +653,7 @@ async fn user_password(
     let policy = LoginPolicy {
         allow_password: profile.allow_password_login,
         allow_password_and_totp: profile.allow_password_and_totp_login,
+        allow_password_and_webauthn: false,
         totp_key: &profile.totp_key,
     };
     match policy.second_factor(state, &account_key, totp).await {
