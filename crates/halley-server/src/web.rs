@@ -108,6 +108,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/groups.js", JS),
     asset!("js/storage.js", JS),
     asset!("js/request_vault.js", JS),
+    asset!("js/webauthn.js", JS),
     asset!("js/tenants.js", JS),
     asset!("js/admins.js", JS),
     asset!("js/user.js", JS),

@@ -48,6 +48,8 @@ fn free_port() -> u16 {
 /// chromedriver plus one headless Chromium session with a fresh profile.
 struct Browser {
     client: Client,
+    /// chromedriver's own address, for the commands fantoccini lacks.
+    webdriver: String,
     driver: Child,
     _profile: tempfile::TempDir,
 }
@@ -95,9 +97,24 @@ impl Browser {
             .expect("a WebDriver session");
         Browser {
             client,
+            webdriver,
             driver,
             _profile: profile,
         }
+    }
+
+    /// A WebAuthn virtual authenticator in this browser (a USB security
+    /// key that consents and verifies by itself).
+    async fn add_virtual_authenticator(&self) {
+        let session = self.client.session_id().await.unwrap().unwrap();
+        let answer = reqwest::Client::new()
+            .post(format!("{}/session/{session}/webauthn/authenticator", self.webdriver))
+            .json(&json!({"protocol": "ctap2", "transport": "usb", "hasResidentKey": false,
+                          "hasUserVerification": true, "isUserConsenting": true, "isUserVerified": true}))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{:?}", answer.text().await);
     }
 
     async fn goto(&self, url: &str) {
@@ -2268,5 +2285,66 @@ async fn the_storage_page_hosts_buckets_and_an_account_holder_requests_one() {
     assert!(buckets
         .get(vault["CometBucket"].as_str().unwrap())
         .is_some());
+    browser.stop().await;
+}
+
+#[tokio::test]
+async fn an_administrator_adds_a_security_key_and_signs_in_with_it() {
+    if browser_missing("an_administrator_adds_a_security_key_and_signs_in_with_it") {
+        return;
+    }
+    let _lock = BROWSER_LOCK.lock().await;
+    let server = Server::start();
+    // Another administrator reads the configuration at the end.
+    admin_json(
+        &server,
+        "/api/v1/admin/admin-user/new",
+        &[("TargetUser", "auditor"), ("TargetPassword", "password1")],
+    )
+    .await;
+    // Security keys need a host name: the browser uses localhost.
+    let named = server.url.replace("127.0.0.1", "localhost");
+    let browser = Browser::start(1280, 900).await;
+    browser.add_virtual_authenticator().await;
+    let sign_in = || async {
+        browser.goto(&format!("{named}/")).await;
+        browser.fill("#signin-username", "admin").await;
+        browser.fill("#signin-password", "admin").await;
+        browser.click("#signin-submit").await;
+    };
+    sign_in().await;
+    browser.wait("#signed-in-user").await;
+
+    browser.goto(&format!("{named}/#/account")).await;
+    browser.fill("#key-description", "Desk key").await;
+    browser.click("#add-security-key").await;
+    browser.wait_text("#main", "Desk key").await;
+    browser.click("#require-security-key").await;
+    browser
+        .wait_text("#security-key-status", "asks for one of these keys")
+        .await;
+
+    // Signing in again takes the password, then the key.
+    browser.click("#sign-out").await;
+    sign_in().await;
+    browser.click("#signin-use-key").await;
+    browser.wait("#signed-in-user").await;
+    let config = common::post_form(
+        &server.url,
+        "/api/v1/admin/meta/server-config/get",
+        &[
+            ("Username", "auditor"),
+            ("AuthType", "Password"),
+            ("Password", "password1"),
+        ],
+    )
+    .await
+    .json();
+    let admin = &config["AdminUsers"][0];
+    assert_ne!(admin["AllowPasswordLogin"], true, "{admin}");
+    assert_eq!(
+        admin["WebAuthnRegistrations"][0]["Description"], "Desk key",
+        "{config}"
+    );
     browser.stop().await;
 }

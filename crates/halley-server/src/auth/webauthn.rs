@@ -83,8 +83,15 @@ pub fn relying_party(self_address: &str) -> Result<Url, String> {
 
 fn relying_party_of(origin: &Url) -> ApiResult<Webauthn> {
     let rp_id = origin.host_str().unwrap_or_default();
+    // The key is a second factor after the password, as U2F keys were:
+    // touching it suffices, no PIN (user verification) is asked for.
     WebauthnBuilder::new(rp_id, origin)
-        .and_then(|builder| builder.rp_name("Halley").build())
+        .and_then(|builder| {
+            builder
+                .rp_name("Halley")
+                .danger_set_user_presence_only_security_keys(true)
+                .build()
+        })
         .map_err(|e| {
             ApiError::bad_request(format!("Security keys cannot be used on {origin}: {e}"))
         })

@@ -2,7 +2,8 @@
 // authentication), and the two-factor enrolment card end users share.
 
 import { call, renewSession } from "./api.js";
-import { h, clear, badge, button, field, notice, pageHeader, showError, spinner, toast } from "./ui.js";
+import { h, clear, badge, button, confirmDialog, field, formatDate, notice, pageHeader, showError, spinner, table, toast } from "./ui.js";
+import { createCredential, securityKeysAvailable } from "./webauthn.js";
 
 const PROPERTIES = "/api/v1/admin/account/properties";
 const SET_PROPERTIES = "/api/v1/admin/account/set-properties";
@@ -124,6 +125,74 @@ function passwordCard(ctx, getSecurity) {
     submit));
 }
 
+/// The administrator's security keys: add (this address is the key's
+/// relying party), remove, and whether sign-in asks for one.
+function securityKeysCard(getSecurity, changed) {
+  const box = h("div", { id: "security-keys" }, spinner());
+  const errorBox = h("div", {});
+  const save = async (change) => {
+    const security = await getSecurity();
+    change(security);
+    await call(SET_PROPERTIES, { Security: security });
+  };
+  const draw = async () => {
+    const security = await getSecurity();
+    const keys = security.WebAuthnRegistrations || [];
+    const required = !!security.AllowPasswordAndWebAuthnLogin && !security.AllowPasswordLogin;
+    const description = h("input", { id: "key-description", placeholder: "Name of the key", autocomplete: "off" });
+    const add = button("Add security key", async () => {
+      clear(errorBox);
+      try {
+        if (!securityKeysAvailable()) throw new Error("This browser cannot use security keys.");
+        const self = `${location.origin}/`;
+        const challenge = await call("/api/v1/admin/account/webauthn/request-registration-challenge", { SelfAddress: self });
+        const credential = await createCredential(challenge.CredentialCreationOptions);
+        await call("/api/v1/admin/account/webauthn/submit-challenge-response", { SelfAddress: self, ChallengeID: challenge.ChallengeID, Credential: credential, Description: description.value.trim() });
+        toast("Security key added");
+        draw();
+        changed();
+      } catch (err) {
+        showError(errorBox, err);
+      }
+    }, { kind: "primary", id: "add-security-key" });
+    const toggle = button(required ? "Stop asking for a key" : "Ask for a key at sign-in", async () => {
+      try {
+        await save((s) => {
+          s.AllowPasswordAndWebAuthnLogin = !required;
+          s.AllowPasswordLogin = required && !s.AllowPasswordAndTOTPLogin;
+        });
+        toast(required ? "Sign-in no longer asks for a key" : "Sign-in now asks for a security key");
+        draw();
+        changed();
+      } catch (err) {
+        showError(errorBox, err);
+      }
+    }, { id: "require-security-key", disabled: !keys.length });
+    clear(box,
+      h("p", {}, "Status: ", required ? badge("On", "ok") : badge("Off", "neutral"), " ", h("span", { class: "muted", id: "security-key-status" }, required ? "Sign-in asks for one of these keys after the password." : "Sign-in does not ask for a key.")),
+      table([
+        { label: "Key", render: (k) => h("strong", { class: "key-name" }, k.Description || "Security key") },
+        { label: "Added", render: (k) => formatDate(k.RegisterTime) },
+        { label: "", class: "row-actions", render: (k) => button("Remove", () => confirmDialog(`Remove ${k.Description}?`, "It can no longer be used to sign in.", "Remove key", async () => {
+          await save((s) => {
+            s.WebAuthnRegistrations = (s.WebAuthnRegistrations || []).filter((r) => r.ID !== k.ID);
+            if (!s.WebAuthnRegistrations.length) {
+              s.AllowPasswordAndWebAuthnLogin = false;
+              if (!s.AllowPasswordAndTOTPLogin) s.AllowPasswordLogin = true;
+            }
+          });
+          toast("Security key removed");
+          draw();
+          changed();
+        }), { class: "btn btn-danger btn-sm", "aria-label": `Remove ${k.Description}` }) },
+      ], keys, { empty: "No security keys" }),
+      field("New key", description, "Keys work on the address they were added on."),
+      h("div", { class: "btn-row" }, add, toggle));
+  };
+  draw().catch((err) => clear(box, notice("error", err.message)));
+  return h("section", { class: "card" }, h("h2", {}, "Security keys"), errorBox, box);
+}
+
 export function renderMyAccount(main, ctx) {
   const body = h("div", {}, spinner());
   clear(main, pageHeader("My account", `Administrator ${ctx.session.username}`), body);
@@ -134,7 +203,7 @@ export function renderMyAccount(main, ctx) {
     clear(access, h("h2", {}, "Access"),
       h("dl", { class: "facts" },
         h("dt", {}, "Tenant"), h("dd", {}, props.OrganizationID || "Top level"),
-        h("dt", {}, "Sign-in"), h("dd", { id: "account-signin-mode" }, security.AllowPasswordLogin ? "password alone" : "password and authenticator code"),
+        h("dt", {}, "Sign-in"), h("dd", { id: "account-signin-mode" }, security.AllowPasswordLogin ? "password alone" : security.AllowPasswordAndWebAuthnLogin ? "password and security key" : "password and authenticator code"),
         h("dt", {}, "Address restriction"), h("dd", {}, security.IPWhitelist || "none")));
   };
   const refresh = () => call(PROPERTIES).then(drawAccess, (err) => clear(access, notice("error", err.message)));
@@ -150,7 +219,8 @@ export function renderMyAccount(main, ctx) {
           validate: (code) => call("/api/v1/admin/account/validate-totp", { TOTPCode: code }),
           disable: async () => call(SET_PROPERTIES, { Security: { ...(await getSecurity()), AllowPasswordLogin: true, AllowPasswordAndTOTPLogin: false } }),
           changed: refresh,
-        })));
+        }),
+        securityKeysCard(getSecurity, refresh)));
     },
     (err) => clear(body, notice("error", err.message)),
   );

@@ -4,10 +4,12 @@
 export const NOT_BUILT = 501;
 
 export class ApiError extends Error {
-  constructor(message, status, { totp = false } = {}) {
+  constructor(message, status, { totp = false, webauthn = null } = {}) {
     super(message);
     this.status = status;
     this.totp = totp;
+    // A security-key challenge (WebAuthnSignRequest), when the server asks for one.
+    this.webauthn = webauthn;
   }
   get notBuilt() {
     return this.status === NOT_BUILT;
@@ -99,7 +101,15 @@ async function send(path, params, auth) {
 /// more, or a second factor asked for) throws.
 async function answerOf(response, auth) {
   if (response.status === 449 || response.headers.get("X-Comet-TOTP-Requested") === "1") {
-    throw new ApiError("Enter the code from your authenticator app", 449, { totp: true });
+    const challenge = response.headers.get("X-Comet-U2F-Challenge");
+    let webauthn = null;
+    try {
+      webauthn = challenge ? JSON.parse(challenge) : null;
+    } catch (err) {
+      webauthn = null;
+    }
+    const totp = !webauthn || response.headers.get("X-Comet-TOTP-Requested") === "1";
+    throw new ApiError(webauthn ? "Use your security key" : "Enter the code from your authenticator app", 449, { totp, webauthn });
   }
   let data;
   try {

@@ -1,8 +1,10 @@
 // Sign-in: HybridSessionStart with the password, then, when the server answers
-// HTTP 449 (X-Comet-TOTP-Requested), a second step with the TOTP code.
+// HTTP 449, a second step: the security key (X-Comet-U2F-Challenge) or the
+// TOTP code (X-Comet-TOTP-Requested).
 
 import { call } from "./api.js";
 import { h, clear, notice } from "./ui.js";
+import { securityKeysAvailable, signChallenge } from "./webauthn.js";
 
 const START = "/api/v1/hybrid/session/start";
 
@@ -54,6 +56,44 @@ export function renderSignIn({ brand, message, signedIn }) {
     code.focus();
   };
 
+  /// The security key signs the server's challenge; a key that fails
+  /// asks the server for a new challenge (each is good once).
+  const keyStep = (user, pass, challenge, totpToo) => {
+    const useKey = h("button", { type: "submit", class: "btn btn-primary btn-block", id: "signin-use-key" }, "Use security key");
+    const keyError = h("div", { class: "form-error", id: "signin-error" });
+    let current = challenge;
+    const form = h(
+      "form",
+      { class: "signin-form", onsubmit: async (event) => {
+        event.preventDefault();
+        busy(useKey, true, "Use security key");
+        try {
+          if (!securityKeysAvailable()) throw new Error("This browser cannot use security keys.");
+          const sign = await signChallenge(current);
+          const answer = await call(START, {}, { auth: { Username: user, AuthType: "PasswordWebAuthn", Password: pass, WebAuthnSign: sign } });
+          finish(answer, user);
+        } catch (err) {
+          clear(keyError, notice("error", err.status === 403 ? "The security key was not accepted." : err.message || String(err)));
+          try {
+            await call(START, {}, { auth: { Username: user, AuthType: "Password", Password: pass } });
+          } catch (again) {
+            if (again.webauthn) current = again.webauthn;
+          }
+        } finally {
+          busy(useKey, false, "Use security key");
+        }
+      } },
+      h("h2", {}, "Security key"),
+      h("p", { class: "muted" }, `Insert or touch the security key of ${user}.`),
+      keyError,
+      useKey,
+      totpToo ? h("button", { type: "button", class: "btn btn-link", id: "signin-use-totp", onclick: () => totpStep(user, pass) }, "Use an authenticator code instead") : null,
+      h("button", { type: "button", class: "btn btn-link", onclick: () => location.reload() }, "Use another account"),
+    );
+    clear(card, logo(), form);
+    useKey.focus();
+  };
+
   const form = h(
     "form",
     { class: "signin-form", onsubmit: async (event) => {
@@ -63,6 +103,10 @@ export function renderSignIn({ brand, message, signedIn }) {
         const answer = await call(START, {}, { auth: { Username: username.value.trim(), AuthType: "Password", Password: password.value } });
         finish(answer, username.value.trim());
       } catch (err) {
+        if (err.webauthn) {
+          keyStep(username.value.trim(), password.value, err.webauthn, err.totp);
+          return;
+        }
         if (err.totp) {
           totpStep(username.value.trim(), password.value);
           return;
