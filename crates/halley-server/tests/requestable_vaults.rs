@@ -110,7 +110,7 @@ async fn a_custom_remote_bucket_adds_the_vault_it_answers() {
         custom("garbled", &format!("{url}/not-a-location"), "none", ""),
         custom("strange", &format!("{url}/unknown-type"), "none", ""),
         custom("gone", &closed, "none", ""),
-        {"ID": "wasabi", "Type": "wasabi", "Description": "Wasabi"},
+        {"ID": "storj", "Type": "storj", "Description": "Storj"},
     ]);
     admin_post(
         &server.url,
@@ -170,12 +170,12 @@ async fn a_custom_remote_bucket_adds_the_vault_it_answers() {
         ("garbled", 502, "not a DestinationLocation"),
         ("strange", 502, "unknown DestinationType 4242"),
         ("gone", 502, "could not be reached"),
-        ("wasabi", 501, "type 'wasabi'"),
+        ("storj", 501, "type 'storj'"),
         ("nope", 400, "no Storage Vault provider 'nope'"),
     ] {
         let refused = request(&server, id).await;
         refused.assert_refused(status, needle);
-        if !["nope", "wasabi"].contains(&id) {
+        if !["nope", "storj"].contains(&id) {
             assert!(refused.message().contains(&format!("Provider {id}")));
         }
     }

@@ -16,8 +16,13 @@ async fn unknown_path_is_http_404_with_json() {
 #[tokio::test]
 async fn endpoint_not_built_answers_501_never_404() {
     let server = Server::start();
-    // Replication is not built yet.
-    let answer = admin_post(&server.url, "/api/v1/admin/replication/state", &[]).await;
+    // Legacy U2F registration is not built.
+    let answer = admin_post(
+        &server.url,
+        "/api/v1/admin/account/u2f/request-registration-challenge",
+        &[("SelfAddress", "https://example.com/")],
+    )
+    .await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.api_status(), 501);
     assert!(
