@@ -59,6 +59,7 @@ pub struct AppState {
     pub replication: crate::storage::replication::Replication,
     /// Security-key challenges awaiting their answer.
     pub webauthn: crate::auth::webauthn::Challenges,
+    pub u2f: crate::auth::u2f::Challenges,
     /// The Constellation checks' figures.
     pub constellation: crate::service::constellation::ConstellationFigures,
     /// The update campaign, read from the store at first use.
@@ -101,6 +102,7 @@ impl AppState {
             buckets: Default::default(),
             constellation: Default::default(),
             webauthn: Default::default(),
+            u2f: Default::default(),
             replication: Default::default(),
             update_campaign: Default::default(),
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::json;
 
-const NOT_BUILT: &str = "/api/v1/admin/account/u2f/request-registration-challenge";
+const NOT_BUILT: &str = "/api/v1/admin/meta/psa-config-list/sync-now";
 
 #[tokio::test]
 async fn request_path_behaviour() {

@@ -442,3 +442,214 @@ async fn administrators_sign_in_with_a_security_key() {
         200
     );
 }
+
+/// The attestation key and certificate of the software U2F key (a fixed
+/// self-signed test certificate, as a real key has its maker's).
+const ATTESTATION_KEY: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgAc0EKnpVB/uV1B6XOFxipxGC2tovmIN2fJXttQZQbAShRANCAAR+pF17RAOOV/XCPd/Xhlg6PuFcEDjojv7MWIgtc+9wvczc9l7/4tjVlj8hrPiq0/tYH9r+oz32FvW9g6SDn0zb";
+const ATTESTATION_CERTIFICATE: &str = "MIIBozCCAUmgAwIBAgIUH5sVXnpyg8h3yVZeEocbyRLVTSQwCgYIKoZIzj0EAwIwJjEkMCIGA1UEAwwbSGFsbGV5IHRlc3QgVTJGIGF0dGVzdGF0aW9uMCAXDTI2MTIwNjAzMzAxMVoYDzIxMjYxMTEyMDMzMDExWjAmMSQwIgYDVQQDDBtIYWxsZXkgdGVzdCBVMkYgYXR0ZXN0YXRpb24wWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAR+pF17RAOOV/XCPd/Xhlg6PuFcEDjojv7MWIgtc+9wvczc9l7/4tjVlj8hrPiq0/tYH9r+oz32FvW9g6SDn0zbo1MwUTAdBgNVHQ4EFgQU99Oys8oVZIgZIKwh3TyWjiD5DDwwHwYDVR0jBBgwFoAU99Oys8oVZIgZIKwh3TyWjiD5DDwwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiA9Xd6BCw4dsbgxYK4MMkjOFOm24k4ItVfeDczA+fOYiAIhAP7G9iA1ITIdCW98pg108xy/V9fvC3/i3fvGYYoetg4Z";
+
+/// A legacy U2F key in software: its own key pair and handle, and a
+/// counter.
+struct SoftU2f {
+    key: SoftKey,
+}
+
+impl SoftU2f {
+    fn client_data(typ: &str, challenge: &str, origin: &str) -> String {
+        let data = json!({"typ": typ, "challenge": challenge, "origin": origin}).to_string();
+        URL_SAFE_NO_PAD.encode(data)
+    }
+
+    /// The registration message and client data answering `challenge`.
+    fn register(&self, challenge: &str, app_id: &str) -> (String, String) {
+        let rng = SystemRandom::new();
+        let attestation = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_ASN1_SIGNING,
+            &STANDARD.decode(ATTESTATION_KEY).unwrap(),
+            &rng,
+        )
+        .unwrap();
+        let client_data = Self::client_data("navigator.id.finishEnrollment", challenge, app_id);
+        let public_key = self.key.pair.public_key().as_ref().to_vec();
+        let mut signed = vec![0u8];
+        signed.extend(sha256(app_id.as_bytes()));
+        signed.extend(sha256(&URL_SAFE_NO_PAD.decode(&client_data).unwrap()));
+        signed.extend(&self.key.id);
+        signed.extend(&public_key);
+        let mut message = vec![0x05];
+        message.extend(&public_key);
+        message.push(self.key.id.len() as u8);
+        message.extend(&self.key.id);
+        message.extend(STANDARD.decode(ATTESTATION_CERTIFICATE).unwrap());
+        message.extend(attestation.sign(&rng, &signed).unwrap().as_ref());
+        (URL_SAFE_NO_PAD.encode(message), client_data)
+    }
+
+    /// The `U2FSignResponse` to a `U2FSignRequest`.
+    fn sign(&mut self, request: &Value) -> String {
+        self.key.counter += 1;
+        let app_id = request["AppID"].as_str().unwrap();
+        let client_data = Self::client_data(
+            "navigator.id.getAssertion",
+            request["ChallengeData"].as_str().unwrap(),
+            app_id,
+        );
+        let mut head = vec![0x01];
+        head.extend(self.key.counter.to_be_bytes());
+        let mut signed = sha256(app_id.as_bytes());
+        signed.extend(&head);
+        signed.extend(sha256(&URL_SAFE_NO_PAD.decode(&client_data).unwrap()));
+        let mut signature = head;
+        signature.extend(
+            self.key
+                .pair
+                .sign(&SystemRandom::new(), &signed)
+                .unwrap()
+                .as_ref(),
+        );
+        json!({"ChallengeID": request["ChallengeID"], "KeyHandle": URL_SAFE_NO_PAD.encode(&self.key.id),
+               "Signature": URL_SAFE_NO_PAD.encode(signature), "ClientData": client_data})
+        .to_string()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_u2f_keys_register_and_sign_in() {
+    let server = Server::start();
+    admin_post(
+        &server.url,
+        "/api/v1/admin/admin-user/new",
+        &[("TargetUser", "cyd"), ("TargetPassword", "password1")],
+    )
+    .await
+    .assert_refused(200, "OK");
+    let named = Named::new(&server);
+    let mut key = SoftU2f {
+        key: SoftKey::new(),
+    };
+    let self_address = format!("{}/", named.origin);
+
+    let (_, _, challenge) = named
+        .as_admin(
+            "cyd",
+            "account/u2f/request-registration-challenge",
+            &[("SelfAddress", &self_address)],
+        )
+        .await;
+    assert_eq!(challenge["AppID"], named.origin.as_str(), "{challenge}");
+    assert_eq!(challenge["RegisterRequests"][0]["Version"], "U2F_V2");
+    let (message, client_data) = key.register(
+        challenge["RegisterRequests"][0]["Challenge"]
+            .as_str()
+            .unwrap(),
+        &named.origin,
+    );
+    // A message altered in transit is refused.
+    let mut altered = URL_SAFE_NO_PAD.decode(&message).unwrap();
+    altered[10] ^= 1;
+    let submit = |id: String, message: String| {
+        let (named, client_data) = (&named, client_data.clone());
+        async move {
+            named
+                .as_admin(
+                    "cyd",
+                    "account/u2f/submit-challenge-response",
+                    &[
+                        ("U2FChallengeID", &id),
+                        ("U2FClientData", &client_data),
+                        ("U2FRegistrationData", &message),
+                        ("U2FVersion", "U2F_V2"),
+                        ("Description", "Old key"),
+                    ],
+                )
+                .await
+                .2
+        }
+    };
+    let id = challenge["ChallengeID"].as_str().unwrap().to_string();
+    let refused = submit(id.clone(), URL_SAFE_NO_PAD.encode(altered)).await;
+    assert!(
+        refused["Message"]
+            .as_str()
+            .unwrap()
+            .contains("does not verify"),
+        "{refused}"
+    );
+    // The challenge was spent: a new one for the good message.
+    let (_, _, challenge) = named
+        .as_admin(
+            "cyd",
+            "account/u2f/request-registration-challenge",
+            &[("SelfAddress", &self_address)],
+        )
+        .await;
+    let (message, client_data) = key.register(
+        challenge["RegisterRequests"][0]["Challenge"]
+            .as_str()
+            .unwrap(),
+        &named.origin,
+    );
+    let (_, _, answer) = named
+        .as_admin(
+            "cyd",
+            "account/u2f/submit-challenge-response",
+            &[
+                ("U2FChallengeID", challenge["ChallengeID"].as_str().unwrap()),
+                ("U2FClientData", &client_data),
+                ("U2FRegistrationData", &message),
+                ("U2FVersion", "U2F_V2"),
+                ("Description", "Old key"),
+            ],
+        )
+        .await;
+    assert_eq!(answer["Status"], 200, "{answer}");
+
+    let (_, _, properties) = named.as_admin("cyd", "account/properties", &[]).await;
+    let mut security = properties["Security"].clone();
+    assert_eq!(security["U2FRegistrations"][0]["Description"], "Old key");
+    security["AllowPasswordLogin"] = json!(false);
+    security["AllowPasswordAndU2FLogin"] = json!(true);
+    let (_, _, answer) = named
+        .as_admin(
+            "cyd",
+            "account/set-properties",
+            &[("Security", &security.to_string())],
+        )
+        .await;
+    assert_eq!(answer["Status"], 200, "{answer}");
+
+    // Sign-in: 449 with a U2FSignRequest, then PasswordU2F with U2FSign.
+    let (status, challenge, _) = named.as_admin("cyd", "account/session-start", &[]).await;
+    assert_eq!(status, 449);
+    let request: Value = serde_json::from_str(&challenge.unwrap()).unwrap();
+    assert_eq!(request["AppID"], named.origin.as_str());
+    assert_eq!(
+        request["RegisteredKeys"][0]["KeyHandle"],
+        URL_SAFE_NO_PAD.encode(&key.key.id)
+    );
+    let sign = key.sign(&request);
+    let fields = [
+        ("Username", "cyd"),
+        ("AuthType", "PasswordU2F"),
+        ("Password", "password1"),
+        ("U2FSign", sign.as_str()),
+    ];
+    let (_, _, started) = named.call("account/session-start", &fields).await;
+    assert!(started["SessionKey"].as_str().is_some(), "{started}");
+
+    // The same counter again is a replay.
+    key.key.counter -= 1;
+    let (_, challenge, _) = named.as_admin("cyd", "account/session-start", &[]).await;
+    let request: Value = serde_json::from_str(&challenge.unwrap()).unwrap();
+    let sign = key.sign(&request);
+    let fields = [
+        ("Username", "cyd"),
+        ("AuthType", "PasswordU2F"),
+        ("Password", "password1"),
+        ("U2FSign", sign.as_str()),
+    ];
+    assert_eq!(
+        named.call("account/session-start", &fields).await.2["Status"],
+        403
+    );
+}

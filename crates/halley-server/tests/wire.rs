@@ -16,11 +16,11 @@ async fn unknown_path_is_http_404_with_json() {
 #[tokio::test]
 async fn endpoint_not_built_answers_501_never_404() {
     let server = Server::start();
-    // Legacy U2F registration is not built.
+    // Syncing with PSA systems is not built.
     let answer = admin_post(
         &server.url,
-        "/api/v1/admin/account/u2f/request-registration-challenge",
-        &[("SelfAddress", "https://example.com/")],
+        "/api/v1/admin/meta/psa-config-list/sync-now",
+        &[],
     )
     .await;
     assert_eq!(answer.status, 200);

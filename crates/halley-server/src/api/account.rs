@@ -9,7 +9,7 @@ use halley_api::types::{
     SessionKeyRegeneratedResponse, TotpRegeneratedResponse,
 };
 
-use crate::auth::{password, sessions, totp, webauthn, AdminPrincipal, Principal};
+use crate::auth::{password, sessions, totp, u2f, webauthn, AdminPrincipal, Principal};
 use crate::http::{ApiError, ApiResult, Call, Reply};
 use crate::service::admins;
 use crate::service::users::load;
@@ -220,38 +220,41 @@ pub async fn set_properties(call: Call) -> ApiResult<Reply> {
             "TOTPKey cannot be set directly; use account/regenerate-totp",
         ));
     }
-    // Registrations are made by the WebAuthn calls; here they can only be
-    // removed (left out of the list).
-    let kept: Vec<_> = entry
-        .web_authn_registrations
-        .iter()
-        .filter(|r| {
-            security
-                .web_authn_registrations
-                .iter()
-                .any(|s| s.id == r.id)
-        })
-        .cloned()
-        .collect();
-    let removed: Vec<String> = entry
-        .web_authn_registrations
-        .iter()
-        .filter(|r| !kept.iter().any(|k| k.id == r.id))
-        .map(|r| r.description.clone())
-        .collect();
+    // Keys are registered by the webauthn/* and u2f/* calls; here they can
+    // only be removed (left out of the list).
+    let (kept, mut removed) = kept_keys(
+        &entry.web_authn_registrations,
+        &security.web_authn_registrations,
+        |a, b| a.id == b.id,
+        |r| r.description.clone(),
+    );
+    let (kept_u2f, removed_u2f) = kept_keys(
+        &entry.u2f_registrations,
+        &security.u2f_registrations,
+        |a, b| a.registration == b.registration,
+        |r| r.description.clone(),
+    );
+    removed.extend(removed_u2f);
     if security.allow_password_and_web_authn_login && kept.is_empty() {
         return Err(ApiError::invalid_param(
             "Security",
             "AllowPasswordAndWebAuthnLogin needs a security key: register one with account/webauthn/* first",
         ));
     }
+    if security.allow_password_and_u2f_login && kept_u2f.is_empty() {
+        return Err(ApiError::invalid_param(
+            "Security",
+            "AllowPasswordAndU2FLogin needs a U2F key: register one with account/u2f/* first",
+        ));
+    }
     if !security.allow_password_login
         && !security.allow_password_and_totp_login
         && !security.allow_password_and_web_authn_login
+        && !security.allow_password_and_u2f_login
     {
         return Err(ApiError::invalid_param(
             "Security",
-            "enable AllowPasswordLogin, AllowPasswordAndTOTPLogin or AllowPasswordAndWebAuthnLogin, or the account could not log in",
+            "enable AllowPasswordLogin, AllowPasswordAndTOTPLogin, AllowPasswordAndWebAuthnLogin or AllowPasswordAndU2FLogin, or the account could not log in",
         ));
     }
     if security.allow_password_and_totp_login && entry.totp_key.is_empty() {
@@ -307,6 +310,8 @@ pub async fn set_properties(call: Call) -> ApiResult<Reply> {
             entry.allow_password_and_totp_login = security.allow_password_and_totp_login;
             entry.allow_password_and_web_authn_login = security.allow_password_and_web_authn_login;
             entry.web_authn_registrations = kept.clone();
+            entry.allow_password_and_u2f_login = security.allow_password_and_u2f_login;
+            entry.u2f_registrations = kept_u2f.clone();
             entry.ip_whitelist = security.ip_whitelist.clone();
             Ok(())
         })
@@ -323,6 +328,20 @@ pub async fn set_properties(call: Call) -> ApiResult<Reply> {
         (!removed.is_empty()).then(|| serde_json::json!({"SecurityKeysRemoved": removed})),
     );
     Ok(Reply::ok())
+}
+
+/// The stored keys that `sent` still lists, and the names of the others.
+fn kept_keys<T: Clone>(
+    stored: &[T],
+    sent: &[T],
+    same: impl Fn(&T, &T) -> bool,
+    name: impl Fn(&T) -> String,
+) -> (Vec<T>, Vec<String>) {
+    let (kept, removed): (Vec<T>, Vec<T>) = stored
+        .iter()
+        .cloned()
+        .partition(|r| sent.iter().any(|s| same(r, s)));
+    (kept, removed.iter().map(name).collect())
 }
 
 /// The key a registration challenge belongs to: usernames repeat across
@@ -384,6 +403,61 @@ pub async fn webauthn_submit_challenge(call: Call) -> ApiResult<Reply> {
                 ));
             }
             entry.web_authn_registrations.push(registration);
+            Ok(())
+        })
+        .await?;
+    call.state.events.emit(
+        SEVT_ACCOUNT_ADMIN_UPDATED,
+        &admin.actor(),
+        admin.organization_id(),
+        admin.username(),
+        Some(serde_json::json!({"SecurityKeyRegistered": description})),
+    );
+    Ok(Reply::ok())
+}
+
+/// `account/u2f/request-registration-challenge`: a legacy U2F registration
+/// for `SelfAddress` (its origin is the application ID).
+pub async fn u2f_registration_challenge(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?;
+    let entry = current_admin(&call.state, admin)?;
+    Ok(Reply::json(&u2f::start_registration(
+        &call.state.u2f,
+        &challenge_owner(admin),
+        &entry,
+        call.params.non_empty("SelfAddress")?,
+    )?))
+}
+
+/// `account/u2f/submit-challenge-response`: the key's registration message
+/// registers it, named `Description`.
+pub async fn u2f_submit_challenge(call: Call) -> ApiResult<Reply> {
+    let admin = call.admin()?.clone();
+    if call.params.str("U2FVersion")? != u2f::VERSION {
+        return Err(ApiError::invalid_param(
+            "U2FVersion",
+            format!("only {} is known", u2f::VERSION),
+        ));
+    }
+    let registration = u2f::finish_registration(
+        &call.state.u2f,
+        &challenge_owner(&admin),
+        call.params.non_empty("U2FChallengeID")?,
+        call.params.non_empty("U2FClientData")?,
+        call.params.non_empty("U2FRegistrationData")?,
+        call.params.opt_str("Description").unwrap_or(""),
+    )?;
+    let description = registration.description.clone();
+    call.state
+        .config
+        .update(|config| -> ApiResult<()> {
+            let entry = admins::find_mut(
+                &mut config.admin_users,
+                admin.username(),
+                admin.organization_id(),
+            )
+            .ok_or_else(ApiError::unauthorised)?;
+            entry.u2f_registrations.push(registration);
             Ok(())
         })
         .await?;

@@ -11,6 +11,7 @@
 //! factors, address allowlists, throttling and login events apply as to
 //! local administrators.
 
+pub mod challenges;
 pub mod client_address;
 pub mod ldap;
 pub mod password;
@@ -21,6 +22,7 @@ pub mod sessions;
 pub mod standing;
 pub mod throttle;
 pub mod totp;
+pub mod u2f;
 pub mod verify_pool;
 pub mod webauthn;
 
@@ -157,6 +159,8 @@ enum Second<'a> {
     Totp(&'a str),
     /// `WebAuthnSign`, a `WebAuthnSignResponse` as JSON.
     WebAuthn(&'a str),
+    /// `U2FSign`, a `U2FSignResponse` as JSON.
+    U2f(&'a str),
 }
 
 struct Credentials<'a> {
@@ -184,11 +188,10 @@ fn credentials(params: &Params) -> ApiResult<Credentials<'_>> {
             password,
             second: Second::WebAuthn(params.opt_str("WebAuthnSign").unwrap_or("")),
         },
-        "PasswordU2F" => {
-            return Err(ApiError::bad_request(
-                "AuthType PasswordU2F (legacy U2F) is not supported by this server: security keys sign in with AuthType PasswordWebAuthn and WebAuthnSign",
-            ))
-        }
+        "PasswordU2F" => Method::Password {
+            password,
+            second: Second::U2f(params.opt_str("U2FSign").unwrap_or("")),
+        },
         other => {
             return Err(ApiError::invalid_param(
                 "AuthType",
@@ -203,8 +206,9 @@ fn credentials(params: &Params) -> ApiResult<Credentials<'_>> {
 struct LoginPolicy<'a> {
     allow_password: bool,
     allow_password_and_totp: bool,
-    /// Administrators only: a security key after the password.
-    allow_password_and_webauthn: bool,
+    /// Administrators only: a security key (WebAuthn or U2F) after the
+    /// password.
+    allow_password_and_key: bool,
     totp_key: &'a str,
 }
 
@@ -212,7 +216,7 @@ impl LoginPolicy<'_> {
     /// An account that enables no login method at all (as a hand-written
     /// `cometd.cfg` entry often does) keeps plain password login.
     fn password_alone_suffices(&self) -> bool {
-        self.allow_password || !(self.allow_password_and_totp || self.allow_password_and_webauthn)
+        self.allow_password || !(self.allow_password_and_totp || self.allow_password_and_key)
     }
 
     fn totp_ready(&self) -> bool {
@@ -390,10 +394,13 @@ async fn admin_password(
     }
     let keys_here = admin.allow_password_and_web_authn_login
         && !webauthn::keys_for_host(&admin, &origin.host).is_empty();
+    let u2f_here =
+        admin.allow_password_and_u2f_login && u2f::has_key_for_host(&admin, &origin.host);
     let policy = LoginPolicy {
         allow_password: admin.allow_password_login,
         allow_password_and_totp: admin.allow_password_and_totp_login,
-        allow_password_and_webauthn: admin.allow_password_and_web_authn_login,
+        allow_password_and_key: admin.allow_password_and_web_authn_login
+            || admin.allow_password_and_u2f_login,
         totp_key: &admin.totp_key,
     };
     let password_alone = policy.password_alone_suffices();
@@ -403,6 +410,15 @@ async fn admin_password(
                 Ok(used) => crate::service::admins::record_key_use(state, &admin, used).await?,
                 Err(why) => {
                     tracing::info!("security key sign-in of administrator '{username}' refused: {why}");
+                    return Err(fail(&admin.organization_id, ApiError::unauthorised()));
+                }
+            }
+        }
+        Second::U2f(sign) if u2f_here => {
+            match u2f::finish_sign_in(&state.u2f, &account_key, &admin, sign) {
+                Ok(used) => crate::service::admins::record_u2f_use(state, &admin, used).await?,
+                Err(why) => {
+                    tracing::info!("U2F sign-in of administrator '{username}' refused: {why}");
                     return Err(fail(&admin.organization_id, ApiError::unauthorised()));
                 }
             }
@@ -418,7 +434,15 @@ async fn admin_password(
             let challenge =
                 webauthn::start_sign_in(&state.webauthn, &account_key, &admin, &origin.host)?
                     .ok_or_else(ApiError::unauthorised)?;
-            return Err(ApiError::WebAuthnRequired {
+            return Err(ApiError::SecurityKeyRequired {
+                challenge,
+                totp_too: policy.totp_ready(),
+            });
+        }
+        _ if u2f_here => {
+            let challenge = u2f::start_sign_in(&state.u2f, &account_key, &admin, &origin.host)
+                .ok_or_else(ApiError::unauthorised)?;
+            return Err(ApiError::SecurityKeyRequired {
                 challenge,
                 totp_too: policy.totp_ready(),
             });
@@ -587,7 +611,7 @@ pub async fn user(state: &AppState, params: &Params, origin: &Origin) -> ApiResu
             let totp = match second {
                 Second::None => None,
                 Second::Totp(code) => Some(code),
-                Second::WebAuthn(_) => {
+                Second::WebAuthn(_) | Second::U2f(_) => {
                     return Err(ApiError::bad_request(
                         "Account holders sign in with a password and TOTP; security keys (PasswordWebAuthn) are for administrators",
                     ))
@@ -653,7 +677,7 @@ async fn user_password(
     let policy = LoginPolicy {
         allow_password: profile.allow_password_login,
         allow_password_and_totp: profile.allow_password_and_totp_login,
-        allow_password_and_webauthn: false,
+        allow_password_and_key: false,
         totp_key: &profile.totp_key,
     };
     match policy.second_factor(state, &account_key, totp).await {
@@ -713,7 +737,7 @@ pub async fn hybrid(state: &AppState, params: &Params, origin: &Origin) -> ApiRe
     if admin_named {
         match admin(state, params, origin).await {
             Ok(admin) => return Ok(Principal::Admin(admin)),
-            Err(err @ (ApiError::TotpRequired | ApiError::WebAuthnRequired { .. })) => {
+            Err(err @ (ApiError::TotpRequired | ApiError::SecurityKeyRequired { .. })) => {
                 return Err(err)
             }
             Err(_) => {}

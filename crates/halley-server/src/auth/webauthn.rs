@@ -6,13 +6,9 @@
 //! `http://localhost`). A key is registered for the address of the
 //! registration's `SelfAddress`, and asked for only on that host, so a
 //! tenant's host has keys of its own. Challenges live in memory for five
-//! minutes and answer once. Each registration keeps the verified key (the
+//! minutes and answer once (`challenges.rs`). Each registration keeps the verified key (the
 //! library's `SecurityKey`, with its signature counter) in the
 //! administrator's `WebAuthnRegistrations` entry, beside the API's fields.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use halley_api::constants::WEBAUTHN_DEVICE_TYPE__HARDWARE_TOKEN;
@@ -21,14 +17,13 @@ use serde_json::{json, Value};
 use webauthn_rs::prelude::*;
 
 use crate::http::{ApiError, ApiResult};
-use crate::util::{now_unix, random_hex};
+use crate::util::now_unix;
 
-const CHALLENGE_LIFETIME: Duration = Duration::from_secs(300);
 /// Fields Halley adds to an `AdminWebAuthnRegistration`.
 const KEY_FIELD: &str = "SecurityKey";
 const ORIGIN_FIELD: &str = "Origin";
 
-enum Pending {
+pub enum Pending {
     Registration {
         account: String,
         origin: Url,
@@ -41,28 +36,8 @@ enum Pending {
     },
 }
 
-/// Challenges handed out and not yet answered, by ID.
-#[derive(Default)]
-pub struct Challenges(Mutex<HashMap<String, (Instant, Pending)>>);
-
-impl Challenges {
-    fn put(&self, pending: Pending) -> String {
-        let id = random_hex(16);
-        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        all.retain(|_, (made, _)| made.elapsed() < CHALLENGE_LIFETIME);
-        all.insert(id.clone(), (Instant::now(), pending));
-        id
-    }
-
-    fn take(&self, id: &str) -> Option<Pending> {
-        let (made, pending) = self
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id)?;
-        (made.elapsed() < CHALLENGE_LIFETIME).then_some(pending)
-    }
-}
+/// WebAuthn challenges awaiting their answer.
+pub type Challenges = super::challenges::Challenges<Pending>;
 
 /// The origin of the address a browser signs in on, checked to be one
 /// WebAuthn works on.

@@ -28,7 +28,7 @@ pub async fn serve(state: Arc<AppState>, origin: Origin, body: &[u8]) -> Registr
             message,
             ..Default::default()
         },
-        ApiError::TotpRequired | ApiError::WebAuthnRequired { .. } => Registration {
+        ApiError::TotpRequired | ApiError::SecurityKeyRequired { .. } => Registration {
             status: 403,
             message: "This account needs a second factor: send AuthType=PasswordTOTP and TOTP"
                 .into(),

@@ -15,9 +15,9 @@ pub enum ApiError {
     /// The password was right but a second factor is required.
     TotpRequired,
     /// The password was right and a security key must sign `challenge`
-    /// (a `WebAuthnSignRequest` as JSON); `totp_too` when a TOTP code would
-    /// do instead.
-    WebAuthnRequired { challenge: String, totp_too: bool },
+    /// (a `WebAuthnSignRequest`, or a `U2FSignRequest` for legacy U2F keys,
+    /// as JSON); `totp_too` when a TOTP code would do instead.
+    SecurityKeyRequired { challenge: String, totp_too: bool },
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -97,7 +97,7 @@ impl ApiError {
     pub fn message(&self) -> String {
         match self {
             ApiError::Message { message, .. } => message.clone(),
-            ApiError::TotpRequired | ApiError::WebAuthnRequired { .. } => {
+            ApiError::TotpRequired | ApiError::SecurityKeyRequired { .. } => {
                 "a second factor is required".into()
             }
         }
@@ -138,7 +138,7 @@ impl IntoResponse for ApiError {
                     .insert("X-Comet-TOTP-Requested", HeaderValue::from_static("1"));
                 response
             }
-            ApiError::WebAuthnRequired {
+            ApiError::SecurityKeyRequired {
                 challenge,
                 totp_too,
             } => {

@@ -1,6 +1,8 @@
 //! Administrator accounts, which live in `cometd.cfg` (`AdminUsers`).
 
-use halley_api::types::{AdminWebAuthnRegistration, AllowedAdminUser, ServerConfigOptions};
+use halley_api::types::{
+    AdminU2FRegistration, AdminWebAuthnRegistration, AllowedAdminUser, ServerConfigOptions,
+};
 
 use crate::auth::password::{hash_password, PASSWORD_FORMAT_ARGON2ID};
 use crate::http::ApiResult;
@@ -88,6 +90,30 @@ pub async fn record_key_use(
                     .web_authn_registrations
                     .iter_mut()
                     .find(|r| r.id == used.id)
+                {
+                    *slot = used;
+                }
+            }
+            Ok(())
+        })
+        .await
+}
+
+/// Keeps a U2F key's registration as a sign-in left it (its counter).
+pub async fn record_u2f_use(
+    state: &AppState,
+    admin: &AllowedAdminUser,
+    used: AdminU2FRegistration,
+) -> ApiResult<()> {
+    let (username, organization_id) = (admin.username.clone(), admin.organization_id.clone());
+    state
+        .config
+        .update(move |config| -> ApiResult<()> {
+            if let Some(entry) = find_mut(&mut config.admin_users, &username, &organization_id) {
+                if let Some(slot) = entry
+                    .u2f_registrations
+                    .iter_mut()
+                    .find(|r| r.registration == used.registration)
                 {
                     *slot = used;
                 }
