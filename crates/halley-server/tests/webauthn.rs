@@ -311,8 +311,15 @@ async fn administrators_sign_in_with_a_security_key() {
     named.require_key("ada").await;
     named.require_key("bob").await;
 
-    // Sign-in: 449 with the challenge, then the key's signature.
+    // Sign-in: 449 with the challenge, then the key's signature; the
+    // login event says which factor was used.
+    let (mut stream, _) = open_stream(&server.url, ["admin", "Password", "admin", "", ""]).await;
     let session = named.sign_in("ada", &mut ada_key).await.expect("signed in");
+    let login = common::agent::event_where(&mut stream, |e| {
+        e["Type"] == 4153 && e["Actor"] == "admin:ada"
+    })
+    .await;
+    assert_eq!(login["Data"]["SecondFactor"], "WebAuthn", "{login}");
     let (_, _, properties) = named
         .call(
             "account/properties",

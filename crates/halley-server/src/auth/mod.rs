@@ -392,71 +392,12 @@ async fn admin_password(
             ApiError::forbidden("Unauthorised: this address is not allowed for this account"),
         ));
     }
-    let keys_here = admin.allow_password_and_web_authn_login
-        && !webauthn::keys_for_host(&admin, &origin.host).is_empty();
-    let u2f_here =
-        admin.allow_password_and_u2f_login && u2f::has_key_for_host(&admin, &origin.host);
-    let policy = LoginPolicy {
-        allow_password: admin.allow_password_login,
-        allow_password_and_totp: admin.allow_password_and_totp_login,
-        allow_password_and_key: admin.allow_password_and_web_authn_login
-            || admin.allow_password_and_u2f_login,
-        totp_key: &admin.totp_key,
-    };
-    let password_alone = policy.password_alone_suffices();
-    match second {
-        Second::WebAuthn(sign) if keys_here => {
-            match webauthn::finish_sign_in(&state.webauthn, &account_key, &admin, sign) {
-                Ok(used) => crate::service::admins::record_key_use(state, &admin, used).await?,
-                Err(why) => {
-                    tracing::info!("security key sign-in of administrator '{username}' refused: {why}");
-                    return Err(fail(&admin.organization_id, ApiError::unauthorised()));
-                }
-            }
-        }
-        Second::U2f(sign) if u2f_here => {
-            match u2f::finish_sign_in(&state.u2f, &account_key, &admin, sign) {
-                Ok(used) => crate::service::admins::record_u2f_use(state, &admin, used).await?,
-                Err(why) => {
-                    tracing::info!("U2F sign-in of administrator '{username}' refused: {why}");
-                    return Err(fail(&admin.organization_id, ApiError::unauthorised()));
-                }
-            }
-        }
-        Second::Totp(code) if policy.totp_ready() || !password_alone => {
-            match policy.second_factor(state, &account_key, Some(code)).await {
-                Ok(()) => {}
-                Err(err) => return Err(fail(&admin.organization_id, err)),
-            }
-        }
-        _ if password_alone => {}
-        _ if keys_here => {
-            let challenge =
-                webauthn::start_sign_in(&state.webauthn, &account_key, &admin, &origin.host)?
-                    .ok_or_else(ApiError::unauthorised)?;
-            return Err(ApiError::SecurityKeyRequired {
-                challenge,
-                totp_too: policy.totp_ready(),
-            });
-        }
-        _ if u2f_here => {
-            let challenge = u2f::start_sign_in(&state.u2f, &account_key, &admin, &origin.host)
-                .ok_or_else(ApiError::unauthorised)?;
-            return Err(ApiError::SecurityKeyRequired {
-                challenge,
-                totp_too: policy.totp_ready(),
-            });
-        }
-        _ if policy.totp_ready() => return Err(ApiError::TotpRequired),
-        _ => {
-            return Err(fail(
-                &admin.organization_id,
-                ApiError::forbidden(
-                    "Unauthorised: this account needs a second factor that it cannot give on this address (no security key is registered for this host, and TOTP is off)",
-                ),
-            ))
-        }
-    }
+    let factor =
+        match admin_second_factor(state, &admin, &account_key, second, &origin.host).await? {
+            Factor::Passed(factor) => factor,
+            Factor::Ask(question) => return Err(question),
+            Factor::Refused(err) => return Err(fail(&admin.organization_id, err)),
+        };
     state.throttle.record_success(&account_key, address);
     refuse_suspended_tenant(&config, &admin.organization_id)?;
     if admin.external_authentication_source.is_empty()
@@ -469,13 +410,94 @@ async fn admin_password(
         &format!("admin:{username}"),
         &admin.organization_id,
         &origin.path,
-        None,
+        factor.map(|f| serde_json::json!({ "SecondFactor": f })),
     );
     Ok(AdminPrincipal::new(
         username.to_string(),
         admin.organization_id.clone(),
         None,
     ))
+}
+
+/// What an administrator's second factor decided, once the password was
+/// right.
+enum Factor {
+    /// In: with the factor used, if one was needed.
+    Passed(Option<&'static str>),
+    /// The factor is asked for (HTTP 449); not a failure.
+    Ask(ApiError),
+    /// A wrong factor, or none that can be given here: a failure.
+    Refused(ApiError),
+}
+
+/// Checks the second factor `second` of `admin` signing in on `host`, or
+/// asks for one: a security key registered for this host (WebAuthn, else
+/// legacy U2F), or a TOTP code.
+async fn admin_second_factor(
+    state: &AppState,
+    admin: &AllowedAdminUser,
+    account_key: &str,
+    second: Second<'_>,
+    host: &str,
+) -> ApiResult<Factor> {
+    let keys_here = admin.allow_password_and_web_authn_login
+        && !webauthn::keys_for_host(admin, host).is_empty();
+    let u2f_here = admin.allow_password_and_u2f_login && u2f::has_key_for_host(admin, host);
+    let policy = LoginPolicy {
+        allow_password: admin.allow_password_login,
+        allow_password_and_totp: admin.allow_password_and_totp_login,
+        allow_password_and_key: admin.allow_password_and_web_authn_login
+            || admin.allow_password_and_u2f_login,
+        totp_key: &admin.totp_key,
+    };
+    let username = &admin.username;
+    Ok(match second {
+        Second::WebAuthn(sign) if keys_here => {
+            match webauthn::finish_sign_in(&state.webauthn, account_key, admin, sign) {
+                Ok(used) => {
+                    crate::service::admins::record_key_use(state, admin, used).await?;
+                    Factor::Passed(Some("WebAuthn"))
+                }
+                Err(why) => {
+                    tracing::info!("security key sign-in of administrator '{username}' refused: {why}");
+                    Factor::Refused(ApiError::unauthorised())
+                }
+            }
+        }
+        Second::U2f(sign) if u2f_here => {
+            match u2f::finish_sign_in(&state.u2f, account_key, admin, sign) {
+                Ok(used) => {
+                    crate::service::admins::record_u2f_use(state, admin, used).await?;
+                    Factor::Passed(Some("U2F"))
+                }
+                Err(why) => {
+                    tracing::info!("U2F sign-in of administrator '{username}' refused: {why}");
+                    Factor::Refused(ApiError::unauthorised())
+                }
+            }
+        }
+        Second::Totp(code) if policy.totp_ready() || !policy.password_alone_suffices() => {
+            match policy.second_factor(state, account_key, Some(code)).await {
+                Ok(()) => Factor::Passed(policy.totp_ready().then_some("TOTP")),
+                Err(err) => Factor::Refused(err),
+            }
+        }
+        _ if policy.password_alone_suffices() => Factor::Passed(None),
+        _ if keys_here => Factor::Ask(ApiError::SecurityKeyRequired {
+            challenge: webauthn::start_sign_in(&state.webauthn, account_key, admin, host)?
+                .ok_or_else(ApiError::unauthorised)?,
+            totp_too: policy.totp_ready(),
+        }),
+        _ if u2f_here => Factor::Ask(ApiError::SecurityKeyRequired {
+            challenge: u2f::start_sign_in(&state.u2f, account_key, admin, host)
+                .ok_or_else(ApiError::unauthorised)?,
+            totp_too: policy.totp_ready(),
+        }),
+        _ if policy.totp_ready() => Factor::Ask(ApiError::TotpRequired),
+        _ => Factor::Refused(ApiError::forbidden(
+            "Unauthorised: this account needs a second factor that it cannot give on this address (no security key is registered for this host, and TOTP is off)",
+        )),
+    })
 }
 
 /// The error a source's answer means for the caller, if it is not a yes.
