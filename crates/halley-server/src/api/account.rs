@@ -383,29 +383,32 @@ pub async fn webauthn_submit_challenge(call: Call) -> ApiResult<Reply> {
         call.params.opt_str("Description").unwrap_or(""),
     )?;
     let description = registration.description.clone();
-    call.state
-        .config
-        .update(|config| -> ApiResult<()> {
-            let entry = admins::find_mut(
-                &mut config.admin_users,
-                admin.username(),
-                admin.organization_id(),
-            )
-            .ok_or_else(ApiError::unauthorised)?;
-            if entry
-                .web_authn_registrations
-                .iter()
-                .any(|r| r.id == registration.id)
-            {
-                return Err(ApiError::invalid_param(
-                    "Credential",
-                    "this security key is registered already",
-                ));
-            }
-            entry.web_authn_registrations.push(registration);
-            Ok(())
-        })
-        .await?;
+    add_key(&call, &admin, description, |entry| {
+        if entry
+            .web_authn_registrations
+            .iter()
+            .any(|r| r.id == registration.id)
+        {
+            return Err(ApiError::invalid_param(
+                "Credential",
+                "this security key is registered already",
+            ));
+        }
+        entry.web_authn_registrations.push(registration);
+        Ok(())
+    })
+    .await
+}
+
+/// Keeps a newly registered key in the caller's entry (`add`), and says so
+/// in an event.
+async fn add_key(
+    call: &Call,
+    admin: &AdminPrincipal,
+    description: String,
+    add: impl FnOnce(&mut AllowedAdminUser) -> ApiResult<()>,
+) -> ApiResult<Reply> {
+    admins::update_entry(&call.state, admin.username(), admin.organization_id(), add).await?;
     call.state.events.emit(
         SEVT_ACCOUNT_ADMIN_UPDATED,
         &admin.actor(),
@@ -448,27 +451,11 @@ pub async fn u2f_submit_challenge(call: Call) -> ApiResult<Reply> {
         call.params.opt_str("Description").unwrap_or(""),
     )?;
     let description = registration.description.clone();
-    call.state
-        .config
-        .update(|config| -> ApiResult<()> {
-            let entry = admins::find_mut(
-                &mut config.admin_users,
-                admin.username(),
-                admin.organization_id(),
-            )
-            .ok_or_else(ApiError::unauthorised)?;
-            entry.u2f_registrations.push(registration);
-            Ok(())
-        })
-        .await?;
-    call.state.events.emit(
-        SEVT_ACCOUNT_ADMIN_UPDATED,
-        &admin.actor(),
-        admin.organization_id(),
-        admin.username(),
-        Some(serde_json::json!({"SecurityKeyRegistered": description})),
-    );
-    Ok(Reply::ok())
+    add_key(&call, &admin, description, |entry| {
+        entry.u2f_registrations.push(registration);
+        Ok(())
+    })
+    .await
 }
 
 /// Issues a new TOTP secret and applies it at once.

@@ -5,7 +5,7 @@ use halley_api::types::{
 };
 
 use crate::auth::password::{hash_password, PASSWORD_FORMAT_ARGON2ID};
-use crate::http::ApiResult;
+use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// A new administrator who logs in with a password.
@@ -74,6 +74,24 @@ pub fn find_for_login<'a>(
     })
 }
 
+/// Changes one administrator's entry in the configuration; an
+/// administrator no longer there is refused as unknown.
+pub async fn update_entry<T>(
+    state: &AppState,
+    username: &str,
+    organization_id: &str,
+    change: impl FnOnce(&mut AllowedAdminUser) -> ApiResult<T>,
+) -> ApiResult<T> {
+    state
+        .config
+        .update(|config| -> ApiResult<T> {
+            let entry = find_mut(&mut config.admin_users, username, organization_id)
+                .ok_or_else(ApiError::unauthorised)?;
+            change(entry)
+        })
+        .await
+}
+
 /// Keeps a security key's registration as a sign-in left it (its new
 /// signature counter), so that a replayed signature is refused.
 pub async fn record_key_use(
@@ -81,22 +99,17 @@ pub async fn record_key_use(
     admin: &AllowedAdminUser,
     used: AdminWebAuthnRegistration,
 ) -> ApiResult<()> {
-    let (username, organization_id) = (admin.username.clone(), admin.organization_id.clone());
-    state
-        .config
-        .update(move |config| -> ApiResult<()> {
-            if let Some(entry) = find_mut(&mut config.admin_users, &username, &organization_id) {
-                if let Some(slot) = entry
-                    .web_authn_registrations
-                    .iter_mut()
-                    .find(|r| r.id == used.id)
-                {
-                    *slot = used;
-                }
-            }
-            Ok(())
-        })
-        .await
+    update_entry(state, &admin.username, &admin.organization_id, |entry| {
+        if let Some(slot) = entry
+            .web_authn_registrations
+            .iter_mut()
+            .find(|r| r.id == used.id)
+        {
+            *slot = used;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Keeps a U2F key's registration as a sign-in left it (its counter).
@@ -105,20 +118,15 @@ pub async fn record_u2f_use(
     admin: &AllowedAdminUser,
     used: AdminU2FRegistration,
 ) -> ApiResult<()> {
-    let (username, organization_id) = (admin.username.clone(), admin.organization_id.clone());
-    state
-        .config
-        .update(move |config| -> ApiResult<()> {
-            if let Some(entry) = find_mut(&mut config.admin_users, &username, &organization_id) {
-                if let Some(slot) = entry
-                    .u2f_registrations
-                    .iter_mut()
-                    .find(|r| r.registration == used.registration)
-                {
-                    *slot = used;
-                }
-            }
-            Ok(())
-        })
-        .await
+    update_entry(state, &admin.username, &admin.organization_id, |entry| {
+        if let Some(slot) = entry
+            .u2f_registrations
+            .iter_mut()
+            .find(|r| r.registration == used.registration)
+        {
+            *slot = used;
+        }
+        Ok(())
+    })
+    .await
 }
