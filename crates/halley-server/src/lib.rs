@@ -10,6 +10,7 @@ pub mod http;
 pub mod licensing;
 pub mod lifecycle;
 pub mod logging;
+pub mod metrics;
 pub mod private_files;
 pub mod server;
 pub mod service;

@@ -69,6 +69,13 @@ pub struct Options {
     /// beside `halleyd` when not given.
     #[arg(long, env = "HALLEY_AGENT_BINARY")]
     pub agent_binary: Option<std::path::PathBuf>,
+    /// Client addresses that may read `/metrics`, comma-separated. With
+    /// neither this nor a token, `/metrics` is off.
+    #[arg(long, env = "HALLEY_METRICS_ALLOW", value_delimiter = ',')]
+    pub metrics_allow: Vec<std::net::IpAddr>,
+    /// A bearer token that lets anyone else read `/metrics`.
+    #[arg(long, env = "HALLEY_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 /// Runs the server until it is stopped; says whether a restart was asked for.
@@ -105,6 +112,10 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
     if let Some(binary) = &options.agent_binary {
         state.agent_binary = binary.clone();
     }
+    state.metrics_access = crate::metrics::Access {
+        allowed: options.metrics_allow.clone(),
+        token: options.metrics_token.clone().filter(|t| !t.is_empty()),
+    };
     let state = Arc::new(state);
     let sink_task = sinks::spawn(state.clone());
     // Every hook is greeted at start: its queue is being flushed anew.

@@ -60,6 +60,10 @@ pub struct AppState {
     /// Security-key challenges awaiting their answer.
     pub webauthn: crate::auth::webauthn::Challenges,
     pub u2f: crate::auth::u2f::Challenges,
+    /// API requests and their latency, for `/metrics`.
+    pub requests: crate::metrics::Requests,
+    /// Who may read `/metrics` (nobody unless configured).
+    pub metrics_access: crate::metrics::Access,
     /// The Constellation checks' figures.
     pub constellation: crate::service::constellation::ConstellationFigures,
     /// The update campaign, read from the store at first use.
@@ -101,6 +105,8 @@ impl AppState {
             uploads: Default::default(),
             buckets: Default::default(),
             constellation: Default::default(),
+            requests: Default::default(),
+            metrics_access: Default::default(),
             webauthn: Default::default(),
             u2f: Default::default(),
             replication: Default::default(),

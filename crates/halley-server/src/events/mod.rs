@@ -218,6 +218,14 @@ impl EventBus {
         }
     }
 
+    /// How many event stream subscribers there are now.
+    pub fn subscriber_count(&self) -> usize {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
     pub fn unsubscribe(&self, id: u64) {
         self.subscribers
             .lock()

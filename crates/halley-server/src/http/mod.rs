@@ -111,7 +111,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             spec.path,
             any(
                 move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
-                    dispatch(front.clone(), spec, route.clone(), peer, request)
+                    let (front, route) = (front.clone(), route.clone());
+                    async move {
+                        let started = std::time::Instant::now();
+                        let state = front.state.clone();
+                        let response = dispatch(front, spec, route, peer, request).await;
+                        state.requests.record(spec.path, started.elapsed());
+                        response
+                    }
                 },
             ),
         );
@@ -191,6 +198,15 @@ pub fn router(state: Arc<AppState>) -> Router {
                 Err(refused) => reply::json_response(StatusCode::OK, &refused),
             }
         }),
+    );
+    let metrics_state = state.clone();
+    router = router.route(
+        crate::metrics::PATH,
+        get(
+            move |ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap| async move {
+                metrics_response(&metrics_state, peer, &headers).await
+            },
+        ),
     );
     for path in ["/bucket/v1/{bucket}/", "/bucket/v1/{bucket}/{*key}"] {
         let bucket_state = state.clone();
@@ -513,6 +529,39 @@ fn sent_only_when_set(endpoint: &EndpointSpec, name: &str) -> bool {
 /// The caller's address ([`auth::client_address`]).
 fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
     auth::client_address::client_ip(&state.config.get(), peer.ip(), headers)
+}
+
+/// `/metrics`: missing while off, refused to strangers.
+async fn metrics_response(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Response {
+    let access = &state.metrics_access;
+    if !access.enabled() {
+        return plain_error(
+            StatusCode::NOT_FOUND,
+            404,
+            format!("No such endpoint: {}", crate::metrics::PATH),
+        );
+    }
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if !access.admits(&client_ip(state, peer, headers), authorization) {
+        return plain_error(
+            StatusCode::FORBIDDEN,
+            403,
+            "Metrics are for the addresses of --metrics-allow, or with the bearer token of --metrics-token".into(),
+        );
+    }
+    match crate::metrics::render(state).await {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(err) => err.into_response(),
+    }
 }
 
 async fn unknown_path(request: Request) -> Response {
