@@ -240,11 +240,19 @@ impl Backend for ObjectBackend {
                     detail,
                 });
         }
-        let payload = PutPayload::from(data.to_vec());
-        self.runtime
-            .block_on(self.store.put(&path, payload))
-            .map_err(|e| self.err("put", key, e))?;
-        Ok(())
+        // A WebDAV server creates the missing collections of a path one
+        // MKCOL at a time; two writers racing for the same new collection
+        // make one of them fail ("MKCOL can only be executed on an unmapped
+        // URL"), after which the collection exists: that writer tries again.
+        let mut attempts = 0;
+        loop {
+            let payload = PutPayload::from(data.to_vec());
+            match self.runtime.block_on(self.store.put(&path, payload)) {
+                Ok(_) => return Ok(()),
+                Err(e) if attempts < 3 && e.to_string().contains("MKCOL") => attempts += 1,
+                Err(e) => return Err(self.err("put", key, e)),
+            }
+        }
     }
 
     fn delete(&self, key: &str) -> Result<()> {
