@@ -102,6 +102,14 @@ pub fn open(location: &DestinationLocation) -> Result<Arc<dyn Backend>, String> 
     }
 }
 
+/// Opens `location` and lists it (blocking): whether it can be used, or
+/// why not, before anyone relies on it.
+pub fn probe(location: &DestinationLocation) -> Result<(), String> {
+    let backend = open(location)?;
+    backend.prepare(false).map_err(|e| e.to_string())?;
+    backend.list("keys/").map(|_| ()).map_err(|e| e.to_string())
+}
+
 /// `AZBRealm` is the endpoint suffix (`core.windows.net` when empty, or a
 /// sovereign cloud's such as `core.chinacloudapi.cn`); a realm with a scheme
 /// is taken as the whole account URL, which is how an emulator is reached.

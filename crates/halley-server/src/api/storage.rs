@@ -191,14 +191,9 @@ pub async fn replication_state(call: Call) -> ApiResult<Reply> {
 /// wrong address, bucket or credential is reported before anyone relies on it.
 pub async fn ping_destination(call: Call) -> ApiResult<Reply> {
     let location: DestinationLocation = call.params.json("ExtraData")?;
-    let outcome = tokio::task::spawn_blocking(move || {
-        let backend = halley_protocol::location::open(&location)?;
-        backend.prepare(false).map_err(|e| e.to_string())?;
-        backend.list("keys/").map_err(|e| e.to_string())?;
-        Ok::<_, String>(())
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let outcome = tokio::task::spawn_blocking(move || halley_protocol::location::probe(&location))
+        .await
+        .map_err(ApiError::internal)?;
     match outcome {
         Ok(()) => Ok(Reply::ok()),
         Err(why) => Err(ApiError::bad_request(format!(

@@ -93,14 +93,23 @@ fn registered_keys(admin: &AllowedAdminUser, app_id: &str) -> Vec<U2FRegisteredK
         .collect()
 }
 
+/// The application ID of `admin`'s U2F keys for `host`, if any.
+fn app_id_for_host<'a>(admin: &'a AllowedAdminUser, host: &str) -> Option<&'a str> {
+    admin
+        .u2f_registrations
+        .iter()
+        .map(|r| field(r, APP_ID_FIELD))
+        .find(|app_id| {
+            webauthn_rs::prelude::Url::parse(app_id)
+                .ok()
+                .and_then(|u| u.host_str().map(|h| h.eq_ignore_ascii_case(host)))
+                .unwrap_or(false)
+        })
+}
+
 /// Whether `admin` has a U2F key for `host`.
 pub fn has_key_for_host(admin: &AllowedAdminUser, host: &str) -> bool {
-    admin.u2f_registrations.iter().any(|r| {
-        webauthn_rs::prelude::Url::parse(field(r, APP_ID_FIELD))
-            .ok()
-            .and_then(|u| u.host_str().map(|h| h.eq_ignore_ascii_case(host)))
-            .unwrap_or(false)
-    })
+    app_id_for_host(admin, host).is_some()
 }
 
 pub fn start_registration(
@@ -270,17 +279,7 @@ pub fn start_sign_in(
     admin: &AllowedAdminUser,
     host: &str,
 ) -> Option<String> {
-    let app_id = admin
-        .u2f_registrations
-        .iter()
-        .map(|r| field(r, APP_ID_FIELD))
-        .find(|app_id| {
-            webauthn_rs::prelude::Url::parse(app_id)
-                .ok()
-                .and_then(|u| u.host_str().map(|h| h.eq_ignore_ascii_case(host)))
-                .unwrap_or(false)
-        })?
-        .to_string();
+    let app_id = app_id_for_host(admin, host)?.to_string();
     let challenge = new_challenge();
     let id = challenges.put(Pending::SignIn {
         account: account.to_string(),

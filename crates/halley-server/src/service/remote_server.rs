@@ -16,6 +16,7 @@ pub struct RemoteServer {
     pub base: String,
     pub username: String,
     pub password: String,
+    client: reqwest::Client,
 }
 
 /// `http(s)://host[:port]/`, as a vault's `CometServer` holds it; `None`
@@ -31,10 +32,15 @@ impl RemoteServer {
     pub fn new(address: &str, username: &str, password: &str) -> Result<Self, String> {
         let base = server_address(address)
             .ok_or_else(|| format!("'{address}' is not an http:// or https:// address"))?;
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .build()
+            .map_err(|e| e.to_string())?;
         Ok(RemoteServer {
             base,
             username: username.to_string(),
             password: password.to_string(),
+            client,
         })
     }
 
@@ -42,17 +48,14 @@ impl RemoteServer {
     /// the call failed (unreachable, not an API answer, or refused with a
     /// `Status` of 400 or more).
     pub async fn call(&self, path: &str, fields: &[(&str, &str)]) -> Result<Value, String> {
-        let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .build()
-            .map_err(|e| e.to_string())?;
         let mut form = vec![
             ("Username", self.username.as_str()),
             ("AuthType", "Password"),
             ("Password", self.password.as_str()),
         ];
         form.extend_from_slice(fields);
-        let answer = client
+        let answer = self
+            .client
             .post(format!("{}api/v1/admin/{path}", self.base))
             .form(&form)
             .send()

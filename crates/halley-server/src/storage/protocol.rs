@@ -27,18 +27,11 @@ fn answer(status: StatusCode, message: impl Into<String>) -> Response {
 /// Whether `key` may name an object: `/`-separated names of letters,
 /// digits, `.`, `-` and `_`, none starting with a dot.
 fn valid_key(key: &str) -> bool {
-    key.len() <= 512
-        && key.split('/').count() <= 8
-        && key.split('/').all(|part| {
-            !part.is_empty()
-                && !part.starts_with('.')
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        })
+    key.split('/').count() <= 8 && valid_prefix(key) && key.split('/').all(|p| !p.is_empty())
 }
 
-/// Whether `prefix` may select objects to list: the start of a key.
+/// Whether `prefix` may select objects to list: the start of a key (names
+/// may be empty or partial).
 fn valid_prefix(prefix: &str) -> bool {
     prefix.len() <= 512
         && !prefix.starts_with('/')

@@ -81,13 +81,9 @@ pub async fn request(
         ..Default::default()
     };
     let checked = location.clone();
-    let reachable = tokio::task::spawn_blocking(move || {
-        let backend = halley_protocol::location::open(&checked)?;
-        backend.prepare(false).map_err(|e| e.to_string())?;
-        backend.list("keys/").map(|_| ()).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let reachable = tokio::task::spawn_blocking(move || halley_protocol::location::probe(&checked))
+        .await
+        .map_err(ApiError::internal)?;
     reachable.map_err(|why| failed(option, format!("cannot be used: {why}")))?;
     Ok(location)
 }
