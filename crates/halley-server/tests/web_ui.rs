@@ -157,7 +157,17 @@ impl Browser {
         element.send_keys(value).await.unwrap();
     }
 
+    /// Clicks the element; pages that redraw live (a running job's
+    /// progress) may replace it between finding and clicking, so a stale
+    /// element is found again.
     async fn click(&self, css: &str) {
+        for _ in 0..5 {
+            match self.wait(css).await.click().await {
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference => {}
+                outcome => return outcome.unwrap(),
+            }
+        }
         self.wait(css).await.click().await.unwrap();
     }
 
