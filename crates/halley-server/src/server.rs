@@ -15,7 +15,7 @@ use crate::events::{sinks, webhooks, DEFAULT_QUEUE_LIMIT};
 use crate::lifecycle::Lifecycle;
 use crate::service::admins::new_admin;
 use crate::state::AppState;
-use crate::store::SqliteStore;
+use crate::store::Database;
 
 /// Name of the SQLite database inside the data directory.
 pub const DATABASE_FILE: &str = "halley.db";
@@ -34,6 +34,11 @@ pub struct Options {
     /// environment). Default: the configuration's ListenAddresses, else 127.0.0.1:8060.
     #[arg(long = "listen", env = "HALLEY_LISTEN", value_delimiter = ',')]
     pub listen: Vec<String>,
+    /// The database: a PostgreSQL URL (postgres://user:password@host:port/name),
+    /// for several nodes sharing one, or an SQLite file. Default:
+    /// DATA_DIR/halley.db.
+    #[arg(long, env = "HALLEY_DATABASE", hide_env_values = true)]
+    pub database: Option<String>,
     /// The configuration file. Default: DATA_DIR/cometd.cfg.
     #[arg(long, env = "HALLEY_CONFIG")]
     pub config: Option<PathBuf>,
@@ -93,16 +98,22 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
         .clone()
         .unwrap_or_else(|| options.data_dir.join("cometd.cfg"));
     let config = ConfigStore::load_or_create(&config_path)?;
-    let database = options.data_dir.join(DATABASE_FILE);
-    crate::private_files::prepare_database(&database)
-        .with_context(|| format!("restricting {} to its owner", database.display()))?;
-    let store = SqliteStore::open(&database)
+    let database = match &options.database {
+        Some(text) if !text.is_empty() => Database::parse(text),
+        _ => Database::Sqlite(options.data_dir.join(DATABASE_FILE)),
+    };
+    if let Database::Sqlite(path) = &database {
+        crate::private_files::prepare_database(path)
+            .with_context(|| format!("restricting {} to its owner", path.display()))?;
+    }
+    let store = database
+        .open()
         .await
-        .context("opening the database")?;
+        .with_context(|| format!("opening the database {}", database.display()))?;
     let addresses = listen_addresses(&options, &config)?;
     let mut state = AppState::new(
         config,
-        Arc::new(store),
+        store,
         options.data_dir.clone(),
         options.event_queue_limit,
     );

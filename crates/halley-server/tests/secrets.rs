@@ -29,8 +29,18 @@ async fn data_directory_configuration_and_database_are_the_owners_alone() {
         meta.permissions().mode() & 0o777
     };
     assert_eq!(mode(""), 0o700, "the data directory");
-    for file in ["cometd.cfg", "halley.db", "halley.db-wal", "halley.db-shm"] {
+    for file in secret_files() {
         assert_eq!(mode(file), 0o600, "{file}");
+    }
+}
+
+/// The files of a data directory that hold secrets: the configuration, and
+/// the SQLite database with its journal when the store is there.
+fn secret_files() -> &'static [&'static str] {
+    if on_postgres() {
+        &["cometd.cfg"]
+    } else {
+        &["cometd.cfg", "halley.db", "halley.db-wal", "halley.db-shm"]
     }
 }
 
@@ -46,8 +56,9 @@ async fn files_an_older_version_left_readable_are_narrowed_at_start() {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
     };
     set(dir.clone(), 0o755);
-    set(dir.join("cometd.cfg"), 0o644);
-    set(dir.join("halley.db"), 0o644);
+    for file in secret_files() {
+        set(dir.join(file), 0o644);
+    }
     let _server = Server::spawn_in(&dir, &Launch::default());
     let mode = |name: &str| {
         std::fs::metadata(dir.join(name))
@@ -57,8 +68,9 @@ async fn files_an_older_version_left_readable_are_narrowed_at_start() {
             & 0o777
     };
     assert_eq!(mode(""), 0o700);
-    assert_eq!(mode("cometd.cfg"), 0o600);
-    assert_eq!(mode("halley.db"), 0o600);
+    for file in secret_files() {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
     drop(data);
 }
 

@@ -1,20 +1,35 @@
 //! The contract of the `Store` trait: what every engine must do, checked
 //! through the trait alone. Each test runs against every engine `engines()`
-//! opens; another engine (PostgreSQL) joins by adding its opener there.
+//! opens: SQLite in a temporary file and PostgreSQL in a database of its own.
 
+mod common;
+
+use common::postgres::TestDatabase;
 use halley_server::store::{
-    DocumentRecord, ExportOptions, JobQuery, JobRecord, JobWhen, NewDelivery, ReplaceOutcome,
-    SessionKind, SessionRecord, Settlement, SqliteStore, Store, StoreError, TenantScope,
-    UserRecord,
+    DocumentRecord, ExportOptions, JobQuery, JobRecord, JobWhen, NewDelivery, PostgresStore,
+    ReplaceOutcome, SessionKind, SessionRecord, Settlement, SqliteStore, Store, StoreError,
+    TenantScope, UserRecord,
 };
 
+/// What keeps an engine's store alive: its file or its database.
+#[allow(dead_code)]
+enum Holder {
+    File(tempfile::TempDir),
+    Database(TestDatabase),
+}
+
 /// A fresh, empty store of each engine, with what keeps it alive.
-async fn engines() -> Vec<(&'static str, Box<dyn Store>, tempfile::TempDir)> {
+async fn engines() -> Vec<(&'static str, Box<dyn Store>, Holder)> {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStore::open(&dir.path().join("contract.db"))
         .await
         .unwrap();
-    vec![("sqlite", Box::new(sqlite), dir)]
+    let database = TestDatabase::create().await;
+    let postgres = PostgresStore::open(&database.url).await.unwrap();
+    vec![
+        ("sqlite", Box::new(sqlite), Holder::File(dir)),
+        ("postgres", Box::new(postgres), Holder::Database(database)),
+    ]
 }
 
 fn all() -> TenantScope {
@@ -562,5 +577,66 @@ async fn a_totp_step_is_claimed_once() {
         assert!(!store.totp_claim_step("admin:a", 9).await.unwrap());
         assert!(store.totp_claim_step("admin:a", 11).await.unwrap());
         assert!(store.totp_claim_step("user:a", 10).await.unwrap());
+    }
+}
+
+/// Several nodes on one PostgreSQL database: started at once, one migrates
+/// and the others wait for it; then of many nodes writing the same profile
+/// and the same policy with one expected hash, exactly one wins each.
+#[tokio::test]
+async fn nodes_sharing_a_postgres_database_migrate_once_and_write_conditionally() {
+    let database = TestDatabase::create().await;
+    let opened =
+        futures::future::join_all((0..4).map(|_| PostgresStore::open(&database.url))).await;
+    let nodes: Vec<PostgresStore> = opened.into_iter().map(|n| n.unwrap()).collect();
+    nodes[0]
+        .user_create(&all(), &user("amy", "a", "h1"))
+        .await
+        .unwrap();
+    nodes[1]
+        .document_put(&all(), &doc("p1", "a", "d1"), None)
+        .await
+        .unwrap();
+
+    let profiles = futures::future::join_all(nodes.iter().enumerate().map(|(i, node)| {
+        let edit = user("amy", "a", &format!("node{i}"));
+        async move {
+            node.user_replace(&tenant("a"), &edit, Some("h1"))
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let policies = futures::future::join_all(nodes.iter().enumerate().map(|(i, node)| {
+        let edit = doc("p1", "a", &format!("node{i}"));
+        async move {
+            node.document_put(&tenant("a"), &edit, Some("d1"))
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    for outcomes in [&profiles, &policies] {
+        let won = outcomes
+            .iter()
+            .filter(|o| **o == ReplaceOutcome::Replaced)
+            .count();
+        let lost = outcomes
+            .iter()
+            .filter(|o| **o == ReplaceOutcome::HashMismatch)
+            .count();
+        assert_eq!((won, lost), (1, 3), "{outcomes:?}");
+    }
+    // What every node reads is the winner's write.
+    let winner = profiles
+        .iter()
+        .position(|o| *o == ReplaceOutcome::Replaced)
+        .unwrap();
+    for node in &nodes {
+        let stored = node.user_get(&all(), "amy").await.unwrap().unwrap();
+        assert_eq!(stored.profile_hash, format!("node{winner}"));
+    }
+    for node in &nodes {
+        node.close().await;
     }
 }

@@ -9,9 +9,14 @@
 //! that would put one outside the scope fails with [`StoreError::OutOfScope`].
 //! The contract every engine must meet is `tests/store_contract.rs`.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -31,6 +36,157 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Where the store lives: `--database` names a PostgreSQL server by URL, or
+/// an SQLite file by path.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Database {
+    pub fn parse(text: &str) -> Database {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Database::Postgres(text.to_string())
+        } else {
+            Database::Sqlite(PathBuf::from(
+                text.strip_prefix("sqlite://").unwrap_or(text),
+            ))
+        }
+    }
+
+    /// How logs and errors name it: a URL without its password.
+    pub fn display(&self) -> String {
+        match self {
+            Database::Sqlite(path) => path.display().to_string(),
+            Database::Postgres(url) => match reqwest::Url::parse(url) {
+                Ok(mut url) => {
+                    if url.password().is_some() {
+                        let _ = url.set_password(Some("***"));
+                    }
+                    url.to_string()
+                }
+                Err(_) => "a PostgreSQL URL that does not parse".into(),
+            },
+        }
+    }
+
+    pub async fn open(&self) -> StoreResult<Arc<dyn Store>> {
+        Ok(match self {
+            Database::Sqlite(path) => Arc::new(SqliteStore::open(path).await?),
+            Database::Postgres(url) => Arc::new(PostgresStore::open(url).await?),
+        })
+    }
+}
+
+/// A table a logical export carries: whether its rows belong to a tenant,
+/// and the order of its rows, the same on every engine (`seq` is the order
+/// rows arrived in: SQLite's rowid).
+struct ExportedTable {
+    name: &'static str,
+    per_tenant: bool,
+    order: &'static str,
+}
+
+const EXPORTED_TABLES: &[ExportedTable] = &[
+    ExportedTable {
+        name: "users",
+        per_tenant: true,
+        order: "username",
+    },
+    ExportedTable {
+        name: "documents",
+        per_tenant: true,
+        order: "kind, id",
+    },
+    ExportedTable {
+        name: "jobs",
+        per_tenant: true,
+        order: "start_time, guid",
+    },
+    ExportedTable {
+        name: "job_log",
+        per_tenant: true,
+        order: "seq",
+    },
+    ExportedTable {
+        name: "devices",
+        per_tenant: true,
+        order: "organization_id, username, device_id",
+    },
+    ExportedTable {
+        name: "account_keys",
+        per_tenant: true,
+        order: "organization_id, username",
+    },
+    ExportedTable {
+        name: "resources",
+        per_tenant: true,
+        order: "organization_id, hash",
+    },
+    ExportedTable {
+        name: "stats_samples",
+        per_tenant: false,
+        order: "sampled_at",
+    },
+    ExportedTable {
+        name: "stats_samples_by_organization",
+        per_tenant: true,
+        order: "organization_id, sampled_at",
+    },
+];
+
+/// The tables an export of `scope` carries. Server-wide figures would tell
+/// a tenant about the others, so a tenant's export leaves them out.
+fn exported_tables(
+    scope: &TenantScope,
+    options: ExportOptions,
+) -> impl Iterator<Item = &'static ExportedTable> + '_ {
+    EXPORTED_TABLES.iter().filter(move |table| {
+        let is_jobs = table.name == "jobs" || table.name == "job_log";
+        !(is_jobs && options.exclude_jobs) && (table.per_tenant || scope.tenant().is_none())
+    })
+}
+
+/// Refuses an import of a table no export carries.
+fn check_exported_table(name: &str) -> StoreResult<()> {
+    if EXPORTED_TABLES.iter().any(|table| table.name == name) {
+        Ok(())
+    } else {
+        Err(StoreError::Backend(
+            format!("an export may not hold the table '{name}'").into(),
+        ))
+    }
+}
+
+fn no_such_column(table: &str, column: &str) -> StoreError {
+    StoreError::Backend(format!("the table '{table}' has no column '{column}'").into())
+}
+
+/// The tables whose rows a tenant's deletion removes besides its accounts.
+const TENANT_TABLES: &[&str] = &[
+    "documents",
+    "jobs",
+    "job_log",
+    "devices",
+    "account_keys",
+    "resources",
+    "sessions",
+];
+
+/// Refuses a write that would put an object outside the scope.
+fn check_in_scope(scope: &TenantScope, organization_id: &str) -> StoreResult<()> {
+    if scope.includes(organization_id) {
+        Ok(())
+    } else {
+        Err(StoreError::OutOfScope)
+    }
+}
+
+fn decode_error(err: serde_json::Error) -> StoreError {
+    StoreError::Backend(Box::new(err))
+}
 
 /// One end-user account: its profile document and that document's hash.
 #[derive(Debug, Clone, PartialEq)]

@@ -30,19 +30,6 @@ const MIGRATIONS: &[&str] = &[
 /// Scoped queries bind those first and number their own parameters from 3.
 const IN_SCOPE: &str = "(?1 IS NULL OR organization_id = ?1 OR (?2 AND organization_id = ''))";
 
-/// The tables an export carries, with whether rows belong to a tenant.
-const EXPORTED_TABLES: &[(&str, bool)] = &[
-    ("users", true),
-    ("documents", true),
-    ("jobs", true),
-    ("job_log", true),
-    ("devices", true),
-    ("account_keys", true),
-    ("resources", true),
-    ("stats_samples", false),
-    ("stats_samples_by_organization", true),
-];
-
 const DEVICE_COLUMNS: &str =
     "organization_id, username, device_id, key_hash, registered_at, last_seen_at";
 
@@ -187,19 +174,6 @@ fn backend(err: sqlx::Error) -> StoreError {
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
-/// Refuses a write that would put an object outside the scope.
-fn check_in_scope(scope: &TenantScope, organization_id: &str) -> StoreResult<()> {
-    if scope.includes(organization_id) {
-        Ok(())
-    } else {
-        Err(StoreError::OutOfScope)
-    }
-}
-
-fn decode_error(err: serde_json::Error) -> StoreError {
-    StoreError::Backend(Box::new(err))
 }
 
 /// A row of an export as the SQL values it came from.
@@ -989,15 +963,7 @@ impl Store for SqliteStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;
-        for table in [
-            "documents",
-            "jobs",
-            "job_log",
-            "devices",
-            "account_keys",
-            "resources",
-            "sessions",
-        ] {
+        for table in TENANT_TABLES {
             sqlx::query(&format!("DELETE FROM {table} WHERE organization_id = ?"))
                 .bind(organization_id)
                 .execute(&mut *tx)
@@ -1022,29 +988,24 @@ impl Store for SqliteStore {
         // One read transaction: every table from the same moment.
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let mut tables = Vec::new();
-        for (name, per_tenant) in EXPORTED_TABLES {
-            if (*name == "jobs" || *name == "job_log") && options.exclude_jobs {
-                continue;
-            }
-            // Server-wide figures would tell a tenant about the others.
-            if !per_tenant && scope.tenant().is_some() {
-                continue;
-            }
+        for table in exported_tables(scope, options) {
+            let (name, per_tenant) = (table.name, table.per_tenant);
             let columns: Vec<String> = sqlx::query_scalar(&format!(
                 "SELECT name FROM pragma_table_info('{name}') ORDER BY cid"
             ))
             .fetch_all(&mut *tx)
             .await
             .map_err(backend)?;
-            // Tables of the whole server were skipped above unless the scope
-            // is every tenant, so they need no condition.
-            let filter = if *per_tenant { IN_SCOPE } else { "1" };
+            // Tables of the whole server are exported only for every tenant,
+            // so they need no condition.
+            let filter = if per_tenant { IN_SCOPE } else { "1" };
             let sql = format!(
-                "SELECT json_group_array(json_array({})) FROM (SELECT * FROM {name} WHERE {filter} ORDER BY rowid)",
-                columns.join(", ")
+                "SELECT json_group_array(json_array({})) FROM (SELECT * FROM {name} WHERE {filter} ORDER BY {})",
+                columns.join(", "),
+                table.order.replace("seq", "rowid")
             );
             let mut query = sqlx::query_scalar(&sql);
-            if *per_tenant {
+            if per_tenant {
                 query = query.bind(scope.tenant()).bind(scope.with_top_level());
             }
             let json: String = query.fetch_one(&mut *tx).await.map_err(backend)?;
@@ -1061,11 +1022,7 @@ impl Store for SqliteStore {
     async fn import(&self, tables: &[ExportTable]) -> StoreResult<()> {
         let mut tx = self.write_transaction().await?;
         for table in tables {
-            if !EXPORTED_TABLES.iter().any(|(name, _)| *name == table.name) {
-                return Err(StoreError::Backend(
-                    format!("an export may not hold the table '{}'", table.name).into(),
-                ));
-            }
+            check_exported_table(&table.name)?;
             let known: Vec<String> = sqlx::query_scalar(&format!(
                 "SELECT name FROM pragma_table_info('{}')",
                 table.name
@@ -1074,9 +1031,7 @@ impl Store for SqliteStore {
             .await
             .map_err(backend)?;
             if let Some(unknown) = table.columns.iter().find(|c| !known.contains(c)) {
-                return Err(StoreError::Backend(
-                    format!("the table '{}' has no column '{unknown}'", table.name).into(),
-                ));
+                return Err(no_such_column(&table.name, unknown));
             }
             let placeholders = vec!["?"; table.columns.len()].join(", ");
             let sql = format!(

@@ -11,6 +11,7 @@ use std::time::Duration;
 use halley_client::{Auth, Client};
 
 pub mod agent;
+pub mod postgres;
 pub mod s3;
 
 pub struct Server {
@@ -18,6 +19,60 @@ pub struct Server {
     pub url: String,
     pub data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
+    _database: Option<postgres::TestDatabase>,
+}
+
+/// A data directory (and PostgreSQL database) kept past its server's handle.
+pub struct KeptData {
+    _dir: Option<tempfile::TempDir>,
+    _database: Option<postgres::TestDatabase>,
+}
+
+/// Where a data directory's server keeps its store, when not in its
+/// `halley.db`: written at first start, read at every start after.
+const DATABASE_URL_FILE: &str = "test-database-url";
+
+/// Whether the servers of this run use PostgreSQL: `HALLEY_TEST_DATABASE`
+/// is `postgres`, or SQLite, the default.
+pub fn on_postgres() -> bool {
+    match std::env::var("HALLEY_TEST_DATABASE").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Ok("") | Err(_) => false,
+        Ok(other) => panic!("HALLEY_TEST_DATABASE is postgres or sqlite, not {other}"),
+    }
+}
+
+/// The store of a server's data directory, opened beside the server.
+pub async fn open_store(data_dir: &Path) -> std::sync::Arc<dyn halley_server::store::Store> {
+    use halley_server::store::Database;
+    let database = match std::fs::read_to_string(data_dir.join(DATABASE_URL_FILE)) {
+        Ok(url) => Database::Postgres(url),
+        Err(_) => Database::Sqlite(data_dir.join(halley_server::server::DATABASE_FILE)),
+    };
+    database.open().await.expect("the server's store opens")
+}
+
+/// Everything the store holds as bytes, for tests that look for what must
+/// never be stored: SQLite's files, or a dump of the PostgreSQL database.
+pub fn stored_bytes(data_dir: &Path) -> Vec<u8> {
+    match std::fs::read_to_string(data_dir.join(DATABASE_URL_FILE)) {
+        Ok(url) => {
+            let dump = Command::new("pg_dump")
+                .args(["--data-only", &url])
+                .output()
+                .expect("pg_dump runs");
+            assert!(
+                dump.status.success(),
+                "pg_dump: {}",
+                String::from_utf8_lossy(&dump.stderr)
+            );
+            dump.stdout
+        }
+        Err(_) => ["halley.db", "halley.db-wal"]
+            .iter()
+            .flat_map(|file| std::fs::read(data_dir.join(file)).unwrap_or_default())
+            .collect(),
+    }
 }
 
 pub struct Launch {
@@ -54,8 +109,13 @@ impl Server {
             )
             .unwrap();
         }
+        let database = on_postgres().then(postgres::TestDatabase::create_blocking);
+        if let Some(database) = &database {
+            std::fs::write(data_dir.join(DATABASE_URL_FILE), &database.url).unwrap();
+        }
         let mut server = Server::spawn_in(&data_dir, &launch);
         server._temp = Some(temp);
+        server._database = database;
         server
     }
 
@@ -63,6 +123,9 @@ impl Server {
     pub fn spawn_in(data_dir: &Path, launch: &Launch) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_halleyd"));
         command.arg("--data-dir").arg(data_dir);
+        if let Ok(url) = std::fs::read_to_string(data_dir.join(DATABASE_URL_FILE)) {
+            command.arg("--database").arg(url);
+        }
         for listen in &launch.listen {
             command.arg("--listen").arg(listen);
         }
@@ -70,6 +133,7 @@ impl Server {
             .args(&launch.args)
             .env_remove("HALLEY_LISTEN")
             .env_remove("HALLEY_DATA_DIR")
+            .env_remove("HALLEY_DATABASE")
             .env_remove("HALLEY_INITIAL_ADMIN_PASSWORD")
             .env("HALLEY_LOG", "warn")
             .stdout(Stdio::piped())
@@ -95,6 +159,7 @@ impl Server {
             url,
             data_dir: data_dir.to_path_buf(),
             _temp: None,
+            _database: None,
         }
     }
 
@@ -138,9 +203,13 @@ impl Server {
         None
     }
 
-    /// Takes the data directory away from this handle so it outlives the process.
-    pub fn keep_data_dir(&mut self) -> Option<tempfile::TempDir> {
-        self._temp.take()
+    /// Takes the data directory (and database) away from this handle so it
+    /// outlives the process.
+    pub fn keep_data_dir(&mut self) -> KeptData {
+        KeptData {
+            _dir: self._temp.take(),
+            _database: self._database.take(),
+        }
     }
 
     pub fn config(&self) -> serde_json::Value {
@@ -380,10 +449,8 @@ pub async fn next_event(socket: &mut Socket) -> serde_json::Value {
 
 /// Records jobs in the server's job history, as devices report them.
 pub async fn record_jobs(server: &Server, jobs: &[serde_json::Value]) {
-    use halley_server::store::{JobRecord, SqliteStore, Store, TenantScope};
-    let store = SqliteStore::open(&server.data_dir.join(halley_server::server::DATABASE_FILE))
-        .await
-        .unwrap();
+    use halley_server::store::{JobRecord, TenantScope};
+    let store = open_store(&server.data_dir).await;
     for job in jobs {
         store
             .job_put(
