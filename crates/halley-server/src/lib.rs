@@ -9,6 +9,7 @@ pub mod events;
 pub mod http;
 pub mod licensing;
 pub mod lifecycle;
+pub mod listeners;
 pub mod logging;
 pub mod metrics;
 pub mod private_files;

@@ -3,6 +3,9 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let options = halley_server::server::Options::parse();
+    if let Some(target) = &options.copy_database_to {
+        return halley_server::server::copy_database(&options, target).await;
+    }
     let log_guard = halley_server::logging::init(&options.data_dir)?;
     let outcome = halley_server::server::run(options).await?;
     drop(log_guard);

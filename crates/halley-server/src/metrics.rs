@@ -193,6 +193,42 @@ pub async fn render(state: &AppState) -> ApiResult<String> {
         let buckets = crate::storage::buckets::list(state, &scope).await?;
         out.gauge("halley_buckets", "Storage Role buckets.", buckets.len());
     }
+    out.family(
+        "halley_webhook_outbox_pending",
+        "gauge",
+        "Webhook deliveries queued, by hook (organization/name).",
+    );
+    for (hook, pending) in state.store.outbox_depth().await? {
+        out.sample("halley_webhook_outbox_pending", &[("hook", &hook)], pending);
+    }
+    out.family(
+        "halley_webhook_deliveries_total",
+        "counter",
+        "Webhook delivery attempts of this node since start, by outcome.",
+    );
+    for (outcome, count) in state.deliveries.counts() {
+        out.sample(
+            "halley_webhook_deliveries_total",
+            &[("outcome", outcome)],
+            count,
+        );
+    }
+    let pool = state.store.pool_use();
+    out.family(
+        "halley_database_connections",
+        "gauge",
+        "This node's database connections, open and idle among them.",
+    );
+    out.sample(
+        "halley_database_connections",
+        &[("state", "open")],
+        pool.open,
+    );
+    out.sample(
+        "halley_database_connections",
+        &[("state", "idle")],
+        pool.idle,
+    );
     request_series(&mut out, &state.requests);
     Ok(out.0)
 }

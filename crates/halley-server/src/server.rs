@@ -8,14 +8,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use halley_api::constants::{SEVT_ACCOUNT_ADMIN_NEW, SEVT_SERVER_SHUTDOWN, SEVT_SERVER_STARTED};
-use tokio::net::TcpListener;
 
-use crate::config::{ConfigStore, DEFAULT_LISTEN};
+use crate::config::ConfigStore;
 use crate::events::{sinks, webhooks, DEFAULT_QUEUE_LIMIT};
 use crate::lifecycle::Lifecycle;
 use crate::service::admins::new_admin;
 use crate::state::AppState;
-use crate::store::Database;
+use crate::store::{Database, Store};
 
 /// Name of the SQLite database inside the data directory.
 pub const DATABASE_FILE: &str = "halley.db";
@@ -39,6 +38,11 @@ pub struct Options {
     /// DATA_DIR/halley.db.
     #[arg(long, env = "HALLEY_DATABASE", hide_env_values = true)]
     pub database: Option<String>,
+    /// Copies every row of the database into this one (empty, of either
+    /// engine), then exits: the way from SQLite to PostgreSQL. Sessions and
+    /// queued webhook deliveries are not copied.
+    #[arg(long, value_name = "DATABASE", hide_env_values = true)]
+    pub copy_database_to: Option<String>,
     /// The configuration file. Default: DATA_DIR/cometd.cfg.
     #[arg(long, env = "HALLEY_CONFIG")]
     pub config: Option<PathBuf>,
@@ -98,19 +102,9 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
         .clone()
         .unwrap_or_else(|| options.data_dir.join("cometd.cfg"));
     let config = ConfigStore::load_or_create(&config_path)?;
-    let database = match &options.database {
-        Some(text) if !text.is_empty() => Database::parse(text),
-        _ => Database::Sqlite(options.data_dir.join(DATABASE_FILE)),
-    };
-    if let Database::Sqlite(path) = &database {
-        crate::private_files::prepare_database(path)
-            .with_context(|| format!("restricting {} to its owner", path.display()))?;
-    }
-    let store = database
-        .open()
-        .await
-        .with_context(|| format!("opening the database {}", database.display()))?;
-    let addresses = listen_addresses(&options, &config)?;
+    let store = open_database(&database_of(&options)).await?;
+    let listeners = crate::listeners::plan(&options.listen, &config.get().listen_addresses)?;
+    let addresses: Vec<SocketAddr> = listeners.iter().map(|l| l.address).collect();
     let mut state = AppState::new(
         config,
         store,
@@ -143,24 +137,7 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
     .await?;
 
     let app = crate::http::router(state.clone());
-    let mut servers = tokio::task::JoinSet::new();
-    for address in &addresses {
-        let listener = TcpListener::bind(address)
-            .await
-            .with_context(|| format!("listening on {address}"))?;
-        let bound = listener.local_addr()?;
-        println!("halleyd listening on http://{bound}");
-        tracing::info!("listening on http://{bound}");
-        let app = app
-            .clone()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let stopping = state.clone();
-        servers.spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stopping.lifecycle.ended().await })
-                .await
-        });
-    }
+    let mut servers = crate::listeners::serve_all(&listeners, app, &state).await?;
     {
         let state = state.clone();
         tokio::spawn(async move {
@@ -197,32 +174,61 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
     Ok(state.lifecycle.current())
 }
 
-fn listen_addresses(options: &Options, config: &ConfigStore) -> anyhow::Result<Vec<SocketAddr>> {
-    let mut texts: Vec<String> = options
-        .listen
-        .iter()
-        .filter(|s| !s.is_empty())
-        .cloned()
-        .collect();
-    if texts.is_empty() {
-        texts = config
-            .get()
-            .listen_addresses
-            .iter()
-            .map(|l| l.listen_address.clone())
-            .filter(|s| !s.is_empty())
-            .collect();
+/// The database `--database` names, else the data directory's `halley.db`.
+fn database_of(options: &Options) -> Database {
+    match &options.database {
+        Some(text) if !text.is_empty() => Database::parse(text),
+        _ => Database::Sqlite(options.data_dir.join(DATABASE_FILE)),
     }
-    if texts.is_empty() {
-        texts.push(DEFAULT_LISTEN.to_string());
+}
+
+async fn open_database(database: &Database) -> anyhow::Result<Arc<dyn Store>> {
+    if let Database::Sqlite(path) = database {
+        crate::private_files::prepare_database(path)
+            .with_context(|| format!("restricting {} to its owner", path.display()))?;
     }
-    texts
-        .iter()
-        .map(|text| {
-            text.parse::<SocketAddr>()
-                .with_context(|| format!("'{text}' is not a listen address (use ADDR:PORT, e.g. 127.0.0.1:8060 or [::1]:8060)"))
-        })
-        .collect()
+    let store = database
+        .open()
+        .await
+        .with_context(|| format!("opening the database {}", database.display()))?;
+    tracing::info!("database: {}", database.display());
+    Ok(store)
+}
+
+/// `--copy-database-to`: the whole database, as one logical export, into an
+/// empty one. The server should be stopped, so that nothing is written meanwhile.
+pub async fn copy_database(options: &Options, target: &str) -> anyhow::Result<()> {
+    let source = database_of(options);
+    let target = Database::parse(target);
+    if source == target {
+        anyhow::bail!("--copy-database-to names the database the server uses");
+    }
+    let tables = open_database(&source)
+        .await?
+        .export(&crate::auth::TenantScope::server_wide(), Default::default())
+        .await
+        .context("reading the database")?;
+    let copy = open_database(&target).await?;
+    if !copy
+        .user_list(&crate::auth::TenantScope::server_wide())
+        .await?
+        .is_empty()
+    {
+        anyhow::bail!(
+            "{} already holds accounts: the copy goes only into an empty database",
+            target.display()
+        );
+    }
+    copy.import(&tables)
+        .await
+        .with_context(|| format!("writing into {}", target.display()))?;
+    let rows: usize = tables.iter().map(|table| table.rows.len()).sum();
+    println!(
+        "copied {rows} rows of {} tables into {}",
+        tables.len(),
+        target.display()
+    );
+    Ok(())
 }
 
 /// On a server with no administrator: loopback-only servers get `admin` /

@@ -2185,6 +2185,9 @@ async fn screenshots() {
 
 #[tokio::test]
 async fn a_storage_vault_is_requested_from_a_provider_in_the_profile_editor() {
+    if browser_missing("a_storage_vault_is_requested_from_a_provider_in_the_profile_editor") {
+        return;
+    }
     let _lock = BROWSER_LOCK.lock().await;
     let server = Server::start();
     new_account(&server, "rita").await;

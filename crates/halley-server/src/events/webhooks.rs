@@ -14,6 +14,7 @@
 //! with the same event ID, by which the receiver recognises it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -144,13 +145,30 @@ struct Worker {
     task: JoinHandle<()>,
 }
 
-/// The delivery workers, one per configured hook.
+/// The delivery workers, one per configured hook, and what their attempts
+/// came to since start.
 #[derive(Default)]
 pub struct Deliveries {
     workers: Mutex<HashMap<String, Worker>>,
+    delivered: AtomicU64,
+    retried: AtomicU64,
+    given_up: AtomicU64,
 }
 
 impl Deliveries {
+    /// Attempts since start by outcome, for `/metrics`.
+    pub fn counts(&self) -> [(&'static str, u64); 3] {
+        [
+            ("delivered", self.delivered.load(Ordering::Relaxed)),
+            ("retried", self.retried.load(Ordering::Relaxed)),
+            ("given_up", self.given_up.load(Ordering::Relaxed)),
+        ]
+    }
+
+    fn count(&self, counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Wakes the workers of these hooks: they have new rows.
     pub fn wake<'a>(&self, keys: impl IntoIterator<Item = &'a String>) {
         let workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
@@ -269,8 +287,8 @@ async fn run_worker(state: Arc<AppState>, key: String, notify: Arc<Notify>) {
         let hook = Arc::new(hook);
         let outcomes: Vec<Settlement> = futures::stream::iter(rows)
             .map(|row| {
-                let (client, hook) = (client.clone(), hook.clone());
-                async move { deliver(&client, &hook, &row).await }
+                let (client, hook, state) = (client.clone(), hook.clone(), state.clone());
+                async move { deliver(&client, &hook, &row, &state.deliveries).await }
             })
             .buffer_unordered(IN_FLIGHT)
             .collect()
@@ -285,7 +303,12 @@ async fn run_worker(state: Arc<AppState>, key: String, notify: Arc<Notify>) {
 }
 
 /// Delivers one row and says what becomes of it.
-async fn deliver(client: &reqwest::Client, hook: &Hook, row: &OutboxRow) -> Settlement {
+async fn deliver(
+    client: &reqwest::Client,
+    hook: &Hook,
+    row: &OutboxRow,
+    counts: &Deliveries,
+) -> Settlement {
     let tracing_id = uuid::Uuid::new_v4().to_string();
     let mut request = client
         .post(&hook.option.url)
@@ -304,6 +327,7 @@ async fn deliver(client: &reqwest::Client, hook: &Hook, row: &OutboxRow) -> Sett
         Err(err) => Some(err.to_string()),
     };
     let Some(why) = failure else {
+        counts.count(&counts.delivered);
         return Settlement::Done(row.id);
     };
     let attempts = row.attempts + 1;
@@ -313,6 +337,7 @@ async fn deliver(client: &reqwest::Client, hook: &Hook, row: &OutboxRow) -> Sett
             hook.key,
             hook.option.url
         );
+        counts.count(&counts.given_up);
         return Settlement::Done(row.id);
     }
     let backoff = (1i64 << (attempts - 1).min(20)).min(MAX_BACKOFF_SECONDS);
@@ -321,6 +346,7 @@ async fn deliver(client: &reqwest::Client, hook: &Hook, row: &OutboxRow) -> Sett
         hook.key,
         hook.option.url
     );
+    counts.count(&counts.retried);
     Settlement::RetryAt {
         id: row.id,
         attempts,

@@ -337,6 +337,13 @@ pub struct ExportOptions {
     pub exclude_jobs: bool,
 }
 
+/// A store's database connections: open, and idle among them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub open: u32,
+    pub idle: u32,
+}
+
 /// A webhook delivery to queue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewDelivery {
@@ -419,6 +426,11 @@ pub trait Store: Send + Sync {
     async fn outbox_settle(&self, outcomes: &[Settlement]) -> StoreResult<()>;
     /// Drops the queues of every hook not in `keep`.
     async fn outbox_forget_hooks_except(&self, keep: &[String]) -> StoreResult<u64>;
+    /// How many deliveries each hook has queued, by hook.
+    async fn outbox_depth(&self) -> StoreResult<Vec<(String, i64)>>;
+
+    /// The engine's connections now.
+    fn pool_use(&self) -> PoolUse;
 
     async fn document_get(
         &self,

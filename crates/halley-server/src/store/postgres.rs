@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Row};
+use sqlx::{Connection, PgConnection, PgPool, Row};
 
 use super::*;
 
@@ -45,6 +45,14 @@ impl PostgresStore {
     /// and brings the schema up to date.
     pub async fn open(url: &str) -> StoreResult<Self> {
         let options: PgConnectOptions = url.parse().map_err(backend)?;
+        // One connection first, so that a wrong address or password fails
+        // at once: the pool would retry it until its timeout.
+        PgConnection::connect_with(&options)
+            .await
+            .map_err(backend)?
+            .close()
+            .await
+            .map_err(backend)?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))
@@ -58,11 +66,6 @@ impl PostgresStore {
 
     pub async fn close(&self) {
         self.pool.close().await;
-    }
-
-    /// Connections the pool holds now, and how many of them are idle.
-    pub fn pool_use(&self) -> (u32, usize) {
-        (self.pool.size(), self.pool.num_idle())
     }
 
     /// All steps not yet applied, in one transaction under the migration
@@ -534,6 +537,20 @@ impl Store for PostgresStore {
             .map_err(backend)?
             .rows_affected();
         Ok(deleted)
+    }
+
+    async fn outbox_depth(&self) -> StoreResult<Vec<(String, i64)>> {
+        sqlx::query_as("SELECT hook, COUNT(*) FROM webhook_outbox GROUP BY hook ORDER BY hook")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
+    fn pool_use(&self) -> PoolUse {
+        PoolUse {
+            open: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+        }
     }
 
     async fn document_get(

@@ -515,6 +515,20 @@ impl Store for SqliteStore {
         Ok(deleted)
     }
 
+    async fn outbox_depth(&self) -> StoreResult<Vec<(String, i64)>> {
+        sqlx::query_as("SELECT hook, COUNT(*) FROM webhook_outbox GROUP BY hook ORDER BY hook")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
+    fn pool_use(&self) -> PoolUse {
+        PoolUse {
+            open: self.pool.size() + self.writer.size(),
+            idle: (self.pool.num_idle() + self.writer.num_idle()) as u32,
+        }
+    }
+
     async fn document_get(
         &self,
         scope: &TenantScope,

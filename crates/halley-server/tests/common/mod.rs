@@ -42,6 +42,19 @@ pub fn on_postgres() -> bool {
     }
 }
 
+/// The `--database` a server of this data directory starts with, if any.
+pub fn database_args(data_dir: &Path) -> Vec<String> {
+    match std::fs::read_to_string(data_dir.join(DATABASE_URL_FILE)) {
+        Ok(url) => vec!["--database".into(), url],
+        Err(_) => vec![],
+    }
+}
+
+/// Makes the servers of this data directory start on `url` from now on.
+pub fn use_database(data_dir: &Path, url: &str) {
+    std::fs::write(data_dir.join(DATABASE_URL_FILE), url).unwrap();
+}
+
 /// The store of a server's data directory, opened beside the server.
 pub async fn open_store(data_dir: &Path) -> std::sync::Arc<dyn halley_server::store::Store> {
     use halley_server::store::Database;
@@ -122,10 +135,10 @@ impl Server {
     /// Starts `halleyd` on an existing data directory (after a restart, say).
     pub fn spawn_in(data_dir: &Path, launch: &Launch) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_halleyd"));
-        command.arg("--data-dir").arg(data_dir);
-        if let Ok(url) = std::fs::read_to_string(data_dir.join(DATABASE_URL_FILE)) {
-            command.arg("--database").arg(url);
-        }
+        command
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(database_args(data_dir));
         for listen in &launch.listen {
             command.arg("--listen").arg(listen);
         }
