@@ -198,7 +198,13 @@ pub async fn render(state: &AppState) -> ApiResult<String> {
         "gauge",
         "Webhook deliveries queued, by hook (organization/name).",
     );
-    for (hook, pending) in state.store.outbox_depth().await? {
+    for (key, pending) in state.store.outbox_depth().await? {
+        // Keys are `["organization","name"]`; a top-level hook is its name.
+        let hook = match serde_json::from_str::<(String, String)>(&key) {
+            Ok((organization, name)) if organization.is_empty() => name,
+            Ok((organization, name)) => format!("{organization}/{name}"),
+            Err(_) => key,
+        };
         out.sample("halley_webhook_outbox_pending", &[("hook", &hook)], pending);
     }
     out.family(

@@ -95,9 +95,20 @@ async fn metrics_are_off_unless_configured_and_match_the_api() {
     assert_eq!(scrape(&server, None).await.status(), 403);
     assert_eq!(scrape(&server, Some("wrong")).await.status(), 403);
 
+    // One hook that answers, one that cannot be reached.
+    let mut receiver = WebhookReceiver::start(0).await;
+    let hooks = json!({"good": {"URL": receiver.url}, "down": {"URL": "http://127.0.0.1:1/"}});
+    admin_post(
+        &server.url,
+        "/api/v1/admin/meta/webhook-options/set",
+        &[("WebhookOptions", &hooks.to_string())],
+    )
+    .await
+    .assert_refused(200, "OK");
     for name in ["ann", "ben"] {
         new_account(&server, name).await;
     }
+    receiver.next(10).await;
     let mut p = profile(&server, "ann").await;
     p["Destinations"] = json!({"v1": {"Description": "Office", "DestinationType": 1002, "LocalcopyPath": "/srv/v1",
         "StorageLimitEnabled": true, "StorageLimitBytes": 1000000,
@@ -187,6 +198,65 @@ async fn metrics_are_off_unless_configured_and_match_the_api() {
         &[("endpoint", "/api/v1/admin/add-user")],
     );
     assert_eq!(counted, Some(2.0));
+
+    // Webhooks: what was delivered, what waits to be tried again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let samples = loop {
+        let samples = parse(
+            &scrape(&server, Some("scrape-me"))
+                .await
+                .text()
+                .await
+                .unwrap(),
+        );
+        let retried = value(
+            &samples,
+            "halley_webhook_deliveries_total",
+            &[("outcome", "retried")],
+        );
+        if retried.unwrap_or(0.0) >= 1.0 {
+            break samples;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failed delivery was counted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let delivered = value(
+        &samples,
+        "halley_webhook_deliveries_total",
+        &[("outcome", "delivered")],
+    );
+    assert!(delivered.unwrap_or(0.0) >= 1.0, "{delivered:?}");
+    let pending = value(
+        &samples,
+        "halley_webhook_outbox_pending",
+        &[("hook", "down")],
+    );
+    assert!(pending.unwrap_or(0.0) >= 1.0, "{pending:?}");
+    assert_eq!(
+        value(
+            &samples,
+            "halley_webhook_outbox_pending",
+            &[("hook", "good")]
+        ),
+        None
+    );
+    let open = value(
+        &samples,
+        "halley_database_connections",
+        &[("state", "open")],
+    );
+    let idle = value(
+        &samples,
+        "halley_database_connections",
+        &[("state", "idle")],
+    );
+    assert!(
+        open.unwrap_or(0.0) >= 1.0 && idle <= open,
+        "{open:?} {idle:?}"
+    );
 
     // An allowed address needs no token.
     let allowed = Server::launch(Launch {
