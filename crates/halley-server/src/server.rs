@@ -14,6 +14,7 @@ use crate::events::{sinks, webhooks, DEFAULT_QUEUE_LIMIT};
 use crate::lifecycle::Lifecycle;
 use crate::service::admins::new_admin;
 use crate::state::AppState;
+use crate::store::cluster::Cluster;
 use crate::store::{Database, Store};
 
 /// Name of the SQLite database inside the data directory.
@@ -43,6 +44,11 @@ pub struct Options {
     /// queued webhook deliveries are not copied.
     #[arg(long, value_name = "DATABASE", hide_env_values = true)]
     pub copy_database_to: Option<String>,
+    /// On PostgreSQL, replace the configuration the nodes share with the
+    /// configuration file's at start (it otherwise only fills an empty
+    /// database).
+    #[arg(long)]
+    pub import_config: bool,
     /// The configuration file. Default: DATA_DIR/cometd.cfg.
     #[arg(long, env = "HALLEY_CONFIG")]
     pub config: Option<PathBuf>,
@@ -101,8 +107,16 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
         .config
         .clone()
         .unwrap_or_else(|| options.data_dir.join("cometd.cfg"));
-    let config = ConfigStore::load_or_create(&config_path)?;
-    let store = open_database(&database_of(&options)).await?;
+    let node = node_name(&options.data_dir)?;
+    let (store, cluster) = open_database(&database_of(&options), &node).await?;
+    let config = match &cluster {
+        None => ConfigStore::load_or_create(&config_path)?,
+        Some(cluster) => {
+            ConfigStore::open_shared(&config_path, cluster.clone(), options.import_config)
+                .await
+                .context("the configuration in the database")?
+        }
+    };
     let listeners = crate::listeners::plan(&options.listen, &config.get().listen_addresses)?;
     let addresses: Vec<SocketAddr> = listeners.iter().map(|l| l.address).collect();
     let mut state = AppState::new(
@@ -111,6 +125,10 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
         options.data_dir.clone(),
         options.event_queue_limit,
     );
+    if let Some(cluster) = &cluster {
+        state.throttle = crate::auth::throttle::Throttle::shared(cluster.clone());
+    }
+    state.cluster = cluster.clone();
     state.web_allowed_origins = crate::web::AllowedOrigins::parse(&options.web_allowed_origins)?;
     state.license_portal = options.license_portal.clone();
     state.job_abandon_after = std::time::Duration::from_secs(options.job_abandon_seconds);
@@ -121,8 +139,15 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
         allowed: options.metrics_allow.clone(),
         token: options.metrics_token.clone().filter(|t| !t.is_empty()),
     };
+    if cluster.is_some() {
+        // Subscribers get every node's events from the shared feed instead.
+        state.events.use_shared_feed();
+    }
     let state = Arc::new(state);
     let sink_task = sinks::spawn(state.clone());
+    if let Some(cluster) = &cluster {
+        crate::events::feed::spawn(state.clone(), cluster.clone());
+    }
     // Every hook is greeted at start: its queue is being flushed anew.
     let all_hooks: Vec<String> = webhooks::configured_hooks(&state.config.get())
         .into_iter()
@@ -182,17 +207,35 @@ fn database_of(options: &Options) -> Database {
     }
 }
 
-async fn open_database(database: &Database) -> anyhow::Result<Arc<dyn Store>> {
+/// This node's name among the nodes of one database: made at first start
+/// and kept in the data directory, so that a restarted node takes back its
+/// own leases and claims at once.
+fn node_name(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_dir.join("node-id");
+    if let Ok(name) = std::fs::read_to_string(&path) {
+        if !name.trim().is_empty() {
+            return Ok(name.trim().to_string());
+        }
+    }
+    let name = crate::util::random_hex(8);
+    std::fs::write(&path, &name).with_context(|| format!("writing {}", path.display()))?;
+    Ok(name)
+}
+
+async fn open_database(
+    database: &Database,
+    node: &str,
+) -> anyhow::Result<(Arc<dyn Store>, Option<Arc<Cluster>>)> {
     if let Database::Sqlite(path) = database {
         crate::private_files::prepare_database(path)
             .with_context(|| format!("restricting {} to its owner", path.display()))?;
     }
-    let store = database
-        .open()
+    let opened = database
+        .open_with_cluster(node)
         .await
         .with_context(|| format!("opening the database {}", database.display()))?;
     tracing::info!("database: {}", database.display());
-    Ok(store)
+    Ok(opened)
 }
 
 /// `--copy-database-to`: the whole database, as one logical export, into an
@@ -203,12 +246,14 @@ pub async fn copy_database(options: &Options, target: &str) -> anyhow::Result<()
     if source == target {
         anyhow::bail!("--copy-database-to names the database the server uses");
     }
-    let tables = open_database(&source)
+    let tool = "copy-database";
+    let tables = open_database(&source, tool)
         .await?
+        .0
         .export(&crate::auth::TenantScope::server_wide(), Default::default())
         .await
         .context("reading the database")?;
-    let copy = open_database(&target).await?;
+    let (copy, _) = open_database(&target, tool).await?;
     if !copy
         .user_list(&crate::auth::TenantScope::server_wide())
         .await?
@@ -285,6 +330,9 @@ fn spawn_stats_sampler(state: Arc<AppState>) {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
+            if !state.leads("stats-sampler", every * 2).await {
+                continue;
+            }
             if let Err(err) = state.store.stats_sample(crate::util::now_unix()).await {
                 tracing::warn!("sampling statistics: {err}");
             }

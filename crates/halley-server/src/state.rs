@@ -14,11 +14,14 @@ use crate::config::ConfigStore;
 use crate::events::audit::AuditFiles;
 use crate::events::webhooks::Deliveries;
 use crate::events::EventBus;
+use crate::store::cluster::Cluster;
 use crate::store::Store;
 
 pub struct AppState {
     pub config: ConfigStore,
     pub store: Arc<dyn Store>,
+    /// On PostgreSQL, what this node shares with the others on the database.
+    pub cluster: Option<Arc<Cluster>>,
     pub events: EventBus,
     pub lifecycle: crate::lifecycle::LifecycleControl,
     /// The licence portal (`--license-portal`), also the release feed.
@@ -81,6 +84,7 @@ impl AppState {
         AppState {
             config,
             store,
+            cluster: None,
             events: EventBus::new(event_queue_limit),
             lifecycle: Default::default(),
             license_portal: None,
@@ -117,6 +121,22 @@ impl AppState {
     pub fn record_self_backup(&self, index: i64, change: impl FnOnce(&mut SelfBackupStatistics)) {
         let mut runs = self.self_backups.lock().unwrap_or_else(|p| p.into_inner());
         change(runs.entry(index).or_default());
+    }
+
+    /// Whether this node is the one to do the background work `work` now:
+    /// alone, always; in a cluster, while it holds the lease, which it
+    /// renews for `ttl` each time it asks (so ask more often than `ttl`).
+    pub async fn leads(&self, work: &str, ttl: std::time::Duration) -> bool {
+        let Some(cluster) = &self.cluster else {
+            return true;
+        };
+        match cluster.lease(work, ttl).await {
+            Ok(held) => held,
+            Err(why) => {
+                tracing::warn!("taking the lease on {work}: {why}");
+                false
+            }
+        }
     }
 
     /// One entry per self-backup target index, up to the highest that ran.

@@ -290,11 +290,13 @@ async fn admin_password(
     state
         .throttle
         .check(&account_key, address, &config.login_protection)
+        .await
         .map_err(throttled)?;
-    let fail = |organization_id: &str, err: ApiError| {
+    let fail = async |organization_id: &str, err: ApiError| {
         state
             .throttle
-            .record_failure(&account_key, address, &config.login_protection);
+            .record_failure(&account_key, address, &config.login_protection)
+            .await;
         state.events.emit(
             SEVT_ACCOUNT_ADMIN_LOGIN_FAILED,
             &format!("admin:{username}"),
@@ -316,7 +318,7 @@ async fn admin_password(
                 )
                 .await?
                 {
-                    return Err(fail(&admin.organization_id, ApiError::unauthorised()));
+                    return Err(fail(&admin.organization_id, ApiError::unauthorised()).await);
                 }
                 admin.clone()
             }
@@ -340,7 +342,7 @@ async fn admin_password(
                 if let Some(err) =
                     external_refusal(username, &admin.external_authentication_source, &outcome)
                 {
-                    return Err(fail(&admin.organization_id, err));
+                    return Err(fail(&admin.organization_id, err).await);
                 }
                 admin.clone()
             }
@@ -350,7 +352,8 @@ async fn admin_password(
                     password_check::spend(state, password).await?;
                     state
                         .throttle
-                        .record_failure(&account_key, address, &config.login_protection);
+                        .record_failure(&account_key, address, &config.login_protection)
+                        .await;
                     return Err(ApiError::unauthorised());
                 }
                 // A refusal outweighs a source that could not be asked.
@@ -377,12 +380,12 @@ async fn admin_password(
                         external_admin(state, username, &organization_id, &id, &source).await?
                     }
                     (None, Some(organization_id), _) => {
-                        return Err(fail(&organization_id, ApiError::unauthorised()))
+                        return Err(fail(&organization_id, ApiError::unauthorised()).await)
                     }
                     (None, None, Some((organization_id, err))) => {
-                        return Err(fail(&organization_id, err))
+                        return Err(fail(&organization_id, err).await)
                     }
-                    (None, None, None) => return Err(fail("", ApiError::unauthorised())),
+                    (None, None, None) => return Err(fail("", ApiError::unauthorised()).await),
                 }
             }
         };
@@ -390,15 +393,16 @@ async fn admin_password(
         return Err(fail(
             &admin.organization_id,
             ApiError::forbidden("Unauthorised: this address is not allowed for this account"),
-        ));
+        )
+        .await);
     }
     let factor =
         match admin_second_factor(state, &admin, &account_key, second, &origin.host).await? {
             Factor::Passed(factor) => factor,
             Factor::Ask(question) => return Err(question),
-            Factor::Refused(err) => return Err(fail(&admin.organization_id, err)),
+            Factor::Refused(err) => return Err(fail(&admin.organization_id, err).await),
         };
-    state.throttle.record_success(&account_key, address);
+    state.throttle.record_success(&account_key, address).await;
     refuse_suspended_tenant(&config, &admin.organization_id)?;
     if admin.external_authentication_source.is_empty()
         && admin.password_format == halley_api::constants::PASSWORD_FORMAT_PLAINTEXT
@@ -657,6 +661,7 @@ async fn user_password(
     state
         .throttle
         .check(&account_key, address, &config.login_protection)
+        .await
         .map_err(throttled)?;
     let record = state
         .store
@@ -669,13 +674,15 @@ async fn user_password(
         password_check::spend(state, password).await?;
         state
             .throttle
-            .record_failure(&account_key, address, &config.login_protection);
+            .record_failure(&account_key, address, &config.login_protection)
+            .await;
         return Err(ApiError::unauthorised());
     };
-    let fail = |err: ApiError| {
+    let fail = async |err: ApiError| {
         state
             .throttle
-            .record_failure(&account_key, address, &config.login_protection);
+            .record_failure(&account_key, address, &config.login_protection)
+            .await;
         state.events.emit(
             SEVT_ACCOUNT_LOGIN_FAILED,
             &format!("user:{username}"),
@@ -694,7 +701,7 @@ async fn user_password(
     )
     .await?
     {
-        return Err(fail(ApiError::unauthorised()));
+        return Err(fail(ApiError::unauthorised()).await);
     }
     let policy = LoginPolicy {
         allow_password: profile.allow_password_login,
@@ -705,12 +712,12 @@ async fn user_password(
     match policy.second_factor(state, &account_key, totp).await {
         Ok(()) => {}
         Err(ApiError::TotpRequired) => return Err(ApiError::TotpRequired),
-        Err(err) => return Err(fail(err)),
+        Err(err) => return Err(fail(err).await),
     }
     if profile.is_suspended {
         return Err(ApiError::forbidden("This account is suspended"));
     }
-    state.throttle.record_success(&account_key, address);
+    state.throttle.record_success(&account_key, address).await;
     refuse_suspended_tenant(&config, &profile.organization_id)?;
     if profile.password_format == halley_api::constants::PASSWORD_FORMAT_PLAINTEXT {
         crate::service::users::set_password(

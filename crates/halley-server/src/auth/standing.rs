@@ -138,6 +138,7 @@ pub async fn confirm_user_password(
     state
         .throttle
         .check(&account_key, address, &config.login_protection)
+        .await
         .map_err(throttled)?;
     let right = password_check::verify(
         state,
@@ -148,11 +149,12 @@ pub async fn confirm_user_password(
     )
     .await?;
     if right {
-        state.throttle.record_success(&account_key, address);
+        state.throttle.record_success(&account_key, address).await;
     } else {
         state
             .throttle
-            .record_failure(&account_key, address, &config.login_protection);
+            .record_failure(&account_key, address, &config.login_protection)
+            .await;
     }
     Ok(right)
 }

@@ -6,6 +6,11 @@
 //!   due gets a missed job (7004, `StartTime` = `EndTime` = the scheduled
 //!   time), as a Comet Server writes them;
 //! - job log lines older than `PruneLogsAfterDays` are removed, hourly.
+//!
+//! In a cluster a device is connected to one node, which says so by
+//! refreshing the device's `last_seen_at` every [`HEARTBEAT_SECS`]; the
+//! others count a device seen that recently as connected. Missed schedules
+//! and pruning run on the node that holds their lease.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +21,9 @@ use halley_protocol::schedule;
 
 use super::jobs::{self, scope_of};
 use crate::auth::TenantScope;
+use crate::devices::registry::Peer;
 use crate::state::AppState;
-use crate::store::{JobQuery, JobWhen};
+use crate::store::{DeviceRecord, JobQuery, JobWhen};
 use crate::util::now_unix;
 
 const EVERY: Duration = Duration::from_secs(2);
@@ -26,15 +32,33 @@ const EVERY: Duration = Duration::from_secs(2);
 /// look keeps every occurrence, so waiting loses nothing.
 const MISSED_EVERY_SECS: i64 = 30;
 const PRUNE_EVERY_SECS: i64 = 3600;
+/// How often a node in a cluster tells the others which devices it holds.
+const HEARTBEAT_SECS: i64 = 10;
+/// How long the watch stays with a node that stopped renewing it.
+const WATCH_LEASE: Duration = Duration::from_secs(15);
+/// A device another node saw this recently is connected there.
+const SEEN_ELSEWHERE_SECS: i64 = 3 * HEARTBEAT_SECS;
 
 pub fn spawn(state: Arc<AppState>) {
     tokio::spawn(async move {
         let mut last_scan = now_unix();
         let mut last_prune = 0;
+        let mut last_heartbeat = 0;
         let mut ticks = tokio::time::interval(EVERY);
         loop {
             ticks.tick().await;
             let now = now_unix();
+            if state.cluster.is_some() && now - last_heartbeat >= HEARTBEAT_SECS {
+                last_heartbeat = now;
+                heartbeat(&state, now).await;
+            }
+            // The node that takes the watch over looks for missed schedules
+            // from its own last tick on, so those that came due in the
+            // dying leader's last half-minute go unrecorded.
+            if !state.leads("device-watch", WATCH_LEASE).await {
+                last_scan = now;
+                continue;
+            }
             if let Err(err) = abandon(&state, now).await {
                 tracing::warn!("checking for abandoned jobs: {err:?}");
             }
@@ -54,6 +78,25 @@ pub fn spawn(state: Arc<AppState>) {
             }
         }
     });
+}
+
+/// Refreshes `last_seen_at` of the devices connected to this node.
+async fn heartbeat(state: &AppState, now: i64) {
+    for connection in state.devices.devices(&TenantScope::server_wide(), None) {
+        if let Peer::Device { key_hash, .. } = &connection.peer {
+            let _ = state.store.device_seen(key_hash, now).await;
+        }
+    }
+}
+
+/// Whether a device is connected: to this node, or (in a cluster) to
+/// another that saw it lately.
+fn connected(state: &AppState, device: &DeviceRecord, now: i64) -> bool {
+    !state
+        .devices
+        .of_device(&device.organization_id, &device.username, &device.device_id)
+        .is_empty()
+        || (state.cluster.is_some() && now - device.last_seen_at <= SEEN_ELSEWHERE_SECS)
 }
 
 async fn abandon(state: &AppState, now: i64) -> Result<(), crate::http::ApiError> {
@@ -78,7 +121,15 @@ async fn abandon(state: &AppState, now: i64) -> Result<(), crate::http::ApiError
         let Ok(detail) = serde_json::from_str::<BackupJobDetail>(&record.detail_json) else {
             continue;
         };
-        if detail.device_id.is_empty()
+        if detail.device_id.is_empty() {
+            continue;
+        }
+        let device = devices.iter().find(|d| {
+            d.organization_id == record.organization_id
+                && d.username == record.username
+                && d.device_id == detail.device_id
+        });
+        if device.is_some_and(|d| connected(state, d, now))
             || !state
                 .devices
                 .of_device(&record.organization_id, &record.username, &detail.device_id)
@@ -86,14 +137,7 @@ async fn abandon(state: &AppState, now: i64) -> Result<(), crate::http::ApiError
         {
             continue;
         }
-        let last_seen = devices
-            .iter()
-            .find(|d| {
-                d.organization_id == record.organization_id
-                    && d.username == record.username
-                    && d.device_id == detail.device_id
-            })
-            .map_or(0, |d| d.last_seen_at);
+        let last_seen = device.map_or(0, |d| d.last_seen_at);
         let last_heard = last_seen
             .max(detail.progress.recieved_time)
             .max(detail.start_time);
@@ -117,11 +161,7 @@ async fn missed(state: &AppState, after: i64, until: i64) -> Result<(), crate::h
     let devices = state.store.device_list(&TenantScope::server_wide()).await?;
     let mut by_account: std::collections::BTreeMap<(String, String), Vec<_>> = Default::default();
     for device in devices {
-        let online = !state
-            .devices
-            .of_device(&device.organization_id, &device.username, &device.device_id)
-            .is_empty();
-        if !online {
+        if !connected(state, &device, until) {
             by_account
                 .entry((device.organization_id.clone(), device.username.clone()))
                 .or_default()

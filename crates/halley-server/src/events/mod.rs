@@ -4,13 +4,14 @@
 //! drop an event.
 
 pub mod audit;
+pub mod feed;
 pub mod sinks;
 pub mod webhooks;
 pub mod websocket;
 
 use std::cell::Cell;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use halley_api::constants::sevt_name;
@@ -72,6 +73,9 @@ impl Event {
 
 struct Subscriber {
     id: u64,
+    /// The bus's running number when it subscribed: this node's events up
+    /// to it happened before, and are not sent to it.
+    since: u64,
     /// Only this organisation's events; `None` for every event.
     organization: Option<String>,
     sender: mpsc::Sender<Arc<Event>>,
@@ -96,6 +100,14 @@ pub struct EventBus {
     /// The running number up to which the sinks have written every event
     /// (the webhook outbox rows are committed).
     durable: watch::Sender<u64>,
+    /// In a cluster, subscribers are fed from the shared feed (every node's
+    /// events, in one order), not as events are emitted here.
+    shared_feed: AtomicBool,
+    /// Told when the sinks appended to the shared feed.
+    pub feed_written: Notify,
+    /// This node's events on their way through the shared feed, by ID, with
+    /// their running numbers.
+    in_feed: Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl Default for EventBus {
@@ -113,7 +125,18 @@ impl EventBus {
             next_id: AtomicU64::new(1),
             sequence: AtomicU64::new(0),
             durable: watch::Sender::new(0),
+            shared_feed: AtomicBool::new(false),
+            feed_written: Notify::new(),
+            in_feed: Default::default(),
         }
+    }
+
+    pub fn use_shared_feed(&self) {
+        self.shared_feed.store(true, Ordering::SeqCst);
+    }
+
+    pub fn on_shared_feed(&self) -> bool {
+        self.shared_feed.load(Ordering::SeqCst)
     }
 
     /// Runs a request's work, then waits until every event it emitted is
@@ -172,13 +195,40 @@ impl EventBus {
         }
         let event = Arc::new(event);
         if let Some(sinks) = sinks.as_ref() {
+            if self.on_shared_feed() {
+                self.in_feed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(event.id.clone(), event.sequence);
+                let _ = sinks.send(event);
+                return;
+            }
             let _ = sinks.send(event.clone());
         }
+        // Here every subscriber there is now subscribed before the event.
+        self.deliver(&mut subscribers, &event, u64::MAX);
+    }
+
+    /// Hands an event of the shared feed to this node's subscribers: those
+    /// that subscribed before it happened, when it happened here.
+    pub fn fan_out(&self, event: &Arc<Event>) {
+        let sequence = self
+            .in_feed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&event.id)
+            .unwrap_or(u64::MAX);
+        let mut subscribers = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        self.deliver(&mut subscribers, event, sequence);
+    }
+
+    fn deliver(&self, subscribers: &mut Vec<Subscriber>, event: &Arc<Event>, sequence: u64) {
         subscribers.retain(|subscriber| {
             if subscriber
                 .organization
                 .as_ref()
                 .is_some_and(|org| *org != event.event.owner_organization_id)
+                || sequence <= subscriber.since
             {
                 return true;
             }
@@ -207,6 +257,7 @@ impl EventBus {
             .unwrap_or_else(|p| p.into_inner())
             .push(Subscriber {
                 id,
+                since: self.sequence.load(Ordering::SeqCst),
                 organization,
                 sender,
                 dropped: dropped.clone(),

@@ -39,6 +39,18 @@ pub fn spawn(state: Arc<AppState>) -> JoinHandle<()> {
                 }
                 state.deliveries.wake(rows.iter().map(|row| &row.hook));
             }
+            if let Some(cluster) = &state.cluster {
+                let events: Vec<(String, String)> = batch
+                    .iter()
+                    .map(|e| (e.id.clone(), e.json.clone()))
+                    .collect();
+                // Subscribers on every node wait for these: keep trying.
+                while let Err(err) = cluster.feed_append(&events).await {
+                    tracing::error!("writing the event feed: {err}; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                state.events.feed_written.notify_one();
+            }
             state.audit.write(&config, &batch);
             if let Some(last) = batch.last() {
                 state.events.mark_durable(last.sequence);

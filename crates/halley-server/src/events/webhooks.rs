@@ -35,7 +35,7 @@ pub const MAX_ATTEMPTS: i64 = 10;
 pub const MAX_BACKOFF_SECONDS: i64 = 300;
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Rows a worker takes from the outbox at once.
-const BATCH: i64 = 1024;
+const BATCH: i64 = 128;
 /// Deliveries of one hook in flight at once.
 const IN_FLIGHT: usize = 64;
 /// The header that carries an event's ID, the same on every attempt.

@@ -76,6 +76,15 @@ pub fn spawn_scheduler(state: Arc<AppState>) {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(60)).await;
             let now = now_unix();
+            // One node runs the schedule; the one that takes over after it
+            // died starts from its own last look.
+            if !state
+                .leads("self-backup", std::time::Duration::from_secs(180))
+                .await
+            {
+                last = now;
+                continue;
+            }
             let targets = state.config.get().self_backup.targets.clone();
             for (index, target) in targets.iter().enumerate() {
                 let tz = reports::time_zone(&target.schedule_timezone).unwrap_or_else(|why| {

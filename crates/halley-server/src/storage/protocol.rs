@@ -120,6 +120,7 @@ async fn authenticate(
     if let Err(seconds) = state
         .throttle
         .check(&account, address, &config.login_protection)
+        .await
     {
         let mut refusal = answer(
             StatusCode::TOO_MANY_REQUESTS,
@@ -151,13 +152,14 @@ async fn authenticate(
     };
     match bucket {
         Some(bucket) if right => {
-            state.throttle.record_success(&account, address);
+            state.throttle.record_success(&account, address).await;
             Ok(bucket)
         }
         _ => {
             state
                 .throttle
-                .record_failure(&account, address, &config.login_protection);
+                .record_failure(&account, address, &config.login_protection)
+                .await;
             Err(refused())
         }
     }

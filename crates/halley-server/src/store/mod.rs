@@ -9,6 +9,7 @@
 //! that would put one outside the scope fails with [`StoreError::OutOfScope`].
 //! The contract every engine must meet is `tests/store_contract.rs`.
 
+pub mod cluster;
 mod postgres;
 mod sqlite;
 
@@ -72,10 +73,25 @@ impl Database {
         }
     }
 
+    /// The store alone, for a tool (not a node of a cluster).
     pub async fn open(&self) -> StoreResult<Arc<dyn Store>> {
+        let tool = format!("tool-{}", uuid::Uuid::new_v4().simple());
+        Ok(self.open_with_cluster(&tool).await?.0)
+    }
+
+    /// The store, and on PostgreSQL what the nodes sharing it share besides;
+    /// `node` is this process's name among them.
+    pub async fn open_with_cluster(
+        &self,
+        node: &str,
+    ) -> StoreResult<(Arc<dyn Store>, Option<Arc<cluster::Cluster>>)> {
         Ok(match self {
-            Database::Sqlite(path) => Arc::new(SqliteStore::open(path).await?),
-            Database::Postgres(url) => Arc::new(PostgresStore::open(url).await?),
+            Database::Sqlite(path) => (Arc::new(SqliteStore::open(path).await?), None),
+            Database::Postgres(url) => {
+                let store = PostgresStore::open(url, node).await?;
+                let cluster = Arc::new(store.cluster());
+                (Arc::new(store), Some(cluster))
+            }
         })
     }
 }
@@ -174,6 +190,16 @@ const TENANT_TABLES: &[&str] = &[
     "resources",
     "sessions",
 ];
+
+/// How long a claim on a webhook delivery lasts: longer than a batch of
+/// attempts takes, so that only a worker that died leaves claims to expire.
+const DELIVERY_CLAIM_MS: i64 = 30_000;
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
 
 /// Refuses a write that would put an object outside the scope.
 fn check_in_scope(scope: &TenantScope, organization_id: &str) -> StoreResult<()> {
@@ -418,9 +444,13 @@ pub trait Store: Send + Sync {
 
     /// Queues deliveries, all or none.
     async fn outbox_insert(&self, rows: &[NewDelivery]) -> StoreResult<()>;
-    /// Deliveries of `hook` due at `now`, oldest first.
+    /// Claims deliveries of `hook` due at `now`, oldest first: a claimed
+    /// delivery is handed out again only once settled, or once its claim
+    /// ([`DELIVERY_CLAIM_MS`]) ran out (its worker died), so of several
+    /// nodes' workers one attempts each.
     async fn outbox_due(&self, hook: &str, now: i64, limit: i64) -> StoreResult<Vec<OutboxRow>>;
-    /// When the next delivery of `hook` falls due, if any is queued.
+    /// When the next delivery of `hook` falls due (a claimed one when its
+    /// claim runs out), if any is queued.
     async fn outbox_next_due(&self, hook: &str) -> StoreResult<Option<i64>>;
     /// Records the outcomes of a batch of attempts, all or none.
     async fn outbox_settle(&self, outcomes: &[Settlement]) -> StoreResult<()>;

@@ -13,7 +13,13 @@ use sqlx::{Connection, PgConnection, PgPool, Row};
 use super::*;
 
 /// Schema steps, applied in order; `halley_schema` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("migrations_postgres/0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations_postgres/0001_schema.sql"),
+    include_str!("migrations_postgres/0002_cluster.sql"),
+];
+
+/// The database's clock in milliseconds: one clock for every node.
+const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
 /// The key of the advisory lock migrations run under, so that of several
 /// nodes starting at once one migrates and the others wait for it.
@@ -38,12 +44,15 @@ const NOT_EXPORTED_COLUMNS: &[&str] = &["seq"];
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// This node's name in claims and leases.
+    node: String,
 }
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`)
-    /// and brings the schema up to date.
-    pub async fn open(url: &str) -> StoreResult<Self> {
+    /// and brings the schema up to date, as the node `node`: the name this
+    /// process's claims and leases go by, the same across its restarts.
+    pub async fn open(url: &str, node: &str) -> StoreResult<Self> {
         let options: PgConnectOptions = url.parse().map_err(backend)?;
         // One connection first, so that a wrong address or password fails
         // at once: the pool would retry it until its timeout.
@@ -59,13 +68,27 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(backend)?;
-        let store = PostgresStore { pool };
+        let store = PostgresStore {
+            pool,
+            node: node.to_string(),
+        };
         store.migrate().await?;
+        // What this node claimed before it stopped, it may take again now.
+        sqlx::query("UPDATE webhook_outbox SET claimed_until = 0 WHERE claimed_by = $1")
+            .bind(node)
+            .execute(&store.pool)
+            .await
+            .map_err(backend)?;
         Ok(store)
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// What this node shares with the others on the same database.
+    pub fn cluster(&self) -> super::cluster::Cluster {
+        super::cluster::Cluster::new(self.pool.clone(), self.node.clone())
     }
 
     /// All steps not yet applied, in one transaction under the migration
@@ -479,17 +502,25 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(backend)
     }
 
+    // Due deliveries are claimed, so that of several nodes' workers for a
+    // hook exactly one attempts each; a dead node's claims run out.
     async fn outbox_due(&self, hook: &str, now: i64, limit: i64) -> StoreResult<Vec<OutboxRow>> {
-        let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
-            "SELECT id, hook, event_id, payload, attempts FROM webhook_outbox
-             WHERE hook = $1 AND next_attempt_at <= $2 ORDER BY id LIMIT $3",
-        )
+        let mut rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(&format!(
+            "UPDATE webhook_outbox SET claimed_until = {NOW_MS} + $4, claimed_by = $5
+             WHERE id IN (SELECT id FROM webhook_outbox
+                 WHERE hook = $1 AND next_attempt_at <= $2 AND claimed_until < {NOW_MS}
+                 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+             RETURNING id, hook, event_id, payload, attempts"
+        ))
         .bind(hook)
         .bind(now)
         .bind(limit)
+        .bind(DELIVERY_CLAIM_MS)
+        .bind(&self.node)
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
+        rows.sort_by_key(|row| row.0);
         Ok(rows
             .into_iter()
             .map(|(id, hook, event_id, payload, attempts)| OutboxRow {
@@ -502,12 +533,17 @@ impl Store for PostgresStore {
             .collect())
     }
 
+    /// A claimed row falls due again when its claim runs out.
     async fn outbox_next_due(&self, hook: &str) -> StoreResult<Option<i64>> {
-        sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM webhook_outbox WHERE hook = $1")
-            .bind(hook)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(backend)
+        sqlx::query_scalar(&format!(
+            "SELECT MIN(CASE WHEN claimed_until > {NOW_MS} THEN claimed_until / 1000 + 1
+                        ELSE next_attempt_at END)
+             FROM webhook_outbox WHERE hook = $1"
+        ))
+        .bind(hook)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)
     }
 
     async fn outbox_settle(&self, outcomes: &[Settlement]) -> StoreResult<()> {
@@ -518,7 +554,8 @@ impl Store for PostgresStore {
                     sqlx::query("DELETE FROM webhook_outbox WHERE id = $1").bind(id)
                 }
                 Settlement::RetryAt { id, attempts, at } => sqlx::query(
-                    "UPDATE webhook_outbox SET attempts = $2, next_attempt_at = $3 WHERE id = $1",
+                    "UPDATE webhook_outbox SET attempts = $2, next_attempt_at = $3, claimed_until = 0
+                     WHERE id = $1",
                 )
                 .bind(id)
                 .bind(attempts)

@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_scope_jobs_resources.sql"),
     include_str!("migrations/0009_outbox_event_ids.sql"),
     include_str!("migrations/0010_devices_keys_job_logs.sql"),
+    include_str!("migrations/0011_outbox_claims.sql"),
 ];
 
 /// The scope condition of every tenant-owned query: `?1` is the scope's
@@ -81,6 +82,12 @@ impl SqliteStore {
             .map_err(backend)?;
         let store = SqliteStore { pool, writer };
         store.migrate().await?;
+        // One process has the file: whatever was claimed, it claimed before
+        // it stopped.
+        sqlx::query("UPDATE webhook_outbox SET claimed_until = 0 WHERE claimed_until <> 0")
+            .execute(&store.writer)
+            .await
+            .map_err(backend)?;
         Ok(store)
     }
 
@@ -442,35 +449,46 @@ impl Store for SqliteStore {
     }
 
     async fn outbox_due(&self, hook: &str, now: i64, limit: i64) -> StoreResult<Vec<OutboxRow>> {
-        let rows = sqlx::query(
-            "SELECT id, hook, event_id, payload, attempts FROM webhook_outbox
-             WHERE hook = ? AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+        let now_ms = now_millis();
+        let mut rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
+            "UPDATE webhook_outbox SET claimed_until = ?4
+             WHERE id IN (SELECT id FROM webhook_outbox
+                 WHERE hook = ?1 AND next_attempt_at <= ?2 AND claimed_until < ?5
+                 ORDER BY id LIMIT ?3)
+             RETURNING id, hook, event_id, payload, attempts",
         )
         .bind(hook)
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .bind(now_ms + DELIVERY_CLAIM_MS)
+        .bind(now_ms)
+        .fetch_all(&self.writer)
         .await
         .map_err(backend)?;
+        rows.sort_by_key(|row| row.0);
         Ok(rows
-            .iter()
-            .map(|row| OutboxRow {
-                id: row.get("id"),
-                hook: row.get("hook"),
-                event_id: row.get("event_id"),
-                payload: row.get("payload"),
-                attempts: row.get("attempts"),
+            .into_iter()
+            .map(|(id, hook, event_id, payload, attempts)| OutboxRow {
+                id,
+                hook,
+                event_id,
+                payload,
+                attempts,
             })
             .collect())
     }
 
     async fn outbox_next_due(&self, hook: &str) -> StoreResult<Option<i64>> {
-        let next =
-            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM webhook_outbox WHERE hook = ?")
-                .bind(hook)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(backend)?;
+        let next = sqlx::query_scalar(
+            "SELECT MIN(CASE WHEN claimed_until > ?2 THEN claimed_until / 1000 + 1
+                        ELSE next_attempt_at END)
+             FROM webhook_outbox WHERE hook = ?1",
+        )
+        .bind(hook)
+        .bind(now_millis())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
         Ok(next)
     }
 
@@ -487,7 +505,7 @@ impl Store for SqliteStore {
                 }
                 Settlement::RetryAt { id, attempts, at } => {
                     sqlx::query(
-                        "UPDATE webhook_outbox SET attempts = ?, next_attempt_at = ? WHERE id = ?",
+                        "UPDATE webhook_outbox SET attempts = ?, next_attempt_at = ?, claimed_until = 0 WHERE id = ?",
                     )
                     .bind(attempts)
                     .bind(at)
