@@ -103,20 +103,22 @@ impl ConfigStore {
         Ok(ConfigStore::holding(path, config, Some(cluster), version))
     }
 
-    /// Loads the shared configuration if another node changed it.
-    pub async fn refresh(&self) -> anyhow::Result<()> {
+    /// Loads the shared configuration if another node changed it; says
+    /// whether it did.
+    pub async fn refresh(&self) -> anyhow::Result<bool> {
         let Some(cluster) = &self.cluster else {
-            return Ok(());
+            return Ok(false);
         };
         let _guard = self.writer.lock().await;
         let Some((doc, version)) = cluster.config_load().await? else {
-            return Ok(());
+            return Ok(false);
         };
-        if version > self.version.load(Ordering::SeqCst) {
-            let config = serde_json::from_str(&doc).context("the database's configuration")?;
-            self.install(config, version);
+        if version <= self.version.load(Ordering::SeqCst) {
+            return Ok(false);
         }
-        Ok(())
+        let config = serde_json::from_str(&doc).context("the database's configuration")?;
+        self.install(config, version);
+        Ok(true)
     }
 
     /// Makes `config` current (version `version` of the shared one) and

@@ -58,8 +58,8 @@ pub fn spawn(state: Arc<AppState>, cluster: Arc<Cluster>) {
                 _ = state.events.feed_written.notified() => {}
                 _ = tokio::time::sleep(POLL) => {
                     ticks += 1;
-                    config_changed = ticks % CONFIG_POLL_TICKS == 0;
-                    if ticks % 60 == 0 && state.leads("event-feed-prune", KEEP).await {
+                    config_changed = ticks.is_multiple_of(CONFIG_POLL_TICKS);
+                    if ticks.is_multiple_of(60) && state.leads("event-feed-prune", KEEP).await {
                         let _ = cluster.feed_prune(KEEP).await;
                         let _ = cluster.failures_prune(Duration::from_secs(86_400)).await;
                     }
@@ -67,8 +67,19 @@ pub fn spawn(state: Arc<AppState>, cluster: Arc<Cluster>) {
                 _ = state.lifecycle.ended() => return,
             }
             if config_changed {
-                if let Err(why) = state.config.refresh().await {
-                    tracing::warn!("loading the configuration another node changed: {why:#}");
+                match state.config.refresh().await {
+                    // Webhooks added or removed on another node.
+                    Ok(true) => {
+                        if let Err(why) = super::webhooks::reconcile(&state, &[]).await {
+                            tracing::warn!(
+                                "starting the webhooks of the new configuration: {why:#}"
+                            );
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(why) => {
+                        tracing::warn!("loading the configuration another node changed: {why:#}")
+                    }
                 }
             }
             after = read_after(&state, &cluster, after).await;
@@ -112,6 +123,11 @@ async fn read_after(state: &AppState, cluster: &Cluster, mut after: i64) -> i64 
                 event,
                 json: row.body.clone(),
             }));
+        }
+        if !rows.is_empty() {
+            // Each event's deliveries were queued with it, maybe by another
+            // node, whose workers may be gone.
+            state.deliveries.wake_all();
         }
         if (rows.len() as i64) < PAGE {
             return after;

@@ -34,10 +34,11 @@ use crate::util::now_unix;
 pub const MAX_ATTEMPTS: i64 = 10;
 pub const MAX_BACKOFF_SECONDS: i64 = 300;
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Rows a worker takes from the outbox at once.
-const BATCH: i64 = 128;
 /// Deliveries of one hook in flight at once.
 const IN_FLIGHT: usize = 64;
+/// Rows a worker claims from the outbox at once: one round of attempts, so
+/// a batch ends within [`DELIVERY_TIMEOUT`], well inside its claim.
+const BATCH: i64 = IN_FLIGHT as i64;
 /// The header that carries an event's ID, the same on every attempt.
 pub const EVENT_ID_HEADER: &str = "X-Halley-Event-Id";
 
@@ -176,6 +177,18 @@ impl Deliveries {
             if let Some(worker) = workers.get(key) {
                 worker.notify.notify_one();
             }
+        }
+    }
+
+    /// Wakes every worker: another node queued deliveries.
+    pub fn wake_all(&self) {
+        for worker in self
+            .workers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+        {
+            worker.notify.notify_one();
         }
     }
 

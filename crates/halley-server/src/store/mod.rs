@@ -192,8 +192,9 @@ const TENANT_TABLES: &[&str] = &[
 ];
 
 /// How long a claim on a webhook delivery lasts: longer than a batch of
-/// attempts takes, so that only a worker that died leaves claims to expire.
-const DELIVERY_CLAIM_MS: i64 = 30_000;
+/// attempts takes (one round, at most the 10 s delivery timeout), so that
+/// only a worker that died leaves claims to expire.
+const DELIVERY_CLAIM_MS: i64 = 15_000;
 
 fn now_millis() -> i64 {
     std::time::SystemTime::now()

@@ -1,0 +1,311 @@
+//! Three `halleyd` nodes on one PostgreSQL database behind HAProxy: a stream
+//! of writes spread over the nodes while one is killed with SIGKILL. No
+//! acknowledged write is lost; subscribers on the surviving nodes get every
+//! event once, in the same order; webhooks deliver every event; login
+//! throttling, the TOTP replay guard and background work hold across nodes.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::postgres::TestDatabase;
+use common::*;
+use halley_api::constants::{SEVT_ACCOUNT_NEW, SEVT_META_HELLO};
+use serde_json::{json, Value};
+
+/// HAProxy in front of the nodes, as the README's configuration has it.
+struct Proxy {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn haproxy_missing() -> bool {
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        return false;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "haproxy is required in CI (apt-get install haproxy)"
+    );
+    eprintln!("SKIPPED the cluster test: haproxy is not installed");
+    true
+}
+
+fn start_proxy(nodes: &[&Server]) -> Proxy {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // The documented configuration, with this test's addresses.
+    let documented = include_str!("../../../docs/haproxy.cfg");
+    let mut config: String = documented
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("server "))
+        .map(|line| match line.trim_start().starts_with("bind ") {
+            true => format!("    bind 127.0.0.1:{port}\n"),
+            false => format!("{line}\n"),
+        })
+        .collect();
+    for (n, node) in nodes.iter().enumerate() {
+        let address = node.url.trim_start_matches("http://");
+        config.push_str(&format!(
+            "    server node{n} {address} check inter 200ms fall 1 rise 2\n"
+        ));
+    }
+    let path = dir.path().join("haproxy.cfg");
+    std::fs::write(&path, config).unwrap();
+    let child = Command::new("haproxy")
+        .arg("-db")
+        .arg("-f")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("haproxy starts");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "haproxy never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Proxy {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    }
+}
+
+/// A node of the cluster on `database`, with a data directory of its own.
+fn start_node(database: &TestDatabase, config: &Value) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cometd.cfg"), config.to_string()).unwrap();
+    use_database(dir.path(), &database.url);
+    (Server::spawn_in(dir.path(), &Launch::default()), dir)
+}
+
+/// The `SEVT_ACCOUNT_NEW` resources a subscriber receives, until it has
+/// seen `count` of them.
+async fn accounts_announced(socket: &mut Socket, count: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    while seen.len() < count {
+        let event = next_event(socket).await;
+        if event["Type"] == SEVT_ACCOUNT_NEW {
+            seen.push(event["ResourceID"].as_str().unwrap().to_string());
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_behind_haproxy_lose_nothing_when_one_is_killed() {
+    if haproxy_missing() {
+        return;
+    }
+    let database = TestDatabase::create().await;
+    let config = json!({
+        "TrustXForwardedFor": true, "TrustedProxies": ["127.0.0.1"],
+        "LoginProtection": {"Enabled": true, "FailureThreshold": 10, "CooldownSeconds": 300},
+    });
+    let mut nodes = Vec::new();
+    let mut dirs = Vec::new();
+    for _ in 0..3 {
+        let (node, dir) = start_node(&database, &config);
+        nodes.push(node);
+        dirs.push(dir);
+    }
+    let proxy = start_proxy(&nodes.iter().collect::<Vec<_>>());
+
+    // Background work runs on one node: one statistics sample at start,
+    // not one per node.
+    let stats = admin_post(&proxy.url, "/api/v1/admin/meta/stats", &[("Simple", "0")]).await;
+    assert_eq!(
+        stats.json().as_object().unwrap().len(),
+        1,
+        "{:?}",
+        stats.json()
+    );
+
+    // A webhook set through any node reaches every node.
+    let mut receiver = WebhookReceiver::start(0).await;
+    let hooks =
+        json!({"audit": {"URL": receiver.url, "WhiteListedEventTypes": [SEVT_ACCOUNT_NEW]}});
+    admin_post(
+        &proxy.url,
+        "/api/v1/admin/meta/webhook-options/set",
+        &[("WebhookOptions", &hooks.to_string())],
+    )
+    .await
+    .assert_refused(200, "OK");
+    for node in &nodes {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let got = admin_post(&node.url, "/api/v1/admin/meta/webhook-options/get", &[]).await;
+            if got.json()["audit"]["URL"] == receiver.url.as_str() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} never saw the webhook",
+                node.url
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // Subscribers on the two nodes that survive.
+    let mut subscribers = Vec::new();
+    for node in &nodes[1..] {
+        let (mut socket, answer) =
+            open_stream(&node.url, ["admin", "Password", "admin", "", ""]).await;
+        assert_eq!(answer, "200 OK");
+        assert_eq!(next_event(&mut socket).await["Type"], SEVT_META_HELLO);
+        subscribers.push(socket);
+    }
+
+    // The stream of writes, round robin over the nodes; node 0 dies halfway.
+    let mut acknowledged = Vec::new();
+    for n in 0..30 {
+        if n == 15 {
+            nodes[0].kill();
+        }
+        let name = format!("user{n:02}");
+        let added = admin_post(
+            &proxy.url,
+            "/api/v1/admin/add-user",
+            &[("TargetUser", &name), ("TargetPassword", "password1")],
+        )
+        .await;
+        if added.status == 200 && added.api_status() == 200 {
+            acknowledged.push(name);
+        }
+    }
+    assert!(
+        acknowledged.len() >= 28,
+        "most writes are acknowledged: {acknowledged:?}"
+    );
+
+    let listed = admin_post(&proxy.url, "/api/v1/admin/list-users", &[])
+        .await
+        .json();
+    for name in &acknowledged {
+        assert!(
+            listed.as_array().unwrap().contains(&json!(name)),
+            "{name} was lost: {listed}"
+        );
+    }
+    for socket in &mut subscribers {
+        let seen = accounts_announced(socket, acknowledged.len()).await;
+        assert_eq!(
+            seen, acknowledged,
+            "every event once, in the order of the writes"
+        );
+    }
+
+    // Every event reaches the webhook, the dead node's claims included
+    // once they run out.
+    let mut delivered: std::collections::BTreeMap<String, usize> = Default::default();
+    while !acknowledged.iter().all(|name| delivered.contains_key(name)) {
+        let delivery = receiver.next(60).await;
+        if delivery.event["Type"] != SEVT_ACCOUNT_NEW {
+            continue; // the greeting each node sends a hook
+        }
+        *delivered
+            .entry(delivery.event["ResourceID"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert!(delivered.values().all(|times| *times <= 2), "{delivered:?}");
+
+    // Ten failures on any mix of nodes lock the pair out on all of them.
+    for _ in 0..10 {
+        let answer = post_form(
+            &proxy.url,
+            "/api/v1/admin/list-users",
+            &[
+                ("Username", "admin"),
+                ("AuthType", "Password"),
+                ("Password", "wrong"),
+            ],
+        )
+        .await;
+        assert_eq!(answer.api_status(), 403);
+    }
+    for node in &nodes[1..] {
+        let locked = post_form(
+            &node.url,
+            "/api/v1/admin/list-users",
+            &[
+                ("Username", "admin"),
+                ("AuthType", "Password"),
+                ("Password", "admin"),
+            ],
+        )
+        .await;
+        assert_eq!(locked.api_status(), 429, "{}", node.url);
+    }
+}
+
+#[tokio::test]
+async fn a_totp_code_used_on_one_node_is_refused_on_another() {
+    let database = TestDatabase::create().await;
+    let (first, _first_dir) = start_node(&database, &json!({}));
+    let (second, _second_dir) = start_node(&database, &json!({}));
+    let admin = first.admin();
+    let totp = admin.admin_account_regenerate_totp().await.unwrap();
+    let secret = secret_from_url(&totp.url);
+    admin
+        .admin_account_validate_totp(&totp_code(&secret, -1))
+        .await
+        .unwrap();
+    let code = totp_code(&secret, 0);
+    let with_code = [
+        ("Username", "admin"),
+        ("AuthType", "PasswordTOTP"),
+        ("Password", "admin"),
+        ("TOTP", code.as_str()),
+    ];
+    let path = "/api/v1/admin/account/properties";
+    // The second node learns of the enrolment from the shared configuration.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let plain = post_form(
+            &second.url,
+            path,
+            &[
+                ("Username", "admin"),
+                ("AuthType", "Password"),
+                ("Password", "admin"),
+            ],
+        )
+        .await;
+        if plain.json()["Status"].as_i64().is_some_and(|s| s != 200) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second node never asked for the code"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let used = post_form(&first.url, path, &with_code).await;
+    assert!(used.json()["Status"].is_null(), "{}", used.message());
+    let replay = post_form(&second.url, path, &with_code).await;
+    assert_eq!(
+        replay.api_status(),
+        403,
+        "a code used on the first node worked on the second"
+    );
+}
