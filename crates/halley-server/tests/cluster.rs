@@ -259,10 +259,37 @@ async fn three_nodes_behind_haproxy_lose_nothing_when_one_is_killed() {
 }
 
 #[tokio::test]
-async fn a_totp_code_used_on_one_node_is_refused_on_another() {
+async fn a_resource_uploaded_to_one_node_is_served_by_another_and_a_totp_code_works_once() {
     let database = TestDatabase::create().await;
     let (first, _first_dir) = start_node(&database, &json!({}));
     let (second, _second_dir) = start_node(&database, &json!({}));
+
+    let logo = b"\x89PNG a logo".to_vec();
+    let form = reqwest::multipart::Form::new().part(
+        "upload",
+        reqwest::multipart::Part::bytes(logo.clone()).file_name("logo.png"),
+    );
+    let uploaded: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/admin/meta/resource/new", first.url))
+        .header("X-Comet-Admin-Username", "admin")
+        .header("X-Comet-Admin-AuthType", "Password")
+        .header("X-Comet-Admin-Password", "admin")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hash = uploaded["ResourceHash"].as_str().unwrap();
+    let fetched = admin_post(
+        &second.url,
+        "/api/v1/admin/meta/resource/get",
+        &[("Hash", hash)],
+    )
+    .await;
+    assert_eq!(fetched.body, logo);
+
     let admin = first.admin();
     let totp = admin.admin_account_regenerate_totp().await.unwrap();
     let secret = secret_from_url(&totp.url);

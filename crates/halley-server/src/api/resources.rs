@@ -2,7 +2,9 @@
 //! `meta/resource/new` (multipart, part `upload`) and `meta/resource/get`.
 //! Stored under `DATA_DIR/resources/`, named by their BLAKE3 hash; the store
 //! records which tenant uploaded which, and a tenant reads only its own (the
-//! same bytes uploaded by two tenants are one file and two records).
+//! same bytes uploaded by two tenants are one file and two records). In a
+//! cluster the bytes are also in the database, and a node that lacks a file
+//! fetches it from there.
 
 use halley_api::types::AdminResourceResponse;
 
@@ -34,6 +36,9 @@ pub async fn new(call: Call) -> ApiResult<Reply> {
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     }
+    if let Some(cluster) = &call.state.cluster {
+        cluster.resource_put(&hash, &upload.bytes).await?;
+    }
     call.state
         .store
         .resource_add(admin.organization_id(), &hash)
@@ -61,12 +66,29 @@ pub async fn get(call: Call) -> ApiResult<Reply> {
     if scope.tenant().is_some() && !call.state.store.resource_visible(&scope, hash).await? {
         return Err(missing());
     }
-    match tokio::fs::read(call.state.data_dir.join("resources").join(hash)).await {
-        Ok(body) => Ok(Reply::Bytes {
-            content_type: "application/octet-stream",
-            body,
-        }),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(missing()),
-        Err(err) => Err(ApiError::internal(err)),
-    }
+    let path = call.state.data_dir.join("resources").join(hash);
+    let body = match tokio::fs::read(&path).await {
+        Ok(body) => body,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let Some(cluster) = &call.state.cluster else {
+                return Err(missing());
+            };
+            let body = cluster.resource_get(hash).await?.ok_or_else(missing)?;
+            // Kept here too, for the next read and for self-backups; written
+            // aside first, so a reader never sees half of it.
+            let temp = path.with_extension(crate::util::random_hex(8));
+            if let Some(dir) = path.parent() {
+                let _ = tokio::fs::create_dir_all(dir).await;
+            }
+            if tokio::fs::write(&temp, &body).await.is_ok() {
+                let _ = tokio::fs::rename(&temp, &path).await;
+            }
+            body
+        }
+        Err(err) => return Err(ApiError::internal(err)),
+    };
+    Ok(Reply::Bytes {
+        content_type: "application/octet-stream",
+        body,
+    })
 }

@@ -101,6 +101,11 @@ async fn device(
     connection.send(profile_message(&profile, &profile_hash));
     state.devices.add(connection.clone());
     let _ = state.store.device_seen(&key_hash, now).await;
+    if let Some(cluster) = &state.cluster {
+        let _ = cluster
+            .presence_renew(&[key_hash.clone()], super::watch::PRESENCE_TTL)
+            .await;
+    }
     emit_connection(&state, SEVT_DEVICE_LIVE_CONNECT, &connection);
     {
         let (state, connection) = (state.clone(), connection.clone());
@@ -117,6 +122,9 @@ async fn device(
     run(&state, &connection, outbox, socket).await;
     state.devices.remove(&connection.id);
     let _ = state.store.device_seen(&key_hash, now_unix()).await;
+    if let Some(cluster) = &state.cluster {
+        let _ = cluster.presence_end(&key_hash).await;
+    }
     emit_connection(&state, SEVT_DEVICE_LIVE_DISCONNECT, &connection);
 }
 

@@ -7,10 +7,10 @@
 //!   time), as a Comet Server writes them;
 //! - job log lines older than `PruneLogsAfterDays` are removed, hourly.
 //!
-//! In a cluster a device is connected to one node, which says so by
-//! refreshing the device's `last_seen_at` every [`HEARTBEAT_SECS`]; the
-//! others count a device seen that recently as connected. Missed schedules
-//! and pruning run on the node that holds their lease.
+//! In a cluster a device is connected to one node, which says so in the
+//! database when it connects and every [`HEARTBEAT_SECS`] after, and takes
+//! it back when it leaves; every node counts such a device as connected.
+//! The watch runs on the node that holds its lease.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,8 +36,8 @@ const PRUNE_EVERY_SECS: i64 = 3600;
 const HEARTBEAT_SECS: i64 = 10;
 /// How long the watch stays with a node that stopped renewing it.
 const WATCH_LEASE: Duration = Duration::from_secs(15);
-/// A device another node saw this recently is connected there.
-const SEEN_ELSEWHERE_SECS: i64 = 3 * HEARTBEAT_SECS;
+/// How long a node's word that it holds a device lasts.
+pub const PRESENCE_TTL: Duration = Duration::from_secs(3 * HEARTBEAT_SECS as u64);
 
 pub fn spawn(state: Arc<AppState>) {
     tokio::spawn(async move {
@@ -50,7 +50,7 @@ pub fn spawn(state: Arc<AppState>) {
             let now = now_unix();
             if state.cluster.is_some() && now - last_heartbeat >= HEARTBEAT_SECS {
                 last_heartbeat = now;
-                heartbeat(&state, now).await;
+                heartbeat(&state).await;
             }
             // The node that takes the watch over looks for missed schedules
             // from its own last tick on, so those that came due in the
@@ -80,23 +80,46 @@ pub fn spawn(state: Arc<AppState>) {
     });
 }
 
-/// Refreshes `last_seen_at` of the devices connected to this node.
-async fn heartbeat(state: &AppState, now: i64) {
-    for connection in state.devices.devices(&TenantScope::server_wide(), None) {
-        if let Peer::Device { key_hash, .. } = &connection.peer {
-            let _ = state.store.device_seen(key_hash, now).await;
-        }
+/// Renews this node's word on the devices connected to it.
+async fn heartbeat(state: &AppState) {
+    let Some(cluster) = &state.cluster else {
+        return;
+    };
+    let keys: Vec<String> = state
+        .devices
+        .devices(&TenantScope::server_wide(), None)
+        .iter()
+        .filter_map(|connection| match &connection.peer {
+            Peer::Device { key_hash, .. } => Some(key_hash.clone()),
+            Peer::Lobby { .. } => None,
+        })
+        .collect();
+    if let Err(why) = cluster.presence_renew(&keys, PRESENCE_TTL).await {
+        tracing::warn!("telling the cluster which devices are here: {why}");
     }
 }
 
-/// Whether a device is connected: to this node, or (in a cluster) to
-/// another that saw it lately.
-fn connected(state: &AppState, device: &DeviceRecord, now: i64) -> bool {
-    !state
-        .devices
-        .of_device(&device.organization_id, &device.username, &device.device_id)
-        .is_empty()
-        || (state.cluster.is_some() && now - device.last_seen_at <= SEEN_ELSEWHERE_SECS)
+/// Which devices are connected: to this node, or in a cluster to any.
+struct Connected {
+    elsewhere: std::collections::HashSet<String>,
+}
+
+impl Connected {
+    async fn now(state: &AppState) -> Result<Self, crate::http::ApiError> {
+        let elsewhere = match &state.cluster {
+            Some(cluster) => cluster.present().await?,
+            None => Default::default(),
+        };
+        Ok(Connected { elsewhere })
+    }
+
+    fn includes(&self, state: &AppState, device: &DeviceRecord) -> bool {
+        self.elsewhere.contains(&device.key_hash)
+            || !state
+                .devices
+                .of_device(&device.organization_id, &device.username, &device.device_id)
+                .is_empty()
+    }
 }
 
 async fn abandon(state: &AppState, now: i64) -> Result<(), crate::http::ApiError> {
@@ -117,6 +140,7 @@ async fn abandon(state: &AppState, now: i64) -> Result<(), crate::http::ApiError
     }
     let grace = state.job_abandon_after.as_secs() as i64;
     let devices = state.store.device_list(&TenantScope::server_wide()).await?;
+    let connected = Connected::now(state).await?;
     for record in running {
         let Ok(detail) = serde_json::from_str::<BackupJobDetail>(&record.detail_json) else {
             continue;
@@ -129,7 +153,7 @@ async fn abandon(state: &AppState, now: i64) -> Result<(), crate::http::ApiError
                 && d.username == record.username
                 && d.device_id == detail.device_id
         });
-        if device.is_some_and(|d| connected(state, d, now))
+        if device.is_some_and(|d| connected.includes(state, d))
             || !state
                 .devices
                 .of_device(&record.organization_id, &record.username, &detail.device_id)
@@ -159,9 +183,10 @@ async fn abandon(state: &AppState, now: i64) -> Result<(), crate::http::ApiError
 /// not connected then.
 async fn missed(state: &AppState, after: i64, until: i64) -> Result<(), crate::http::ApiError> {
     let devices = state.store.device_list(&TenantScope::server_wide()).await?;
+    let connected = Connected::now(state).await?;
     let mut by_account: std::collections::BTreeMap<(String, String), Vec<_>> = Default::default();
     for device in devices {
-        if !connected(state, &device, until) {
+        if !connected.includes(state, &device) {
             by_account
                 .entry((device.organization_id.clone(), device.username.clone()))
                 .or_default()

@@ -1,6 +1,6 @@
 //! What several `halleyd` nodes on one PostgreSQL database share beyond the
-//! store's rows: the configuration, the live event feed, leases on
-//! background work, and failed sign-ins. Only PostgreSQL has a cluster: one
+//! store's rows: the configuration, the live event feed, uploaded
+//! resources, leases on background work, and failed sign-ins. Only PostgreSQL has a cluster: one
 //! SQLite file serves one process, which keeps these in `cometd.cfg` and in
 //! memory.
 //!
@@ -200,6 +200,72 @@ impl Cluster {
             .await
             .map_err(backend)?;
         Ok(listener)
+    }
+
+    // --- Devices connected to some node ---
+
+    /// Says that these devices (key hashes) are connected to this node for
+    /// the next `ttl`.
+    pub async fn presence_renew(&self, key_hashes: &[String], ttl: Duration) -> StoreResult<()> {
+        if key_hashes.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(&format!(
+            "INSERT INTO device_presence (key_hash, node, expires_at)
+             SELECT k, $2, {NOW_MS} + $3 FROM UNNEST($1::text[]) AS k
+             ON CONFLICT (key_hash) DO UPDATE SET node = excluded.node, expires_at = excluded.expires_at"
+        ))
+        .bind(key_hashes)
+        .bind(&self.node)
+        .bind(ttl.as_millis() as i64)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    /// The device left this node (another may have it already).
+    pub async fn presence_end(&self, key_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM device_presence WHERE key_hash = $1 AND node = $2")
+            .bind(key_hash)
+            .bind(&self.node)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    /// The key hashes of the devices connected to any node now.
+    pub async fn present(&self) -> StoreResult<std::collections::HashSet<String>> {
+        let keys: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT key_hash FROM device_presence WHERE expires_at > {NOW_MS}"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(keys.into_iter().collect())
+    }
+
+    // --- Uploaded resources ---
+
+    pub async fn resource_put(&self, hash: &str, data: &[u8]) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO resource_blobs (hash, data) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(hash)
+        .bind(data)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    pub async fn resource_get(&self, hash: &str) -> StoreResult<Option<Vec<u8>>> {
+        sqlx::query_scalar("SELECT data FROM resource_blobs WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)
     }
 
     // --- Leases ---

@@ -33,6 +33,21 @@ CREATE TABLE login_failures (
 );
 CREATE INDEX login_failures_by_age ON login_failures (last_at);
 
+-- Devices connected to some node, by the hash of their key, until the
+-- node's next heartbeat is overdue.
+CREATE TABLE device_presence (
+    key_hash   TEXT PRIMARY KEY,
+    node       TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+
+-- Uploaded resources (branding files), by hash: each node keeps a copy in
+-- its data directory and fetches what another node received.
+CREATE TABLE resource_blobs (
+    hash TEXT PRIMARY KEY,
+    data BYTEA NOT NULL
+);
+
 -- A webhook delivery being attempted by a node, until its claim expires
 -- (or the same node starts again).
 ALTER TABLE webhook_outbox ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
