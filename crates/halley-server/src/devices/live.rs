@@ -103,7 +103,7 @@ async fn device(
     let _ = state.store.device_seen(&key_hash, now).await;
     if let Some(cluster) = &state.cluster {
         let _ = cluster
-            .presence_renew(&[key_hash.clone()], super::watch::PRESENCE_TTL)
+            .presence_renew(std::slice::from_ref(&key_hash), super::watch::PRESENCE_TTL)
             .await;
     }
     emit_connection(&state, SEVT_DEVICE_LIVE_CONNECT, &connection);
