@@ -22,6 +22,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// On PostgreSQL, what this node shares with the others on the database.
     pub cluster: Option<Arc<Cluster>>,
+    /// Told when another node answered a request relayed to its device.
+    pub relay_answered: tokio::sync::Notify,
     pub events: EventBus,
     pub lifecycle: crate::lifecycle::LifecycleControl,
     /// The licence portal (`--license-portal`), also the release feed.
@@ -85,6 +87,7 @@ impl AppState {
             config,
             store,
             cluster: None,
+            relay_answered: Default::default(),
             events: EventBus::new(event_queue_limit),
             lifecycle: Default::default(),
             license_portal: None,

@@ -9,6 +9,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::agent::*;
 use common::postgres::TestDatabase;
 use common::*;
 use halley_api::constants::{SEVT_ACCOUNT_NEW, SEVT_META_HELLO};
@@ -91,10 +92,46 @@ fn start_proxy(nodes: &[&Server]) -> Proxy {
 
 /// A node of the cluster on `database`, with a data directory of its own.
 fn start_node(database: &TestDatabase, config: &Value) -> (Server, tempfile::TempDir) {
+    start_node_with(database, config, &[])
+}
+
+fn start_node_with(
+    database: &TestDatabase,
+    config: &Value,
+    args: &[&str],
+) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("cometd.cfg"), config.to_string()).unwrap();
     use_database(dir.path(), &database.url);
-    (Server::spawn_in(dir.path(), &Launch::default()), dir)
+    let launch = Launch {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        ..Default::default()
+    };
+    (Server::spawn_in(dir.path(), &launch), dir)
+}
+
+/// Which of `nodes` holds the live connection of `device`.
+async fn holder_of(database: &TestDatabase, nodes: &[Server], device: &str) -> usize {
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let node: Option<String> = sqlx::query_scalar(
+            "SELECT node FROM device_presence WHERE (snapshot::jsonb) ->> 'device_id' = $1",
+        )
+        .bind(device)
+        .fetch_optional(&mut db)
+        .await
+        .unwrap();
+        if let Some(node) = node {
+            return nodes
+                .iter()
+                .position(|n| std::fs::read_to_string(n.data_dir.join("node-id")).unwrap() == node)
+                .expect("the holder is one of the nodes");
+        }
+        assert!(Instant::now() < deadline, "{device} never connected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The `SEVT_ACCOUNT_NEW` resources a subscriber receives, until it has
@@ -335,4 +372,95 @@ async fn a_resource_uploaded_to_one_node_is_served_by_another_and_a_totp_code_wo
         403,
         "a code used on the first node worked on the second"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_on_one_node_answers_calls_through_another_and_keeps_its_job_when_its_node_dies() {
+    if haproxy_missing() {
+        return;
+    }
+    let database = TestDatabase::create().await;
+    // A short grace, so that a job wrongly thought abandoned would show.
+    let args = ["--job-abandon-seconds", "5"];
+    let mut nodes = Vec::new();
+    let mut dirs = Vec::new();
+    for _ in 0..2 {
+        let (node, dir) = start_node_with(&database, &json!({}), &args);
+        nodes.push(node);
+        dirs.push(dir);
+    }
+    let proxy = start_proxy(&nodes.iter().collect::<Vec<_>>());
+    new_account(&nodes[0], "cy").await;
+    let mut agent = Agent::login(&proxy.url, "cy");
+    let device = agent.device_id();
+    let data = tempfile::tempdir().unwrap();
+    let big = data.path().join("big");
+    std::fs::create_dir_all(&big).unwrap();
+    std::fs::write(big.join("noise.bin"), noise(4 << 20)).unwrap();
+    let mut p = profile(&nodes[0], "cy").await;
+    p["Destinations"] = json!({"vault": local_vault(&data.path().join("vault"))});
+    p["Sources"] = json!({"big": file_item(&device, &big)});
+    p["BackupRules"] =
+        json!({"slow": {"Source": "big", "Destination": "vault", "LimitVaultSpeedBps": 400_000}});
+    set_profile(&nodes[0], "cy", &p).await;
+    agent.start();
+
+    let holder = holder_of(&database, &nodes, &device).await;
+    let other = 1 - holder;
+    // The other node lists the device and relays a call to it.
+    let live = admin_post(
+        &nodes[other].url,
+        "/api/v1/admin/dispatcher/list-active",
+        &[],
+    )
+    .await;
+    let target = live
+        .json()
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, c)| c["DeviceID"] == device.as_str())
+        .map(|(id, _)| id.clone())
+        .expect("the other node lists the device");
+    let started = admin_post(
+        &nodes[other].url,
+        "/api/v1/admin/dispatcher/run-backup",
+        &[("TargetID", &target), ("BackupRule", "slow")],
+    )
+    .await;
+    started.assert_refused(200, "OK");
+    let job_id = started.json()["JobID"].as_str().unwrap().to_string();
+    job_where(&nodes[other], "cy", 30, |j| {
+        j["GUID"] == job_id.as_str() && j["Status"] == 6001
+    })
+    .await;
+
+    // Its node dies mid-job: the device comes back through the proxy to
+    // the other node, and the job runs to its end, never abandoned.
+    nodes[holder].kill();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let all = jobs(&nodes[other], "cy").await;
+        let job = all.iter().find(|j| j["GUID"] == job_id.as_str()).unwrap();
+        assert_ne!(job["Status"], 7007, "the job was marked abandoned: {job}");
+        if job["Status"] == 5000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the job never ended: {job}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // It is connected anew, to the node that lives.
+    let live = admin_post(
+        &nodes[other].url,
+        "/api/v1/admin/dispatcher/list-active",
+        &[],
+    )
+    .await;
+    let json = live.json();
+    let reconnected = json
+        .as_object()
+        .unwrap()
+        .iter()
+        .any(|(id, c)| c["DeviceID"] == device.as_str() && *id != target);
+    assert!(reconnected, "{json}");
 }

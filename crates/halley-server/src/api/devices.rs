@@ -25,13 +25,25 @@ pub async fn list_active(call: Call) -> ApiResult<Reply> {
                 .map(str::to_string),
         ),
     };
-    let live: BTreeMap<String, LiveUserConnection> = call
+    let mut live: BTreeMap<String, LiveUserConnection> = call
         .state
         .devices
         .devices(&scope, username.as_deref())
         .iter()
         .map(|c| (c.id.clone(), c.as_live_user_connection()))
         .collect();
+    // In a cluster, the devices the other nodes hold too.
+    if let Some(cluster) = &call.state.cluster {
+        for snapshot in crate::devices::relay::elsewhere(cluster).await {
+            if scope.includes(&snapshot.organization_id)
+                && username
+                    .as_deref()
+                    .is_none_or(|name| snapshot.username == name)
+            {
+                live.insert(snapshot.id.clone(), snapshot.as_live_user_connection());
+            }
+        }
+    }
     Ok(Reply::json(&live))
 }
 

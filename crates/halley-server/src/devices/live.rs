@@ -101,9 +101,9 @@ async fn device(
     connection.send(profile_message(&profile, &profile_hash));
     state.devices.add(connection.clone());
     let _ = state.store.device_seen(&key_hash, now).await;
-    if let Some(cluster) = &state.cluster {
+    if let (Some(cluster), Some(row)) = (&state.cluster, super::relay::Snapshot::row(&connection)) {
         let _ = cluster
-            .presence_renew(std::slice::from_ref(&key_hash), super::watch::PRESENCE_TTL)
+            .presence_renew(&[row], super::watch::PRESENCE_TTL)
             .await;
     }
     emit_connection(&state, SEVT_DEVICE_LIVE_CONNECT, &connection);
@@ -123,7 +123,7 @@ async fn device(
     state.devices.remove(&connection.id);
     let _ = state.store.device_seen(&key_hash, now_unix()).await;
     if let Some(cluster) = &state.cluster {
-        let _ = cluster.presence_end(&key_hash).await;
+        let _ = cluster.presence_end(&connection.id).await;
     }
     emit_connection(&state, SEVT_DEVICE_LIVE_DISCONNECT, &connection);
 }

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod live;
 pub mod register;
 pub mod registry;
+pub mod relay;
 pub mod software;
 pub mod uploads;
 pub mod vault_keys;

@@ -126,6 +126,11 @@ impl Connection {
         }
     }
 
+    /// Ends the wait of a request as if the connection had closed.
+    pub fn abandon(&self, id: u64) {
+        self.pending_map().remove(&id);
+    }
+
     /// Hands a reply to the request waiting for it; a late one is dropped.
     pub fn answer(&self, id: u64, outcome: Result<Value, String>) {
         if let Some(waiter) = self.pending_map().remove(&id) {
@@ -164,18 +169,9 @@ impl Connection {
     }
 
     pub fn as_live_user_connection(&self) -> LiveUserConnection {
-        LiveUserConnection {
-            username: self.username().to_string(),
-            device_id: self.device_id().to_string(),
-            reported_version: self.info.client_version.clone(),
-            reported_platform: self.info.platform.clone(),
-            reported_platform_version: self.info.platform_version.clone(),
-            device_time_zone: self.info.timezone.clone(),
-            ip_address: self.ip_address.clone(),
-            connection_time: self.connected_at,
-            allows_filenames: self.info.allows_filenames,
-            ..Default::default()
-        }
+        super::relay::Snapshot::of(self)
+            .map(|(snapshot, _)| snapshot.as_live_user_connection())
+            .unwrap_or_default()
     }
 
     pub fn as_lobby_connection(&self) -> RegistrationLobbyConnection {
@@ -216,6 +212,11 @@ impl Registry {
 
     pub fn remove(&self, id: &str) {
         self.map().remove(id);
+    }
+
+    /// A connection of this node by its ID, device or lobby.
+    pub fn get(&self, id: &str) -> Option<Arc<Connection>> {
+        self.map().get(id).cloned()
     }
 
     /// The connections of devices (not the lobby) in the scope, optionally

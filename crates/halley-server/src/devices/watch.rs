@@ -21,7 +21,6 @@ use halley_protocol::schedule;
 
 use super::jobs::{self, scope_of};
 use crate::auth::TenantScope;
-use crate::devices::registry::Peer;
 use crate::state::AppState;
 use crate::store::{DeviceRecord, JobQuery, JobWhen};
 use crate::util::now_unix;
@@ -85,16 +84,13 @@ async fn heartbeat(state: &AppState) {
     let Some(cluster) = &state.cluster else {
         return;
     };
-    let keys: Vec<String> = state
+    let held: Vec<(String, String, String)> = state
         .devices
         .devices(&TenantScope::server_wide(), None)
         .iter()
-        .filter_map(|connection| match &connection.peer {
-            Peer::Device { key_hash, .. } => Some(key_hash.clone()),
-            Peer::Lobby { .. } => None,
-        })
+        .filter_map(|connection| super::relay::Snapshot::row(connection))
         .collect();
-    if let Err(why) = cluster.presence_renew(&keys, PRESENCE_TTL).await {
+    if let Err(why) = cluster.presence_renew(&held, PRESENCE_TTL).await {
         tracing::warn!("telling the cluster which devices are here: {why}");
     }
 }

@@ -1,7 +1,8 @@
 //! In a cluster, this node's reader of the shared event feed: every node's
 //! events, in the feed's one order, handed to this node's websocket
 //! subscribers; and the listener that loads the configuration when another
-//! node changed it.
+//! node changed it, and hands this node's devices what other nodes relay to
+//! them (`devices/relay.rs`).
 //!
 //! A reader wakes on `NOTIFY`, when this node's sinks wrote, and every
 //! second regardless (a notification sent while the listening connection was
@@ -14,7 +15,7 @@ use halley_api::types::StreamableEvent;
 
 use super::Event;
 use crate::state::AppState;
-use crate::store::cluster::{Cluster, CONFIG_CHANNEL};
+use crate::store::cluster::{Cluster, CONFIG_CHANNEL, RELAY_CHANNEL};
 
 const POLL: Duration = Duration::from_secs(1);
 /// Rows read at once.
@@ -50,21 +51,34 @@ pub fn spawn(state: Arc<AppState>, cluster: Arc<Cluster>) {
                     .ok();
             }
             let mut config_changed = false;
+            let mut relayed = false;
             tokio::select! {
-                notification = next_channel(&mut listener) => match notification {
-                    Some(channel) => config_changed = channel == CONFIG_CHANNEL,
+                notification = next_notification(&mut listener) => match notification {
+                    Some((channel, payload)) if channel == RELAY_CHANNEL => {
+                        if payload == cluster.node {
+                            relayed = true;
+                        } else {
+                            state.relay_answered.notify_waiters();
+                        }
+                    }
+                    Some((channel, _)) => config_changed = channel == CONFIG_CHANNEL,
                     None => listener = None,
                 },
                 _ = state.events.feed_written.notified() => {}
                 _ = tokio::time::sleep(POLL) => {
                     ticks += 1;
+                    relayed = true;
                     config_changed = ticks.is_multiple_of(CONFIG_POLL_TICKS);
                     if ticks.is_multiple_of(60) && state.leads("event-feed-prune", KEEP).await {
                         let _ = cluster.feed_prune(KEEP).await;
                         let _ = cluster.failures_prune(Duration::from_secs(86_400)).await;
+                        let _ = cluster.relay_prune(Duration::from_secs(300)).await;
                     }
                 }
                 _ = state.lifecycle.ended() => return,
+            }
+            if relayed {
+                crate::devices::relay::serve(&state, &cluster).await;
             }
             if config_changed {
                 match state.config.refresh().await {
@@ -87,11 +101,17 @@ pub fn spawn(state: Arc<AppState>, cluster: Arc<Cluster>) {
     });
 }
 
-/// The channel of the next notification; `None` when the connection failed.
-async fn next_channel(listener: &mut Option<sqlx::postgres::PgListener>) -> Option<String> {
+/// The channel and payload of the next notification; `None` when the
+/// connection failed.
+async fn next_notification(
+    listener: &mut Option<sqlx::postgres::PgListener>,
+) -> Option<(String, String)> {
     match listener {
         Some(listener) => match listener.recv().await {
-            Ok(notification) => Some(notification.channel().to_string()),
+            Ok(notification) => Some((
+                notification.channel().to_string(),
+                notification.payload().to_string(),
+            )),
             Err(why) => {
                 tracing::warn!("the cluster's notifications: {why}");
                 None

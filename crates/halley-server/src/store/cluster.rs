@@ -17,6 +17,8 @@ use super::{StoreError, StoreResult};
 
 pub const CONFIG_CHANNEL: &str = "halley_config";
 pub const EVENTS_CHANNEL: &str = "halley_events";
+/// Frames for a device another node holds, and their answers.
+pub const RELAY_CHANNEL: &str = "halley_relay";
 
 /// Taken by every transaction that appends to the event feed, so that
 /// feed rows commit in the order of their IDs and a reader that has seen
@@ -196,26 +198,41 @@ impl Cluster {
             .await
             .map_err(backend)?;
         listener
-            .listen_all([CONFIG_CHANNEL, EVENTS_CHANNEL])
+            .listen_all([CONFIG_CHANNEL, EVENTS_CHANNEL, RELAY_CHANNEL])
             .await
             .map_err(backend)?;
         Ok(listener)
     }
 
-    // --- Devices connected to some node ---
+    // --- Device connections held by some node ---
 
-    /// Says that these devices (key hashes) are connected to this node for
-    /// the next `ttl`.
-    pub async fn presence_renew(&self, key_hashes: &[String], ttl: Duration) -> StoreResult<()> {
-        if key_hashes.is_empty() {
+    /// Says that these connections (ID, device key hash, snapshot) are held
+    /// by this node for the next `ttl`.
+    pub async fn presence_renew(
+        &self,
+        connections: &[(String, String, String)],
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        if connections.is_empty() {
             return Ok(());
         }
+        let mut ids = Vec::new();
+        let mut keys = Vec::new();
+        let mut snapshots = Vec::new();
+        for (id, key, snapshot) in connections {
+            ids.push(id.as_str());
+            keys.push(key.as_str());
+            snapshots.push(snapshot.as_str());
+        }
         sqlx::query(&format!(
-            "INSERT INTO device_presence (key_hash, node, expires_at)
-             SELECT k, $2, {NOW_MS} + $3 FROM UNNEST($1::text[]) AS k
-             ON CONFLICT (key_hash) DO UPDATE SET node = excluded.node, expires_at = excluded.expires_at"
+            "INSERT INTO device_presence (connection_id, key_hash, node, expires_at, snapshot)
+             SELECT c, k, $4, {NOW_MS} + $5, s FROM UNNEST($1::text[], $2::text[], $3::text[]) AS u(c, k, s)
+             ON CONFLICT (connection_id) DO UPDATE SET
+                 node = excluded.node, expires_at = excluded.expires_at, snapshot = excluded.snapshot"
         ))
-        .bind(key_hashes)
+        .bind(ids)
+        .bind(keys)
+        .bind(snapshots)
         .bind(&self.node)
         .bind(ttl.as_millis() as i64)
         .execute(&self.pool)
@@ -224,11 +241,10 @@ impl Cluster {
         Ok(())
     }
 
-    /// The device left this node (another may have it already).
-    pub async fn presence_end(&self, key_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM device_presence WHERE key_hash = $1 AND node = $2")
-            .bind(key_hash)
-            .bind(&self.node)
+    /// The connection ended.
+    pub async fn presence_end(&self, connection_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM device_presence WHERE connection_id = $1")
+            .bind(connection_id)
             .execute(&self.pool)
             .await
             .map_err(backend)?;
@@ -244,6 +260,117 @@ impl Cluster {
         .await
         .map_err(backend)?;
         Ok(keys.into_iter().collect())
+    }
+
+    /// The live connections of other nodes: (node, snapshot).
+    pub async fn presence_elsewhere(&self) -> StoreResult<Vec<(String, String)>> {
+        sqlx::query_as(&format!(
+            "SELECT node, snapshot FROM device_presence WHERE expires_at > {NOW_MS} AND node <> $1
+             ORDER BY connection_id"
+        ))
+        .bind(&self.node)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)
+    }
+
+    /// One live connection of another node: (node, snapshot).
+    pub async fn presence_of(&self, connection_id: &str) -> StoreResult<Option<(String, String)>> {
+        sqlx::query_as(&format!(
+            "SELECT node, snapshot FROM device_presence
+             WHERE connection_id = $1 AND expires_at > {NOW_MS} AND node <> $2"
+        ))
+        .bind(connection_id)
+        .bind(&self.node)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)
+    }
+
+    // --- Frames relayed to a device another node holds ---
+
+    /// Queues `outgoing` (JSON) for the connection on `node`; answers its ID.
+    pub async fn relay_send(
+        &self,
+        node: &str,
+        connection_id: &str,
+        outgoing: &str,
+    ) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let id: i64 = sqlx::query_scalar(&format!(
+            "INSERT INTO device_relay (node, connection_id, outgoing, created_at)
+             VALUES ($1, $2, $3, {NOW_MS}) RETURNING id"
+        ))
+        .bind(node)
+        .bind(connection_id)
+        .bind(outgoing)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        notify(&mut tx, RELAY_CHANNEL, node).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(id)
+    }
+
+    /// Takes what other nodes queued for this node's connections:
+    /// (ID, connection ID, outgoing).
+    pub async fn relay_take(&self) -> StoreResult<Vec<(i64, String, String)>> {
+        sqlx::query_as(
+            "UPDATE device_relay SET taken = TRUE WHERE node = $1 AND NOT taken
+             RETURNING id, connection_id, outgoing",
+        )
+        .bind(&self.node)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)
+    }
+
+    /// Records the outcome (JSON) of a relayed request and tells its asker.
+    pub async fn relay_answer(&self, id: i64, outcome: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("UPDATE device_relay SET outcome = $2 WHERE id = $1")
+            .bind(id)
+            .bind(outcome)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        notify(&mut tx, RELAY_CHANNEL, "answer").await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    /// The outcome of a relayed request, once there is one; the row goes
+    /// once read.
+    pub async fn relay_outcome(&self, id: i64) -> StoreResult<Option<String>> {
+        sqlx::query_scalar(
+            "DELETE FROM device_relay WHERE id = $1 AND outcome IS NOT NULL RETURNING outcome",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)
+    }
+
+    /// Forgets a relayed frame (answered, or not waited for any more).
+    pub async fn relay_forget(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM device_relay WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    /// Forgets relayed frames older than `age` (their askers gave up).
+    pub async fn relay_prune(&self, age: Duration) -> StoreResult<u64> {
+        let deleted = sqlx::query(&format!(
+            "DELETE FROM device_relay WHERE created_at < {NOW_MS} - $1"
+        ))
+        .bind(age.as_millis() as i64)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        Ok(deleted)
     }
 
     // --- Uploaded resources ---

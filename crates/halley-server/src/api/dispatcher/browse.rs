@@ -17,7 +17,7 @@ use crate::service::search;
 /// `request-vault-snapshots`: the snapshots a vault holds, as the device
 /// reads them.
 pub async fn vault_snapshots(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     let destination_id = call.params.non_empty("Destination")?.to_string();
     let answer = ask(&connection, DeviceCall::VaultSnapshots { destination_id }).await?;
     let snapshots: Vec<VaultSnapshot> =
@@ -33,7 +33,7 @@ pub async fn vault_snapshots(call: Call) -> ApiResult<Reply> {
 /// `request-stored-objects`: one directory of a snapshot (`TreeID` from a
 /// directory's `subtree`; the root when empty).
 pub async fn stored_objects(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     check_file_names_visible(&call, &connection).await?;
     let request = DeviceCall::StoredObjects {
         destination_id: call.params.non_empty("Destination")?.to_string(),
@@ -46,7 +46,7 @@ pub async fn stored_objects(call: Call) -> ApiResult<Reply> {
 /// `request-filesystem-objects`: one directory of the device (`/` when
 /// `Path` is empty).
 pub async fn filesystem_objects(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     check_file_names_visible(&call, &connection).await?;
     let path = call.params.opt_str("Path").unwrap_or("").to_string();
     objects(ask(&connection, DeviceCall::FilesystemObjects { path }).await?)
@@ -67,7 +67,7 @@ fn objects(answer: Value) -> ApiResult<Reply> {
 /// MySQL server, with the `Credentials` given (their TLS settings are not
 /// used: the agent's client connects as its options file says).
 pub async fn browse_mysql(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     let credentials: MySQLConnection = call.params.json("Credentials")?;
     let request = DeviceCall::BrowseMysql {
         host: credentials.host,
@@ -87,7 +87,7 @@ pub async fn browse_mysql(call: Call) -> ApiResult<Reply> {
 
 /// `ping-destination`: whether the device reaches the location `ExtraData`.
 pub async fn ping_destination(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     let location: DestinationLocation = call.params.json("ExtraData")?;
     ask(&connection, DeviceCall::PingDestination { location }).await?;
     Ok(Reply::ok())
@@ -97,7 +97,7 @@ pub async fn ping_destination(call: Call) -> ApiResult<Reply> {
 /// `SearchClause` over `SearchResultFileInfo` fields
 /// (`SearchResultFileInfo.name`, `.path`, `.size`, ...), by snapshot.
 pub async fn search_snapshots(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     check_file_names_visible(&call, &connection).await?;
     let destination_id = call.params.non_empty("DestinationID")?.to_string();
     let snapshot_ids: Vec<String> = call.params.opt_json("SnapshotIDs")?.unwrap_or_default();

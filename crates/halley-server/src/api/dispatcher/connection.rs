@@ -12,7 +12,7 @@ use crate::service::users;
 
 /// `refetch-profile`: sends the device its account's profile again.
 pub async fn refetch_profile(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     let scope = caller_scope(&call)?;
     let (profile, record) = users::load(&call.state, &scope, connection.username()).await?;
     connection.send(profile_message(&profile, &record.profile_hash));
@@ -21,14 +21,14 @@ pub async fn refetch_profile(call: Call) -> ApiResult<Reply> {
 
 /// `drop-connection`: closes the connection; the device dials again.
 pub async fn drop_connection(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     connection.close(CLOSE_DROPPED, "dropped by request; reconnect", true);
     Ok(Reply::ok())
 }
 
 /// `kill-process`: the agent stops, and stays stopped until started again.
 pub async fn kill_process(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     ask(&connection, DeviceCall::KillProcess).await?;
     Ok(Reply::ok())
 }
@@ -37,7 +37,7 @@ pub async fn kill_process(call: Call) -> ApiResult<Reply> {
 /// connections end; it waits until it is logged in again
 /// (`halley-agent login`, which keeps its device ID and Protected Items).
 pub async fn force_login(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     let device = (
         connection.organization_id(),
         connection.username(),
@@ -53,7 +53,7 @@ pub async fn force_login(call: Call) -> ApiResult<Reply> {
 /// like any sign-in) and gets a new device key over its connection; the
 /// old key stops working and the device reconnects with the new one.
 pub async fn update_login_password(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     let password = call.params.non_empty("NewPassword")?;
     let scope = caller_scope(&call)?;
     let (profile, _) = users::load(&call.state, &scope, connection.username()).await?;
@@ -89,7 +89,7 @@ pub async fn update_login_password(call: Call) -> ApiResult<Reply> {
 /// restart would end it). `SelfAddress` is not used: the device fetches the
 /// build from the server it is connected to.
 pub async fn update_software(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     crate::devices::software::offered_version(&call.state).await?;
     let busy = crate::devices::software::runs_a_job(
         &call.state,
@@ -111,7 +111,7 @@ pub async fn update_software(call: Call) -> ApiResult<Reply> {
 /// `uninstall-software`: the device removes the agent (and, with
 /// `RemoveConfigFile`, its configuration and state) and stops for good.
 pub async fn uninstall(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     let remove_config = call.params.opt_bool("RemoveConfigFile")?.unwrap_or(false);
     ask(&connection, DeviceCall::Uninstall { remove_config }).await?;
     Ok(Reply::ok())
@@ -120,7 +120,7 @@ pub async fn uninstall(call: Call) -> ApiResult<Reply> {
 /// `update-login-url`: the device uses `NewURL` from now on and reconnects
 /// there. `Force` is accepted; the device always takes the URL.
 pub async fn update_login_url(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     let url = call
         .params
         .non_empty("NewURL")?

@@ -11,7 +11,7 @@ use crate::http::{quoted, ApiError, ApiResult, Call, Reply};
 
 /// `run-backup`: runs a backup rule now.
 pub async fn run_backup(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     let rule_id = call.params.non_empty("BackupRule")?.to_string();
     let answer = ask(&connection, DeviceCall::RunBackup { rule_id }).await?;
     started(&call, answer)
@@ -21,7 +21,7 @@ pub async fn run_backup(call: Call) -> ApiResult<Reply> {
 /// outside any rule; `Options` (`StopAfter`, `LimitVaultSpeedBps`,
 /// `AllowZeroFilesSuccess`) apply as a rule's would.
 pub async fn run_backup_custom(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     let source_id = call.params.non_empty("Source")?.to_string();
     let destination_id = call.params.non_empty("Destination")?.to_string();
     let options = match call.params.opt_str("Options").filter(|o| !o.is_empty()) {
@@ -43,7 +43,7 @@ pub async fn run_backup_custom(call: Call) -> ApiResult<Reply> {
 /// newest when `Snapshot` is empty), or its `Paths`, into the directory
 /// `Path` on the device.
 pub async fn run_restore(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     let target_path = call.params.non_empty("Path")?.to_string();
     if !target_path.starts_with('/') {
         return Err(ApiError::invalid_param(
@@ -79,7 +79,7 @@ pub async fn run_restore(call: Call) -> ApiResult<Reply> {
 /// itself, streamed from the device as it is made, instead of a file on
 /// the device.
 pub async fn run_restore_custom(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     let options: RestoreJobAdvancedOptions = call.params.json("Options")?;
     let download = call.params.opt_bool("DownloadArchive")?.unwrap_or(false);
     let absolute = |path: &str| -> ApiResult<String> {
@@ -169,7 +169,7 @@ pub async fn run_restore_custom(call: Call) -> ApiResult<Reply> {
 
 /// `delete-snapshot` and `delete-snapshots`: the device forgets them.
 pub async fn delete_snapshots(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     if call.user().is_ok()
         && account_policy(&call, &connection)
             .await?
@@ -205,7 +205,7 @@ pub async fn delete_snapshots(call: Call) -> ApiResult<Reply> {
 /// `reindex-storage-vault` and `unlock` (`AllowUnsafe`: live holders' locks
 /// too): a job on the whole vault, on the device.
 pub async fn maintain(call: Call) -> ApiResult<Reply> {
-    let connection = target(&call)?;
+    let connection = target(&call).await?;
     let path = call.endpoint.path;
     let kind = if path.ends_with("/apply-retention-rules") {
         Maintenance::Retention

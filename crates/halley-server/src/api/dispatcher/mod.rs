@@ -34,15 +34,21 @@ fn caller_scope(call: &Call) -> ApiResult<TenantScope> {
     })
 }
 
-/// The live connection `TargetID` in the caller's reach. Anything else
-/// (unknown, offline, another tenant's or another account's) answers
-/// `Status` 403, as a Comet Server does for an unknown `TargetID`.
-fn target(call: &Call) -> ApiResult<Arc<Connection>> {
+/// The live connection `TargetID` in the caller's reach, on this node or
+/// (in a cluster) another. Anything else (unknown, offline, another
+/// tenant's or another account's) answers `Status` 403, as a Comet Server
+/// does for an unknown `TargetID`.
+async fn target(call: &Call) -> ApiResult<Arc<Connection>> {
     let id = call.params.non_empty("TargetID")?;
     let own = call.user().ok().map(|user| user.username().to_string());
-    call.state
-        .devices
-        .device_connection(&caller_scope(call)?, id)
+    let scope = caller_scope(call)?;
+    let connection = match call.state.devices.device_connection(&scope, id) {
+        Some(connection) => Some(connection),
+        None => crate::devices::relay::stand_in(&call.state, id)
+            .await
+            .filter(|c| scope.includes(c.organization_id())),
+    };
+    connection
         .filter(|c| own.as_deref().is_none_or(|name| c.username() == name))
         .ok_or_else(|| {
             ApiError::new(

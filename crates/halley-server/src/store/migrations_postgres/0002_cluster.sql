@@ -33,13 +33,28 @@ CREATE TABLE login_failures (
 );
 CREATE INDEX login_failures_by_age ON login_failures (last_at);
 
--- Devices connected to some node, by the hash of their key, until the
--- node's next heartbeat is overdue.
+-- Device connections, each held by one node, until the node's next
+-- heartbeat is overdue; `snapshot` is what the other nodes list and call.
 CREATE TABLE device_presence (
-    key_hash   TEXT PRIMARY KEY,
-    node       TEXT NOT NULL,
-    expires_at BIGINT NOT NULL
+    connection_id TEXT PRIMARY KEY,
+    key_hash      TEXT NOT NULL,
+    node          TEXT NOT NULL,
+    expires_at    BIGINT NOT NULL,
+    snapshot      TEXT NOT NULL
 );
+CREATE INDEX device_presence_by_key ON device_presence (key_hash);
+
+-- What a node asks of a device connected to another node, and the answer.
+CREATE TABLE device_relay (
+    id            BIGSERIAL PRIMARY KEY,
+    node          TEXT NOT NULL,
+    connection_id TEXT NOT NULL,
+    outgoing      TEXT NOT NULL,
+    taken         BOOLEAN NOT NULL DEFAULT FALSE,
+    outcome       TEXT,
+    created_at    BIGINT NOT NULL
+);
+CREATE INDEX device_relay_by_node ON device_relay (node, taken);
 
 -- Uploaded resources (branding files), by hash: each node keeps a copy in
 -- its data directory and fetches what another node received.
