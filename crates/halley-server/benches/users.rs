@@ -10,63 +10,12 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use support::{measure, Measurement};
 
 use halley_api::types::UserProfileConfig;
 use halley_client::{Auth, Client};
-
-struct Measurement {
-    name: &'static str,
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
-}
-
-/// Runs `requests` calls of `call` on `concurrency` workers; each worker gets
-/// its index, and its own state from `setup`.
-async fn measure<S, F, Fut>(
-    name: &'static str,
-    requests: usize,
-    concurrency: usize,
-    setup: impl Fn(usize) -> S,
-    call: F,
-) -> Measurement
-where
-    S: Send + 'static,
-    F: Fn(S) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = S> + Send,
-{
-    let call = Arc::new(call);
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for worker in 0..concurrency {
-        let call = call.clone();
-        let mut state = setup(worker);
-        let count = requests / concurrency;
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(count);
-            for _ in 0..count {
-                let t = Instant::now();
-                state = call(state).await;
-                latencies.push(t.elapsed());
-            }
-            latencies
-        }));
-    }
-    let mut latencies = Vec::new();
-    for worker in workers {
-        latencies.extend(worker.await.unwrap());
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    Measurement {
-        name,
-        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: latencies[latencies.len() / 2],
-        p99: latencies[latencies.len() * 99 / 100],
-    }
-}
 
 async fn measure_version(
     name: &'static str,

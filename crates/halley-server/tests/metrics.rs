@@ -90,6 +90,7 @@ async fn metrics_are_off_unless_configured_and_match_the_api() {
 
     let server = Server::launch(Launch {
         args: vec!["--metrics-token".into(), "scrape-me".into()],
+        config: Some(json!({"StorageRole": {"RoleEnabled": true}})),
         ..Launch::default()
     });
     assert_eq!(scrape(&server, None).await.status(), 403);
@@ -257,6 +258,18 @@ async fn metrics_are_off_unless_configured_and_match_the_api() {
         open.unwrap_or(0.0) >= 1.0 && idle <= open,
         "{open:?} {idle:?}"
     );
+
+    // The Grafana dashboard charts only series the server exports.
+    let dashboard = include_str!("../../../docs/grafana-dashboard.json");
+    let exported: std::collections::BTreeSet<&str> =
+        samples.iter().map(|(name, _, _)| name.as_str()).collect();
+    let charted = regex::Regex::new(r"halley_[a-z_]+").unwrap();
+    for name in charted.find_iter(dashboard).map(|m| m.as_str()) {
+        assert!(
+            exported.contains(name),
+            "the dashboard charts {name}, which /metrics lacks"
+        );
+    }
 
     // An allowed address needs no token.
     let allowed = Server::launch(Launch {

@@ -4,6 +4,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 pub struct Halleyd {
     child: Child,
@@ -42,13 +44,18 @@ impl Halleyd {
     /// A client of the default `admin` with a session key (no login event
     /// beside each call, unlike password credentials).
     pub async fn admin_session(&self) -> halley_client::Client {
+        Halleyd::session_at(&self.url).await
+    }
+
+    /// The same, at `url` (a node, or a proxy in front of nodes).
+    pub async fn session_at(url: &str) -> halley_client::Client {
         use halley_client::{Auth, Client};
-        let key = Client::new(&self.url, Auth::password("admin", "admin"))
+        let key = Client::new(url, Auth::password("admin", "admin"))
             .admin_account_session_start()
             .await
             .unwrap()
             .session_key;
-        Client::new(&self.url, Auth::session("admin", key))
+        Client::new(url, Auth::session("admin", key))
     }
 }
 
@@ -56,5 +63,57 @@ impl Drop for Halleyd {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+pub struct Measurement {
+    pub name: &'static str,
+    pub per_second: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+/// Runs `requests` calls of `call` on `concurrency` workers; each worker gets
+/// its index, and its own state from `setup`.
+pub async fn measure<S, F, Fut>(
+    name: &'static str,
+    requests: usize,
+    concurrency: usize,
+    setup: impl Fn(usize) -> S,
+    call: F,
+) -> Measurement
+where
+    S: Send + 'static,
+    F: Fn(S) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = S> + Send,
+{
+    let call = Arc::new(call);
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for worker in 0..concurrency {
+        let call = call.clone();
+        let mut state = setup(worker);
+        let count = requests / concurrency;
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(count);
+            for _ in 0..count {
+                let t = Instant::now();
+                state = call(state).await;
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    Measurement {
+        name,
+        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: latencies[latencies.len() / 2],
+        p99: latencies[latencies.len() * 99 / 100],
     }
 }
