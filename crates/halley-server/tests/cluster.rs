@@ -327,20 +327,9 @@ async fn a_resource_uploaded_to_one_node_is_served_by_another_and_a_totp_code_wo
     .await;
     assert_eq!(fetched.body, logo);
 
-    let admin = first.admin();
-    let totp = admin.admin_account_regenerate_totp().await.unwrap();
-    let secret = secret_from_url(&totp.url);
-    admin
-        .admin_account_validate_totp(&totp_code(&secret, -1))
-        .await
-        .unwrap();
+    let secret = enrol_admin_totp(&first).await;
     let code = totp_code(&secret, 0);
-    let with_code = [
-        ("Username", "admin"),
-        ("AuthType", "PasswordTOTP"),
-        ("Password", "admin"),
-        ("TOTP", code.as_str()),
-    ];
+    let with_code = admin_with_code(&code);
     let path = "/api/v1/admin/account/properties";
     // The second node learns of the enrolment from the shared configuration.
     let deadline = Instant::now() + Duration::from_secs(10);

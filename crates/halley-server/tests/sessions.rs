@@ -227,20 +227,9 @@ async fn guessing_the_old_password_is_throttled() {
 #[tokio::test]
 async fn a_totp_code_works_once_even_across_a_restart() {
     let mut server = Server::start();
-    let admin = server.admin();
-    let totp = admin.admin_account_regenerate_totp().await.unwrap();
-    let secret = secret_from_url(&totp.url);
-    admin
-        .admin_account_validate_totp(&totp_code(&secret, -1))
-        .await
-        .unwrap();
+    let secret = enrol_admin_totp(&server).await;
     let code = totp_code(&secret, 0);
-    let with_code = [
-        ("Username", "admin"),
-        ("AuthType", "PasswordTOTP"),
-        ("Password", "admin"),
-        ("TOTP", code.as_str()),
-    ];
+    let with_code = admin_with_code(&code);
     let path = "/api/v1/admin/account/properties";
     let first = post_form(&server.url, path, &with_code).await;
     assert!(first.json()["Status"].is_null(), "{}", first.message());

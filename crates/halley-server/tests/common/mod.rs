@@ -326,6 +326,28 @@ pub async fn set_profile(server: &Server, name: &str, profile: &serde_json::Valu
     .assert_refused(200, "OK");
 }
 
+/// Turns TOTP on for the default `admin`; gives its secret.
+pub async fn enrol_admin_totp(server: &Server) -> String {
+    let admin = server.admin();
+    let totp = admin.admin_account_regenerate_totp().await.unwrap();
+    let secret = secret_from_url(&totp.url);
+    admin
+        .admin_account_validate_totp(&totp_code(&secret, -1))
+        .await
+        .unwrap();
+    secret
+}
+
+/// The fields of an `admin` sign-in with its password and this TOTP code.
+pub fn admin_with_code(code: &str) -> [(&'static str, &str); 4] {
+    [
+        ("Username", "admin"),
+        ("AuthType", "PasswordTOTP"),
+        ("Password", "admin"),
+        ("TOTP", code),
+    ]
+}
+
 pub fn totp_code(secret: &str, steps: i64) -> String {
     let bytes = totp_rs::Secret::Encoded(secret.to_string())
         .to_bytes()
