@@ -22,6 +22,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// On PostgreSQL, what this node shares with the others on the database.
     pub cluster: Option<Arc<Cluster>>,
+    /// `IPRateLimit`'s bandwidth domains.
+    pub rate_limits: crate::http::rate_limit::RateLimits,
     /// Told when another node answered a request relayed to its device.
     pub relay_answered: tokio::sync::Notify,
     pub events: EventBus,
@@ -88,6 +90,7 @@ impl AppState {
             store,
             cluster: None,
             relay_answered: Default::default(),
+            rate_limits: Default::default(),
             events: EventBus::new(event_queue_limit),
             lifecycle: Default::default(),
             license_portal: None,

@@ -7,6 +7,7 @@
 mod body;
 mod error;
 mod params;
+pub mod rate_limit;
 mod reply;
 
 pub use error::{quoted, ApiError, ApiResult};
@@ -228,8 +229,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         );
     }
     router
-        .merge(crate::web::router(state))
+        .merge(crate::web::router(state.clone()))
         .fallback(unknown_path)
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            rate_limit::limit,
+        ))
         // Binary answers (client packages, agent builds, restore archives)
         // are compressed already or streamed as they are made: sent as they
         // are.
