@@ -302,22 +302,7 @@ async fn a_resource_uploaded_to_one_node_is_served_by_another_and_a_totp_code_wo
     let (second, _second_dir) = start_node(&database, &json!({}));
 
     let logo = b"\x89PNG a logo".to_vec();
-    let form = reqwest::multipart::Form::new().part(
-        "upload",
-        reqwest::multipart::Part::bytes(logo.clone()).file_name("logo.png"),
-    );
-    let uploaded: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/admin/meta/resource/new", first.url))
-        .header("X-Comet-Admin-Username", "admin")
-        .header("X-Comet-Admin-AuthType", "Password")
-        .header("X-Comet-Admin-Password", "admin")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let uploaded = upload_resource(&first.url, logo.clone()).await;
     let hash = uploaded["ResourceHash"].as_str().unwrap();
     let fetched = admin_post(
         &second.url,

@@ -12,22 +12,7 @@ use serde_json::json;
 const RATE: usize = 100_000;
 
 async fn upload(url: &str, bytes: Vec<u8>) -> String {
-    let form = reqwest::multipart::Form::new().part(
-        "upload",
-        reqwest::multipart::Part::bytes(bytes).file_name("blob.bin"),
-    );
-    let answer: serde_json::Value = reqwest::Client::new()
-        .post(format!("{url}/api/v1/admin/meta/resource/new"))
-        .header("X-Comet-Admin-Username", "admin")
-        .header("X-Comet-Admin-AuthType", "Password")
-        .header("X-Comet-Admin-Password", "admin")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = upload_resource(url, bytes).await;
     answer["ResourceHash"]
         .as_str()
         .expect("uploaded")

@@ -74,20 +74,7 @@ async fn server_logs_are_listed_read_and_zipped() {
 async fn resources_are_uploaded_by_multipart_and_read_back() {
     let server = Server::start();
     let png = b"\x89PNG\r\n\x1a\nnot really an image".to_vec();
-    let form = reqwest::multipart::Form::new().part(
-        "upload",
-        reqwest::multipart::Part::bytes(png.clone()).file_name("file.dat"),
-    );
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/admin/meta/resource/new", server.url))
-        .header("X-Comet-Admin-Username", "admin")
-        .header("X-Comet-Admin-AuthType", "Password")
-        .header("X-Comet-Admin-Password", "admin")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let body: serde_json::Value = response.json().await.unwrap();
+    let body = upload_resource(&server.url, png.clone()).await;
     assert_eq!(body["Status"], 200);
     let hash = body["ResourceHash"].as_str().unwrap().to_string();
     let back = admin_post(

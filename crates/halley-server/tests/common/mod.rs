@@ -326,6 +326,27 @@ pub async fn set_profile(server: &Server, name: &str, profile: &serde_json::Valu
     .assert_refused(200, "OK");
 }
 
+/// Uploads `bytes` as `meta/resource/new` does (multipart part `upload`) as
+/// the default `admin`; gives the JSON answer.
+pub async fn upload_resource(url: &str, bytes: Vec<u8>) -> serde_json::Value {
+    let form = reqwest::multipart::Form::new().part(
+        "upload",
+        reqwest::multipart::Part::bytes(bytes).file_name("upload.bin"),
+    );
+    reqwest::Client::new()
+        .post(format!("{url}/api/v1/admin/meta/resource/new"))
+        .header("X-Comet-Admin-Username", "admin")
+        .header("X-Comet-Admin-AuthType", "Password")
+        .header("X-Comet-Admin-Password", "admin")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Turns TOTP on for the default `admin`; gives its secret.
 pub async fn enrol_admin_totp(server: &Server) -> String {
     let admin = server.admin();
