@@ -131,22 +131,23 @@ async fn read_after(state: &AppState, cluster: &Cluster, mut after: i64) -> i64 
                 return after;
             }
         };
+        let mut from_elsewhere = false;
         for row in &rows {
             after = row.id;
             let Ok(event) = serde_json::from_str::<StreamableEvent>(&row.body) else {
                 tracing::warn!("event feed row {} is not an event", row.id);
                 continue;
             };
-            state.events.fan_out(&Arc::new(Event {
+            from_elsewhere |= !state.events.fan_out(&Arc::new(Event {
                 id: row.event_id.clone(),
                 sequence: 0,
                 event,
                 json: row.body.clone(),
             }));
         }
-        if !rows.is_empty() {
-            // Each event's deliveries were queued with it, maybe by another
-            // node, whose workers may be gone.
+        if from_elsewhere {
+            // Another node queued these events' deliveries, and its workers
+            // may be gone; this node's own sinks woke the workers already.
             state.deliveries.wake_all();
         }
         if (rows.len() as i64) < PAGE {

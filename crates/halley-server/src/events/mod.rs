@@ -210,16 +210,17 @@ impl EventBus {
     }
 
     /// Hands an event of the shared feed to this node's subscribers: those
-    /// that subscribed before it happened, when it happened here.
-    pub fn fan_out(&self, event: &Arc<Event>) {
-        let sequence = self
+    /// that subscribed before it happened, when it happened here. Says
+    /// whether it happened here.
+    pub fn fan_out(&self, event: &Arc<Event>) -> bool {
+        let here = self
             .in_feed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&event.id)
-            .unwrap_or(u64::MAX);
+            .remove(&event.id);
         let mut subscribers = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
-        self.deliver(&mut subscribers, event, sequence);
+        self.deliver(&mut subscribers, event, here.unwrap_or(u64::MAX));
+        here.is_some()
     }
 
     fn deliver(&self, subscribers: &mut Vec<Subscriber>, event: &Arc<Event>, sequence: u64) {
