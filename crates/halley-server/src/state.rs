@@ -1,10 +1,7 @@
 //! The state every request handler shares.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-
-use halley_api::types::SelfBackupStatistics;
+use std::sync::Arc;
 
 use crate::auth::password::VerifiedCache;
 use crate::auth::session_cache::SessionCache;
@@ -44,8 +41,6 @@ pub struct AppState {
     pub start_hash: String,
     /// Origins that may frame the web interface and message it (empty: any).
     pub web_allowed_origins: crate::web::AllowedOrigins,
-    /// The figures of each self-backup target's runs since start, by index.
-    self_backups: Mutex<BTreeMap<i64, SelfBackupStatistics>>,
     /// Self-backups run one at a time.
     pub self_backup_turn: tokio::sync::Mutex<()>,
     /// The live device connections of this node.
@@ -104,7 +99,6 @@ impl AppState {
             start_time: crate::util::now_unix(),
             start_hash: crate::util::random_hex(16),
             web_allowed_origins: Default::default(),
-            self_backups: Default::default(),
             self_backup_turn: Default::default(),
             devices: Default::default(),
             job_abandon_after: std::time::Duration::from_secs(120),
@@ -124,11 +118,6 @@ impl AppState {
         }
     }
 
-    pub fn record_self_backup(&self, index: i64, change: impl FnOnce(&mut SelfBackupStatistics)) {
-        let mut runs = self.self_backups.lock().unwrap_or_else(|p| p.into_inner());
-        change(runs.entry(index).or_default());
-    }
-
     /// Whether this node is the one to do the background work `work` now:
     /// alone, always; in a cluster, while it holds the lease, which it
     /// renews for `ttl` each time it asks (so ask more often than `ttl`).
@@ -143,14 +132,5 @@ impl AppState {
                 false
             }
         }
-    }
-
-    /// One entry per self-backup target index, up to the highest that ran.
-    pub fn self_backup_statistics(&self) -> Vec<SelfBackupStatistics> {
-        let runs = self.self_backups.lock().unwrap_or_else(|p| p.into_inner());
-        let count = runs.keys().next_back().map_or(0, |last| last + 1);
-        (0..count)
-            .map(|index| runs.get(&index).cloned().unwrap_or_default())
-            .collect()
     }
 }

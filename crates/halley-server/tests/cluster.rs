@@ -438,3 +438,45 @@ async fn a_device_on_one_node_answers_calls_through_another_and_keeps_its_job_wh
         .any(|(id, c)| c["DeviceID"] == device.as_str() && *id != target);
     assert!(reconnected, "{json}");
 }
+
+#[tokio::test]
+async fn a_self_backup_on_one_node_holds_every_node_s_resources_and_every_node_reports_it() {
+    const KEY: &str = "cluster self-backup key";
+    let database = TestDatabase::create().await;
+    let vault = tempfile::tempdir().unwrap();
+    let config = json!({"SelfBackup": {"Targets": [{
+        "Location": {"DestinationType": 1002, "LocalcopyPath": vault.path()},
+        "EncryptionKey": KEY}]}});
+    let (first, _first_dir) = start_node(&database, &config);
+    let (second, _second_dir) = start_node(&database, &config);
+
+    let logo = b"\x89PNG uploaded to the second node".to_vec();
+    let uploaded = upload_resource(&second.url, logo.clone()).await;
+    let hash = uploaded["ResourceHash"].as_str().unwrap();
+    let started = admin_post(&first.url, "/api/v1/admin/self-backup/start", &[]).await;
+    assert_eq!(started.api_status(), 200, "{}", started.message());
+
+    // The second node reports the run the first one made.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let version = admin_post(&second.url, "/api/v1/admin/meta/version", &[])
+            .await
+            .json();
+        let status = version["SelfBackup"][0].clone();
+        if status["LastRunEnd"].as_i64().unwrap_or(0) > 0 {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no run reported: {version}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status["LastRunSuccess"], true, "{status}");
+    assert_eq!(status["CurrentRunStart"], 0);
+
+    let restored = tempfile::tempdir().unwrap();
+    let data = restore_self_backup(vault.path(), KEY, restored.path());
+    assert_eq!(
+        std::fs::read(data.join("resources").join(hash)).unwrap(),
+        logo,
+        "the snapshot lacks the resource uploaded to the other node"
+    );
+}

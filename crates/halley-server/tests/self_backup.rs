@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use common::*;
@@ -13,35 +13,6 @@ use halley_vault::Repository;
 use serde_json::{json, Value};
 
 const KEY: &str = "self-backup key";
-
-/// Restores the newest snapshot of the vault at `vault` and returns the
-/// restored data directory.
-fn restore_latest(vault: &Path, key: &str, into: &Path) -> PathBuf {
-    let repo = Repository::open(Arc::new(LocalBackend::new(vault)), key).unwrap();
-    let snapshots = repo.snapshots().unwrap();
-    let newest = snapshots.last().expect("a snapshot");
-    halley_vault::restore(&repo, newest, into, &[], &halley_vault::no_progress).unwrap();
-    find(into, "cometd.cfg")
-        .expect("cometd.cfg in the snapshot")
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn find(dir: &Path, name: &str) -> Option<PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()? {
-        let path = entry.ok()?.path();
-        if path.file_name().is_some_and(|n| n == name) {
-            return Some(path);
-        }
-        if path.is_dir() {
-            if let Some(found) = find(&path, name) {
-                return Some(found);
-            }
-        }
-    }
-    None
-}
 
 async fn accounts_in(data_dir: &Path) -> Vec<String> {
     let store = SqliteStore::open(&data_dir.join(halley_server::server::DATABASE_FILE))
@@ -100,7 +71,7 @@ async fn self_backup_targets_run_and_restore() {
         Repository::open(Arc::new(LocalBackend::new(vaults.path().join("all"))), KEY).unwrap();
     assert_eq!(repo.snapshots().unwrap().len(), 1, "retention keeps one");
     let restored = tempfile::tempdir().unwrap();
-    let data = restore_latest(&vaults.path().join("all"), KEY, restored.path());
+    let data = restore_self_backup(&vaults.path().join("all"), KEY, restored.path());
     assert_eq!(accounts_in(&data).await, ["alice", "bob"]);
     let cfg: Value =
         serde_json::from_slice(&std::fs::read(data.join("cometd.cfg")).unwrap()).unwrap();
@@ -155,7 +126,7 @@ async fn a_tenant_export_holds_only_that_tenant() {
     assert_eq!(done.api_status(), 200, "{}", done.message());
     assert!(done.message().contains("snapshot"));
     let restored = tempfile::tempdir().unwrap();
-    let data = restore_latest(&vault, KEY, restored.path());
+    let data = restore_self_backup(&vault, KEY, restored.path());
     assert_eq!(accounts_in(&data).await, ["tenant-user"]);
     let cfg: Value =
         serde_json::from_slice(&std::fs::read(data.join("cometd.cfg")).unwrap()).unwrap();

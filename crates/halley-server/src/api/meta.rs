@@ -7,7 +7,7 @@ use crate::http::{ApiResult, Call, Reply};
 use crate::service::{admins, server_info};
 
 pub async fn version(call: Call) -> ApiResult<Reply> {
-    Ok(Reply::json(&server_info::version_info(&call.state)))
+    Ok(Reply::json(&server_info::version_info(&call.state).await))
 }
 
 pub async fn branding_props(call: Call) -> ApiResult<Reply> {

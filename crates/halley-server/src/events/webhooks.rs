@@ -231,7 +231,7 @@ pub async fn reconcile(state: &Arc<AppState>, greet: &[String]) -> anyhow::Resul
         }
     }
     state.store.outbox_forget_hooks_except(&keys).await?;
-    let server = serde_json::to_value(version_info(state)).ok();
+    let server = serde_json::to_value(version_info(state).await).ok();
     let rows: Vec<NewDelivery> = hooks
         .iter()
         .filter(|hook| greet.contains(&hook.key))

@@ -53,7 +53,7 @@ async fn serve(state: Arc<AppState>, origin: Origin, mut socket: WebSocket) {
         "system",
         admin.organization_id(),
         "",
-        serde_json::to_value(version_info(&state)).ok(),
+        serde_json::to_value(version_info(&state).await).ok(),
     );
     let greeted = async {
         socket.send(Message::Text("200 OK".into())).await?;

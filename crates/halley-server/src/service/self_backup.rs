@@ -31,7 +31,7 @@ use halley_api::types::{
 };
 use halley_vault::{BackupOptions, InitOptions, Repository, Selection, VaultError};
 
-use super::reports;
+use super::{reports, resources, self_backup_runs};
 use crate::state::AppState;
 use crate::util::now_unix;
 use halley_protocol::{location as vault_location, schedule};
@@ -77,7 +77,7 @@ pub fn spawn_scheduler(state: Arc<AppState>) {
             tokio::time::sleep(std::time::Duration::from_secs(60)).await;
             let now = now_unix();
             // One node runs the schedule; the one that takes over after it
-            // died starts from its own last look.
+            // died goes on from its last look.
             if !state
                 .leads("self-backup", std::time::Duration::from_secs(180))
                 .await
@@ -85,6 +85,8 @@ pub fn spawn_scheduler(state: Arc<AppState>) {
                 last = now;
                 continue;
             }
+            let since = self_backup_runs::last_look(&state, now, last).await;
+            self_backup_runs::set_last_look(&state, now).await;
             let targets = state.config.get().self_backup.targets.clone();
             for (index, target) in targets.iter().enumerate() {
                 let tz = reports::time_zone(&target.schedule_timezone).unwrap_or_else(|why| {
@@ -94,7 +96,7 @@ pub fn spawn_scheduler(state: Arc<AppState>) {
                 if target
                     .schedule
                     .iter()
-                    .any(|s| schedule::fires_between(s, &tz, last, now))
+                    .any(|s| schedule::fires_between(s, &tz, since, now))
                 {
                     run_target(&state, target, index).await;
                 }
@@ -114,18 +116,22 @@ pub async fn run(
 ) -> Result<Outcome, String> {
     let _turn = state.self_backup_turn.lock().await;
     let started = now_unix();
-    state.record_self_backup(options.index, |s| s.current_run_start = started);
+    let recorded =
+        self_backup_runs::record(state, options.index, |s| s.current_run_start = started).await;
     let outcome = write(state, options, retention).await;
-    state.record_self_backup(options.index, |s| {
-        *s = SelfBackupStatistics {
-            current_run_start: 0,
-            last_run_start: started,
-            last_run_end: now_unix(),
-            last_run_success: outcome.is_ok(),
-            last_run_size: outcome.as_ref().map_or(0, |o| o.bytes as i64),
-            ..Default::default()
-        }
-    });
+    let finished = SelfBackupStatistics {
+        current_run_start: 0,
+        last_run_start: started,
+        last_run_end: now_unix(),
+        last_run_success: outcome.is_ok(),
+        last_run_size: outcome.as_ref().map_or(0, |o| o.bytes as i64),
+        ..Default::default()
+    };
+    let recorded =
+        recorded.and(self_backup_runs::record(state, options.index, |s| *s = finished).await);
+    if let Err(why) = recorded {
+        tracing::warn!("recording self-backup {}'s run: {why}", options.index);
+    }
     match &outcome {
         Ok(o) => tracing::info!(
             "self-backup {}: snapshot {} ({} bytes)",
@@ -202,6 +208,9 @@ async fn write(
     let cfg = serde_json::to_vec_pretty(&tenant_config).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("cometd.cfg"), cfg).map_err(|e| format!("writing cometd.cfg: {e}"))?;
     if organization.is_none() {
+        resources::gather(state)
+            .await
+            .map_err(|e| format!("gathering the uploaded resources: {e}"))?;
         copy_dir(&state.data_dir.join("resources"), &dir.join("resources"))?;
     }
     if options.include_server_logs {

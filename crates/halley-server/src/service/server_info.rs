@@ -9,7 +9,13 @@ use crate::util::now_unix;
 /// `Version` is the Comet API version Halley serves, as `MAJOR.MINOR.PATCH`:
 /// integrations compare it with client versions and pick code paths by it.
 /// Halley's own version goes in `VersionCodename`.
-pub fn version_info(state: &AppState) -> ServerMetaVersionInfo {
+pub async fn version_info(state: &AppState) -> ServerMetaVersionInfo {
+    let self_backup = super::self_backup_runs::statistics(state)
+        .await
+        .unwrap_or_else(|why| {
+            tracing::warn!("reading the self-backup statistics: {why}");
+            Vec::new()
+        });
     let config = state.config.get();
     ServerMetaVersionInfo {
         version: APPLICATION_VERSION.to_string(),
@@ -24,7 +30,7 @@ pub fn version_info(state: &AppState) -> ServerMetaVersionInfo {
         server_start_hash: state.start_hash.clone(),
         current_time: now_unix(),
         server_license_features_all: true,
-        self_backup: state.self_backup_statistics(),
+        self_backup,
         ..Default::default()
     }
 }

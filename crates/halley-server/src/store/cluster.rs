@@ -395,6 +395,13 @@ impl Cluster {
             .map_err(backend)
     }
 
+    pub async fn resource_hashes(&self) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar("SELECT hash FROM resource_blobs ORDER BY hash")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
     // --- Leases ---
 
     /// Takes or renews the lease `name` for `ttl`; false while another

@@ -568,3 +568,36 @@ pub async fn create_tenant_admin(server: &Server, org: &str, username: &str, pas
     .await;
     assert_eq!(new.api_status(), 200, "{}", new.message());
 }
+
+/// Restores the newest snapshot of the vault at `vault` and returns the
+/// restored data directory.
+pub fn restore_self_backup(vault: &Path, key: &str, into: &Path) -> PathBuf {
+    let repo = halley_vault::Repository::open(
+        std::sync::Arc::new(halley_vault::backend::LocalBackend::new(vault)),
+        key,
+    )
+    .unwrap();
+    let snapshots = repo.snapshots().unwrap();
+    let newest = snapshots.last().expect("a snapshot");
+    halley_vault::restore(&repo, newest, into, &[], &halley_vault::no_progress).unwrap();
+    find_file(into, "cometd.cfg")
+        .expect("cometd.cfg in the snapshot")
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+pub fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()? {
+        let path = entry.ok()?.path();
+        if path.file_name().is_some_and(|n| n == name) {
+            return Some(path);
+        }
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
