@@ -236,3 +236,53 @@ async fn branding_props_is_a_get_that_ignores_a_body() {
     assert_eq!(body["ServerIsEmpty"], false);
     assert!(body["ExpiredInSeconds"].as_i64().unwrap() > 0);
 }
+
+/// The fixed messages integrations compare come in the language the client
+/// asks for, as the PHP SDK's `setLanguage` asks.
+#[tokio::test]
+async fn fixed_messages_follow_accept_language() {
+    let server = Server::start();
+    let ask = |path: &'static str, field: (&'static str, &'static str), language: Option<&str>| {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}{path}", server.url))
+            .form(&[
+                ("Username", "admin"),
+                ("AuthType", "Password"),
+                ("Password", "admin"),
+                field,
+            ]);
+        if let Some(language) = language {
+            request = request.header("Accept-Language", language);
+        }
+        async move {
+            let body: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+            (body["Status"].as_i64().unwrap(), body["Message"].clone())
+        }
+    };
+    let spanish = Some("es-ES;q=0.9, en;q=0.8, *;q=0.5");
+    let profile = "/api/v1/admin/get-user-profile";
+    let device = "/api/v1/admin/dispatcher/refetch-profile";
+    assert_eq!(
+        ask(profile, ("TargetUser", "nobody"), None).await,
+        (400, "User not found".into())
+    );
+    assert_eq!(
+        ask(profile, ("TargetUser", "nobody"), spanish).await,
+        (400, "Usuario no encontrado".into())
+    );
+    assert_eq!(
+        ask(device, ("TargetID", "nothing"), Some("en-US")).await,
+        (403, "Unauthorised".into())
+    );
+    assert_eq!(
+        ask(device, ("TargetID", "nothing"), spanish).await,
+        (403, "No autorizado".into())
+    );
+    // Other messages stay English whatever is asked.
+    let (status, message) = ask(profile, ("Unrelated", "x"), spanish).await;
+    assert_eq!(status, 400);
+    assert!(
+        message.as_str().unwrap().contains("TargetUser"),
+        "{message}"
+    );
+}

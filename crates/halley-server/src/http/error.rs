@@ -103,6 +103,20 @@ impl ApiError {
         }
     }
 
+    /// This error with its message translated by `table`
+    /// (`language::preferred`) when it is one of the fixed messages.
+    pub fn in_language(self, table: Option<&[(&str, &'static str)]>) -> Self {
+        match (self, table) {
+            (ApiError::Message { status, message }, Some(table)) => ApiError::Message {
+                status,
+                message: super::language::translate(table, &message)
+                    .map(str::to_string)
+                    .unwrap_or(message),
+            },
+            (other, _) => other,
+        }
+    }
+
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {err}");
         Self::new(500, "Internal server error")

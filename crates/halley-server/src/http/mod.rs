@@ -6,6 +6,7 @@
 
 mod body;
 mod error;
+mod language;
 mod params;
 pub mod rate_limit;
 mod reply;
@@ -252,6 +253,7 @@ async fn dispatch(
 ) -> Response {
     let limit = body::limit_for(spec);
     let (parts, body) = request.into_parts();
+    let language = language::preferred(&parts.headers);
     if parts.method.as_str() != spec.method {
         body::drain(body, limit).await;
         let message = format!("{} accepts only {} requests", spec.path, spec.method);
@@ -263,7 +265,7 @@ async fn dispatch(
         (refusal, _) => {
             body::drain(body, limit).await;
             let err = refusal.unwrap_or_else(|| crate::api::not_built(spec));
-            return err.into_response();
+            return err.in_language(language).into_response();
         }
     };
     let origin = Origin {
@@ -278,7 +280,7 @@ async fn dispatch(
         .await;
     match served {
         Ok(reply) => reply.into_response(),
-        Err(Refused::Api(err)) => err.into_response(),
+        Err(Refused::Api(err)) => err.in_language(language).into_response(),
         Err(Refused::Body(err)) => err.into_response(),
     }
 }

@@ -50,15 +50,9 @@ async fn target(call: &Call) -> ApiResult<Arc<Connection>> {
     };
     connection
         .filter(|c| own.as_deref().is_none_or(|name| c.username() == name))
-        .ok_or_else(|| {
-            ApiError::new(
-                403,
-                format!(
-                    "Unauthorised: no device is connected as TargetID {} (see dispatcher/list-active)",
-                    quoted(id)
-                ),
-            )
-        })
+        // Word for word what a Comet Server answers: integrations and the
+        // official SDKs' tests compare it.
+        .ok_or_else(ApiError::unauthorised)
 }
 
 /// The policy of the account whose device `connection` is.
