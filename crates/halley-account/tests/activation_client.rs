@@ -104,6 +104,10 @@ async fn halleyd_refuses_to_start_on_a_serial_bound_elsewhere() {
         .unwrap();
     assert!(news.get("latest_stable").is_some(), "{news}");
     assert!(news.get("Status").is_none(), "{news}");
+    // The activated serial shows in the configuration, as in Comet's.
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.path().join("cometd.cfg")).unwrap()).unwrap();
+    assert_eq!(config["License"]["SerialNumber"], serial.as_str());
 
     let second = start(b.path()).wait_with_output().unwrap();
     assert!(!second.status.success(), "a second server is refused");

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod devices;
 pub mod events;
+pub mod handover;
 pub mod http;
 pub mod licensing;
 pub mod lifecycle;

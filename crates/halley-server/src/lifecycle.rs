@@ -1,6 +1,7 @@
-//! Asked-for ends of the process: `meta/restart-service` and
-//! `meta/shutdown-service` answer first, then the server stops gracefully
-//! (and, for a restart, starts again in the same process slot).
+//! Asked-for ends of a run: `meta/restart-service`,
+//! `meta/server-config/set` and `meta/shutdown-service` answer first, then
+//! the server stops gracefully (and, for a restart, runs again from its files
+//! and database on the same sockets: `main.rs`, `handover.rs`).
 
 use std::time::Duration;
 

@@ -17,6 +17,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::net::TcpListener;
 
+use crate::handover::{Handover, Inherited};
 use crate::state::AppState;
 
 /// How often certificate files are looked at for a change.
@@ -297,16 +298,19 @@ fn tls_acceptor(
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Binds every listener, says where, and serves `app` on each until the
-/// server ends.
+/// Binds every listener (or takes the socket a previous process handed
+/// over for it), says where, and serves `app` on each until the server
+/// ends; the sockets are kept in `handover` for the next process.
 pub async fn serve_all(
     listeners: &[Listener],
     app: Router,
     state: &Arc<AppState>,
+    mut inherited: Inherited,
+    handover: &mut Handover,
 ) -> anyhow::Result<tokio::task::JoinSet<std::io::Result<()>>> {
     let mut servers = tokio::task::JoinSet::new();
     for listener in listeners {
-        let bound_listener = match TcpListener::bind(listener.address).await {
+        let bound_listener = match bind(listener.address, &mut inherited, handover).await {
             Ok(bound) => bound,
             // The redirect is a convenience: a taken port 80 is not fatal.
             Err(why) if listener.kind == Kind::RedirectToHttps => {
@@ -355,6 +359,22 @@ pub async fn serve_all(
         }
     }
     Ok(servers)
+}
+
+async fn bind(
+    address: SocketAddr,
+    inherited: &mut Inherited,
+    handover: &mut Handover,
+) -> std::io::Result<TcpListener> {
+    let socket = match inherited.take(address) {
+        Some(socket) => {
+            socket.set_nonblocking(true)?;
+            socket
+        }
+        None => TcpListener::bind(address).await?.into_std()?,
+    };
+    handover.keep(address, socket.try_clone()?);
+    TcpListener::from_std(socket)
 }
 
 /// Accepts TLS connections and serves each with HTTP/1.1 or HTTP/2 as the

@@ -93,8 +93,17 @@ pub struct Options {
     pub metrics_token: Option<String>,
 }
 
-/// Runs the server until it is stopped; says whether a restart was asked for.
-pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
+/// How a run ended.
+pub struct Ended {
+    /// Whether a restart or a shutdown was asked for.
+    pub lifecycle: Lifecycle,
+    /// The listening sockets, for the process that replaces this one.
+    pub handover: crate::handover::Handover,
+}
+
+/// Runs the server until it is stopped, on the sockets a previous run
+/// handed over where they fit.
+pub async fn run(options: Options, inherited: crate::handover::Inherited) -> anyhow::Result<Ended> {
     crate::private_files::private_dir(&options.data_dir)
         .with_context(|| format!("creating data directory {}", options.data_dir.display()))?;
     if let (Some(serial), Some(portal)) = (&options.serial, &options.license_portal) {
@@ -117,6 +126,9 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
                 .context("the configuration in the database")?
         }
     };
+    if let Some(serial) = options.serial.as_deref().map(str::trim) {
+        record_serial(&config, serial).await?;
+    }
     let listeners = crate::listeners::plan(&options.listen, &config.get().listen_addresses)?;
     let addresses: Vec<SocketAddr> = listeners.iter().map(|l| l.address).collect();
     let mut state = AppState::new(
@@ -162,7 +174,9 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
     .await?;
 
     let app = crate::http::router(state.clone());
-    let mut servers = crate::listeners::serve_all(&listeners, app, &state).await?;
+    let mut handover = crate::handover::Handover::default();
+    let mut servers =
+        crate::listeners::serve_all(&listeners, app, &state, inherited, &mut handover).await?;
     {
         let state = state.clone();
         tokio::spawn(async move {
@@ -196,7 +210,25 @@ pub async fn run(options: Options) -> anyhow::Result<Lifecycle> {
     state.events.detach_sinks();
     let _ = tokio::time::timeout(Duration::from_secs(10), sink_task).await;
     state.deliveries.stop_all();
-    Ok(state.lifecycle.current())
+    Ok(Ended {
+        lifecycle: state.lifecycle.current(),
+        handover,
+    })
+}
+
+/// Shows the activated serial in the configuration (`License.SerialNumber`),
+/// where a Comet Server keeps it and integrations read it.
+async fn record_serial(config: &ConfigStore, serial: &str) -> anyhow::Result<()> {
+    if config.get().license.serial_number == serial {
+        return Ok(());
+    }
+    config
+        .update(|config| -> anyhow::Result<()> {
+            config.license.serial_number = serial.to_string();
+            Ok(())
+        })
+        .await
+        .context("recording the serial in the configuration")
 }
 
 /// The database `--database` names, else the data directory's `halley.db`.

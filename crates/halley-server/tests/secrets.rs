@@ -107,12 +107,7 @@ async fn smtp_password_is_answered_obscured_and_kept_when_sent_back() {
     .await;
     assert_eq!(resent.api_status(), 200, "{}", resent.message());
     assert_eq!(server.config()["Email"]["SMTPPassword"], SMTP_PASSWORD);
-    let whole = admin_post(
-        &server.url,
-        "/api/v1/admin/meta/server-config/set",
-        &[("Config", &config.json().to_string())],
-    )
-    .await;
+    let whole = server.set_config(&config.json()).await;
     assert_eq!(whole.api_status(), 200, "{}", whole.message());
     assert_eq!(server.config()["Email"]["SMTPPassword"], SMTP_PASSWORD);
 }

@@ -138,7 +138,13 @@ async fn an_administrators_password_change_ends_its_sessions() {
     let config = config.to_string();
     let mut fields = credentials.to_vec();
     fields.push(("Config", &config));
-    let set = post_form(&server.url, "/api/v1/admin/meta/server-config/set", &fields).await;
+    let set = server
+        .restarting(post_form(
+            &server.url,
+            "/api/v1/admin/meta/server-config/set",
+            &fields,
+        ))
+        .await;
     assert_eq!(set.api_status(), 200, "{}", set.message());
     assert_eq!(
         session.admin_list_users().await.unwrap_err().api_status(),

@@ -370,13 +370,7 @@ async fn server_config(server: &Server) -> Value {
 }
 
 async fn set_server_config(server: &Server, config: &Value) {
-    admin_post(
-        &server.url,
-        "/api/v1/admin/meta/server-config/set",
-        &[("Config", &config.to_string())],
-    )
-    .await
-    .assert_refused(200, "OK");
+    server.set_config(config).await.assert_refused(200, "OK");
 }
 
 fn bucket_vault(server: &Server, bucket: &str, key: &str) -> Value {

@@ -390,3 +390,74 @@ fn a_key_that_is_not_the_certificates_stops_the_start_and_says_so() {
         "{stderr}"
     );
 }
+
+/// The official PHP SDK's own test suite (`tests/ExampleTest.php`, run with
+/// Debian's `phpunit` and `php-guzzlehttp-guzzle`) against a server on HTTPS
+/// that the SDK reaches through the test CA. The SDK is not vendored here:
+/// `HALLEY_PHP_SDK` names a checkout of `CometBackup/comet-php-sdk`, and
+/// without it the test says it skipped.
+#[tokio::test]
+async fn the_official_php_sdk_suite_passes_over_https() {
+    let Some(sdk) = std::env::var_os("HALLEY_PHP_SDK").map(PathBuf::from) else {
+        eprintln!("SKIPPED the PHP SDK suite: HALLEY_PHP_SDK names no checkout of comet-php-sdk");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    make_ca(dir.path());
+    let (cert, key) = make_certificate(dir.path(), "halley-sdk", &["127.0.0.1"]);
+    let server = Server::launch(Launch {
+        listen: vec![],
+        config: Some(json!({
+            "ListenAddresses": [
+                {"ListenAddress": "127.0.0.1:0", "SSLCertPath": cert, "SSLCertKey": key}],
+            // As a licensed server's; the suite checks its shape.
+            "License": {"SerialNumber": "ABCD-EFGH-JKLM-NPQR-STUV-WXYZ"}})),
+        ..Default::default()
+    });
+    // Composer's autoloader, standing in: Debian's Guzzle, the SDK's classes.
+    let bootstrap = dir.path().join("bootstrap.php");
+    std::fs::write(
+        &bootstrap,
+        format!(
+            r#"<?php
+error_reporting(E_ALL & ~E_DEPRECATED);
+date_default_timezone_set('UTC');
+require '/usr/share/php/GuzzleHttp/autoload.php';
+spl_autoload_register(function ($class) {{
+    if (strncmp($class, 'Comet\\', 6) === 0) {{
+        $file = '{}/Comet/' . substr($class, 6) . '.php';
+        if (is_file($file)) require $file;
+    }}
+}});
+"#,
+            sdk.display()
+        ),
+    )
+    .unwrap();
+    // `localhost`: the name the certificate carries.
+    let address = server.url.replace("127.0.0.1", "localhost") + "/";
+    let output = tokio::process::Command::new("php")
+        .arg("-d")
+        .arg(format!(
+            "curl.cainfo={}",
+            dir.path().join("ca.pem").display()
+        ))
+        .arg("-d")
+        .arg("error_reporting=E_ALL & ~E_DEPRECATED")
+        .arg("/usr/bin/phpunit")
+        .arg("--bootstrap")
+        .arg(&bootstrap)
+        // It measures Comet's own installers (25 to 40 MB for Linux):
+        // Halley's packages carry Halley's agent, of another size.
+        .args(["--filter", "/^(?!.*testDownloadClient)/"])
+        .arg(sdk.join("tests/ExampleTest.php"))
+        .env("COMET_SERVER_ADDR", &address)
+        .env("COMET_SERVER_USER", "admin")
+        .env("COMET_SERVER_PASS", "admin")
+        .output()
+        .await
+        .expect("php and phpunit are installed");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{printed}");
+    assert!(printed.contains("OK (11 tests"), "{printed}");
+}

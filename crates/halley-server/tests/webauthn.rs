@@ -397,13 +397,7 @@ async fn administrators_sign_in_with_a_security_key() {
             entry["AllowPasswordLogin"] = json!(true);
         }
     }
-    admin_post(
-        &server.url,
-        "/api/v1/admin/meta/server-config/set",
-        &[("Config", &config.to_string())],
-    )
-    .await
-    .assert_refused(200, "OK");
+    server.set_config(&config).await.assert_refused(200, "OK");
     let (status, _, answer) = named.as_admin("ada", "account/properties", &[]).await;
     assert_eq!(status, 200, "{answer}");
     let left = &answer["Security"]["WebAuthnRegistrations"];

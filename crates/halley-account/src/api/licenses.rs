@@ -18,12 +18,13 @@ use crate::store::{License, StoreError};
 /// (0/O, 1/I), since people copy serials by hand.
 const SERIAL_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
-/// `XXXXX-XXXXX-XXXXX-XXXXX-XXXXX`: 125 random bits.
+/// `XXXX-XXXX-XXXX-XXXX-XXXX-XXXX`, the shape of a Comet serial (tools check
+/// it): 120 random bits.
 pub fn new_serial() -> String {
     let mut rng = rand::thread_rng();
-    (0..5)
+    (0..6)
         .map(|_| {
-            (0..5)
+            (0..4)
                 .map(|_| SERIAL_ALPHABET[rng.gen_range(0..SERIAL_ALPHABET.len())] as char)
                 .collect::<String>()
         })
@@ -37,7 +38,7 @@ pub async fn create(
     params: Params,
 ) -> Result<Response, ApiError> {
     let account = authenticate(&state, &headers, &params).await?;
-    // A collision of 125 random bits does not happen; the retry is for form.
+    // A collision of 120 random bits does not happen; the retry is for form.
     for _ in 0..3 {
         let serial = new_serial();
         match state.store.license_create(account.id, &serial, now()).await {
@@ -110,10 +111,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn serials_have_five_groups() {
+    fn serials_have_six_groups_of_four() {
         let serial = new_serial();
         assert_eq!(serial.len(), 29);
-        assert_eq!(serial.split('-').count(), 5);
+        assert!(serial.split('-').all(|group| group.len() == 4));
+        assert_eq!(serial.split('-').count(), 6);
         assert_ne!(serial, new_serial());
     }
 }

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use halley_api::constants::{SEVT_SERVER_RESTARTED, SEVT_SERVER_SHUTDOWN, SEVT_SERVER_UPDATED};
-use halley_api::types::{CometAPIResponseMessage, ServerConfigOptions};
+use halley_api::types::ServerConfigOptions;
 
 use super::account::{obscured, OBSCURED};
 use crate::auth::sessions;
@@ -23,8 +23,9 @@ pub async fn get(call: Call) -> ApiResult<Reply> {
 }
 
 /// Replaces the whole configuration. Obscured secrets sent back unchanged keep
-/// their stored values. Everything takes effect at once except the listeners,
-/// which need a restart; the answer says so when they changed.
+/// their stored values. The server then restarts, as a Comet Server does
+/// (clients wait for `ServerStartTime` to change), on the same sockets unless
+/// `ListenAddresses` changed.
 pub async fn set(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?.clone();
     let mut next: ServerConfigOptions = call.params.json("Config")?;
@@ -48,7 +49,6 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
     }
     secrets::restore_config(&mut next, &current);
     validate(&next).map_err(|why| ApiError::invalid_param("Config", why))?;
-    let listeners_changed = next.listen_addresses != current.listen_addresses;
     let saved = next.clone();
     call.state
         .config
@@ -74,12 +74,8 @@ pub async fn set(call: Call) -> ApiResult<Reply> {
     call.state
         .events
         .emit(SEVT_SERVER_UPDATED, &admin.actor(), "", "", None);
-    let message = if listeners_changed {
-        "Saved. ListenAddresses take effect after a restart (meta/restart-service)"
-    } else {
-        "OK"
-    };
-    Ok(Reply::json(&CometAPIResponseMessage::new(200, message)))
+    call.state.lifecycle.request(Lifecycle::Restart);
+    Ok(Reply::ok())
 }
 
 fn validate(config: &ServerConfigOptions) -> Result<(), String> {

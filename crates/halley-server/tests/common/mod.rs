@@ -5,7 +5,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use halley_client::{Auth, Client};
@@ -18,6 +19,9 @@ pub struct Server {
     child: Child,
     pub url: String,
     pub data_dir: PathBuf,
+    /// How many times a run of the process has said where it listens: one
+    /// more run at each restart.
+    listening: Arc<AtomicUsize>,
     _temp: Option<tempfile::TempDir>,
     _database: Option<postgres::TestDatabase>,
 }
@@ -157,9 +161,12 @@ impl Server {
         let mut child = command.spawn().expect("halleyd starts");
         let stdout = child.stdout.take().expect("stdout");
         let (sender, receiver) = mpsc::channel();
+        let listening = Arc::new(AtomicUsize::new(0));
+        let counted = listening.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(url) = line.strip_prefix("halleyd listening on ") {
+                    counted.fetch_add(1, Ordering::SeqCst);
                     let _ = sender.send(url.to_string());
                 }
             }
@@ -171,6 +178,7 @@ impl Server {
             child,
             url,
             data_dir: data_dir.to_path_buf(),
+            listening,
             _temp: None,
             _database: None,
         }
@@ -196,6 +204,32 @@ impl Server {
 
     pub fn anonymous(&self) -> Client {
         self.client(Auth::None)
+    }
+
+    /// Makes `call` (one that restarts the server when it succeeds, as
+    /// `meta/server-config/set` does) and waits for the next run to listen.
+    pub async fn restarting(&self, call: impl std::future::Future<Output = Answer>) -> Answer {
+        let before = self.listening.load(Ordering::SeqCst);
+        let answer = call.await;
+        if answer.api_status() == 200 {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while self.listening.load(Ordering::SeqCst) == before {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the server never restarted"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        answer
+    }
+
+    /// Saves the whole configuration as `admin`, and waits for the restart.
+    pub async fn set_config(&self, config: &serde_json::Value) -> Answer {
+        let config = config.to_string();
+        let path = "/api/v1/admin/meta/server-config/set";
+        self.restarting(admin_post(&self.url, path, &[("Config", &config)]))
+            .await
     }
 
     /// Ends the process at once, as a crash would.

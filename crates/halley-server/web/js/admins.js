@@ -3,7 +3,7 @@
 // are written afterwards into the administrator's entry of the server
 // configuration (`meta/server-config/get|set`, whose secrets stay obscured).
 
-import { call } from "./api.js";
+import { call, saveServerConfig } from "./api.js";
 import { h, clear, badge, button, confirmDialog, field, modal, notAvailable, notice, pageHeader, showError, spinner, table, toast } from "./ui.js";
 
 const LIST = "/api/v1/admin/admin-user/list";
@@ -61,7 +61,7 @@ async function savePermissions(username, organization, permissions) {
   const entry = (config.AdminUsers || []).find((a) => a.Username === username && (a.OrganizationID || "") === organization);
   if (!entry) throw new Error(`The administrator ${username} is not in the server configuration.`);
   entry.Permissions = { ...(entry.Permissions || {}), ...permissions };
-  await call("/api/v1/admin/meta/server-config/set", { Config: config });
+  await saveServerConfig(config);
 }
 
 function summary(permissions) {

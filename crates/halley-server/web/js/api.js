@@ -64,6 +64,23 @@ export async function call(path, params = {}, { auth = "session" } = {}) {
   return answerOf(await send(path, params, auth), auth);
 }
 
+/// Saves the whole server configuration. The server restarts to apply it,
+/// as a Comet Server does; this resolves once it answers again.
+export async function saveServerConfig(config) {
+  const version = "/api/v1/admin/meta/version";
+  const before = (await call(version)).ServerStartHash;
+  await call("/api/v1/admin/meta/server-config/set", { Config: config });
+  for (let tries = 0; tries < 150; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    try {
+      if ((await call(version)).ServerStartHash !== before) return;
+    } catch (err) {
+      // Still restarting.
+    }
+  }
+  throw new ApiError("The server did not come back after saving its configuration", 503);
+}
+
 /// POSTs `params` to `path` for a file (a restore archive): gives it as a
 /// Blob with the name the server suggests. An error answer throws.
 export async function download(path, params = {}) {

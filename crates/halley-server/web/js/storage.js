@@ -2,12 +2,11 @@
 // buckets (size, tenant, new, delete), replication, and the providers
 // that hand out requestable Storage Vaults.
 
-import { call } from "./api.js";
+import { call, saveServerConfig } from "./api.js";
 import { h, clear, badge, button, confirmDialog, field, formatBytes, formatDate, lines, modal, notice, pageHeader, showError, spinner, table, toast } from "./ui.js";
 
 const GiB = 1024 ** 3;
 const CONFIG_GET = "/api/v1/admin/meta/server-config/get";
-const CONFIG_SET = "/api/v1/admin/meta/server-config/set";
 const PROVIDERS_GET = "/api/v1/admin/meta/remote-storage-vault/get";
 const PROVIDERS_SET = "/api/v1/admin/meta/remote-storage-vault/set";
 const PROVIDER_TYPES = { custom: "Custom Remote Bucket", comet: "Storage Role server", s3: "S3-compatible", aws: "Amazon S3", wasabi: "Wasabi", b2: "Backblaze B2" };
@@ -27,7 +26,7 @@ function roleCard(onChange) {
         const current = await call(CONFIG_GET);
         const next = { ...(current.StorageRole || {}), RoleEnabled: enabled.checked };
         next.LocalStorage = path.value.trim() ? [{ Path: path.value.trim() }] : [];
-        await call(CONFIG_SET, { Config: { ...current, StorageRole: next } });
+        await saveServerConfig({ ...current, StorageRole: next });
         clear(errorBox);
         toast(enabled.checked ? "Storage Role on" : "Storage Role off");
         onChange();
