@@ -480,3 +480,64 @@ async fn a_self_backup_on_one_node_holds_every_node_s_resources_and_every_node_r
         "the snapshot lacks the resource uploaded to the other node"
     );
 }
+
+#[tokio::test]
+async fn a_device_waiting_in_one_node_s_lobby_is_registered_through_another() {
+    let database = TestDatabase::create().await;
+    let (first, _first_dir) = start_node(&database, &json!({}));
+    let (second, _second_dir) = start_node(&database, &json!({}));
+    new_account(&first, "dee").await;
+    let mut agent = Agent::new();
+    agent.start_in_lobby(&first.url, "lobby-laptop");
+
+    // The second node lists the device the first one holds.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let device = loop {
+        let waiting = admin_post(&second.url, "/api/v1/admin/installation/list-active", &[])
+            .await
+            .json();
+        if let Some(entry) = waiting.as_object().unwrap().values().next() {
+            assert_eq!(entry["FriendlyName"], "lobby-laptop", "{waiting}");
+            break entry["DeviceID"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "the lobby stayed empty");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    admin_post(
+        &second.url,
+        "/api/v1/admin/installation/dispatch/register-device",
+        &[
+            ("DeviceID", &device),
+            ("TargetUser", "dee"),
+            ("TargetPassword", "password1"),
+        ],
+    )
+    .await
+    .assert_refused(200, "OK");
+
+    // The credentials reach the agent through the first node: it leaves the
+    // lobby and comes back as the account's device.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let live = admin_post(&second.url, "/api/v1/admin/dispatcher/list-active", &[])
+            .await
+            .json();
+        let lobby = admin_post(&second.url, "/api/v1/admin/installation/list-active", &[])
+            .await
+            .json();
+        let online = live
+            .as_object()
+            .unwrap()
+            .values()
+            .any(|c| c["DeviceID"] == device.as_str() && c["Username"] == "dee");
+        if online && lobby.as_object().unwrap().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{live} {lobby}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        profile(&first, "dee").await["Devices"][&device]["FriendlyName"],
+        "lobby-laptop"
+    );
+}

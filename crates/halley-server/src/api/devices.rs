@@ -7,6 +7,7 @@ use halley_api::types::{LiveUserConnection, RegistrationLobbyConnection};
 use halley_protocol::device::CLOSE_DROPPED;
 use serde_json::json;
 
+use crate::auth::TenantScope;
 use crate::devices::{self, NewDevice, Proof};
 use crate::http::{quoted, ApiError, ApiResult, Call, Reply};
 use crate::service::{devices as device_rules, users};
@@ -35,7 +36,8 @@ pub async fn list_active(call: Call) -> ApiResult<Reply> {
     // In a cluster, the devices the other nodes hold too.
     if let Some(cluster) = &call.state.cluster {
         for snapshot in crate::devices::relay::elsewhere(cluster).await {
-            if scope.includes(&snapshot.organization_id)
+            if !snapshot.in_lobby()
+                && scope.includes(&snapshot.organization_id)
                 && username
                     .as_deref()
                     .is_none_or(|name| snapshot.username == name)
@@ -79,36 +81,68 @@ pub async fn revoke(call: Call) -> ApiResult<Reply> {
 /// `installation/list-active`: devices waiting in the lobby, by connection ID.
 pub async fn lobby_list(call: Call) -> ApiResult<Reply> {
     let scope = call.admin()?.scope();
-    let lobby: BTreeMap<String, RegistrationLobbyConnection> = call
+    let mut lobby: BTreeMap<String, RegistrationLobbyConnection> = call
         .state
         .devices
         .lobby(&scope)
         .iter()
         .map(|c| (c.id.clone(), c.as_lobby_connection()))
         .collect();
+    for snapshot in lobby_elsewhere(&call, &scope).await {
+        lobby.insert(snapshot.id.clone(), snapshot.as_lobby_connection());
+    }
     Ok(Reply::json(&lobby))
 }
 
-fn lobby_device(call: &Call) -> ApiResult<std::sync::Arc<crate::devices::registry::Connection>> {
-    let device_id = call.params.non_empty("DeviceID")?;
-    call.state
-        .devices
-        .lobby(&call.admin()?.scope())
+/// In a cluster, the other nodes' lobby connections in `scope`.
+async fn lobby_elsewhere(call: &Call, scope: &TenantScope) -> Vec<crate::devices::relay::Snapshot> {
+    let Some(cluster) = &call.state.cluster else {
+        return Vec::new();
+    };
+    crate::devices::relay::elsewhere(cluster)
+        .await
         .into_iter()
-        .find(|c| c.device_id() == device_id)
-        .ok_or_else(|| {
-            ApiError::invalid_param(
-                "DeviceID",
-                format!("no device {} is waiting in the lobby", quoted(device_id)),
-            )
-        })
+        .filter(|snapshot| snapshot.in_lobby() && scope.includes(&snapshot.organization_id))
+        .collect()
+}
+
+/// The lobby connection of `DeviceID`, on this node or (through a stand-in)
+/// another.
+async fn lobby_device(
+    call: &Call,
+) -> ApiResult<std::sync::Arc<crate::devices::registry::Connection>> {
+    let device_id = call.params.non_empty("DeviceID")?;
+    let scope = call.admin()?.scope();
+    let here = call
+        .state
+        .devices
+        .lobby(&scope)
+        .into_iter()
+        .find(|c| c.device_id() == device_id);
+    let connection = match here {
+        Some(connection) => Some(connection),
+        None => match lobby_elsewhere(call, &scope)
+            .await
+            .into_iter()
+            .find(|snapshot| snapshot.device_id == device_id)
+        {
+            Some(snapshot) => crate::devices::relay::stand_in(&call.state, &snapshot.id).await,
+            None => None,
+        },
+    };
+    connection.ok_or_else(|| {
+        ApiError::invalid_param(
+            "DeviceID",
+            format!("no device {} is waiting in the lobby", quoted(device_id)),
+        )
+    })
 }
 
 /// `installation/dispatch/register-device`: registers a lobby device to an
 /// account, with the account's password, and sends it its credentials.
 pub async fn lobby_register(call: Call) -> ApiResult<Reply> {
     let admin = call.admin()?;
-    let connection = lobby_device(&call)?;
+    let connection = lobby_device(&call).await?;
     let username = call.params.non_empty("TargetUser")?;
     let password = call.params.str("TargetPassword")?;
     let (profile, _) = users::load(&call.state, &admin.scope(), username).await?;
@@ -147,7 +181,7 @@ pub async fn lobby_register(call: Call) -> ApiResult<Reply> {
 
 /// `installation/dispatch/drop-connection`: closes a lobby connection.
 pub async fn lobby_drop(call: Call) -> ApiResult<Reply> {
-    let connection = lobby_device(&call)?;
+    let connection = lobby_device(&call).await?;
     connection.close(CLOSE_DROPPED, "dropped by an administrator", true);
     Ok(Reply::ok())
 }

@@ -101,11 +101,7 @@ async fn device(
     connection.send(profile_message(&profile, &profile_hash));
     state.devices.add(connection.clone());
     let _ = state.store.device_seen(&key_hash, now).await;
-    if let (Some(cluster), Some(row)) = (&state.cluster, super::relay::Snapshot::row(&connection)) {
-        let _ = cluster
-            .presence_renew(&[row], super::watch::PRESENCE_TTL)
-            .await;
-    }
+    note_presence(&state, &connection).await;
     emit_connection(&state, SEVT_DEVICE_LIVE_CONNECT, &connection);
     {
         let (state, connection) = (state.clone(), connection.clone());
@@ -122,10 +118,24 @@ async fn device(
     run(&state, &connection, outbox, socket).await;
     state.devices.remove(&connection.id);
     let _ = state.store.device_seen(&key_hash, now_unix()).await;
+    end_presence(&state, &connection).await;
+    emit_connection(&state, SEVT_DEVICE_LIVE_DISCONNECT, &connection);
+}
+
+/// In a cluster, tells the other nodes that this one holds `connection`
+/// (the watch renews it).
+async fn note_presence(state: &AppState, connection: &Connection) {
+    if let (Some(cluster), Some(row)) = (&state.cluster, super::relay::Snapshot::row(connection)) {
+        let _ = cluster
+            .presence_renew(&[row], super::watch::PRESENCE_TTL)
+            .await;
+    }
+}
+
+async fn end_presence(state: &AppState, connection: &Connection) {
     if let Some(cluster) = &state.cluster {
         let _ = cluster.presence_end(&connection.id).await;
     }
-    emit_connection(&state, SEVT_DEVICE_LIVE_DISCONNECT, &connection);
 }
 
 /// A device without credentials, waiting to be registered to an account.
@@ -162,9 +172,11 @@ async fn lobby(
         server_version: APPLICATION_VERSION.to_string(),
     });
     state.devices.add(connection.clone());
+    note_presence(&state, &connection).await;
     emit_lobby(&state, SEVT_DEVICE_LOBBY_CONNECT, &connection);
     run(&state, &connection, outbox, socket).await;
     state.devices.remove(&connection.id);
+    end_presence(&state, &connection).await;
     emit_lobby(&state, SEVT_DEVICE_LOBBY_DISCONNECT, &connection);
 }
 

@@ -169,29 +169,11 @@ impl Connection {
     }
 
     pub fn as_live_user_connection(&self) -> LiveUserConnection {
-        super::relay::Snapshot::of(self)
-            .map(|(snapshot, _)| snapshot.as_live_user_connection())
-            .unwrap_or_default()
+        super::relay::Snapshot::of(self).0.as_live_user_connection()
     }
 
     pub fn as_lobby_connection(&self) -> RegistrationLobbyConnection {
-        let host = match &self.peer {
-            Peer::Lobby { host, .. } => host.clone(),
-            Peer::Device { .. } => String::new(),
-        };
-        RegistrationLobbyConnection {
-            device_id: self.device_id().to_string(),
-            organization_id: self.organization_id().to_string(),
-            friendly_name: self.info.friendly_name.clone(),
-            reported_version: self.info.client_version.clone(),
-            reported_platform: self.info.platform.clone(),
-            reported_platform_version: self.info.platform_version.clone(),
-            device_time_zone: self.info.timezone.clone(),
-            ip_address: self.ip_address.clone(),
-            host,
-            connection_time: self.connected_at,
-            ..Default::default()
-        }
+        super::relay::Snapshot::of(self).0.as_lobby_connection()
     }
 }
 
@@ -227,6 +209,11 @@ impl Registry {
                 && scope.includes(c.organization_id())
                 && username.is_none_or(|name| c.username() == name)
         })
+    }
+
+    /// Every connection of this node, devices and lobby.
+    pub fn all(&self) -> Vec<Arc<Connection>> {
+        self.select(|_| true)
     }
 
     /// The lobby connections in the scope.

@@ -1,5 +1,5 @@
-//! In a cluster, a device is connected to one node, but a dispatcher call may
-//! arrive at any. Each node keeps a snapshot of its connections in the
+//! In a cluster, a device (or one waiting in the registration lobby) is
+//! connected to one node, but a dispatcher or lobby call may arrive at any. Each node keeps a snapshot of its connections in the
 //! database (with its heartbeat); a node asked about a connection it does
 //! not hold builds a stand-in [`Connection`] from the snapshot, whose frames
 //! go through the database to the holding node, which hands them to the
@@ -30,32 +30,51 @@ pub struct Snapshot {
     pub info: DeviceInfo,
     pub ip_address: String,
     pub connected_at: i64,
+    /// For a device waiting in the registration lobby, the host it dialled.
+    #[serde(default)]
+    pub lobby_host: Option<String>,
 }
 
 impl Snapshot {
-    /// A device's connection (not the lobby's), with its key hash.
-    pub fn of(connection: &Connection) -> Option<(Snapshot, String)> {
-        let Peer::Device {
-            organization_id,
-            username,
-            device_id,
-            key_hash,
-        } = &connection.peer
-        else {
-            return None;
+    /// A connection, with its device's key hash (empty in the lobby).
+    pub fn of(connection: &Connection) -> (Snapshot, String) {
+        let (username, key_hash, lobby_host) = match &connection.peer {
+            Peer::Device {
+                username, key_hash, ..
+            } => (username.clone(), key_hash.clone(), None),
+            Peer::Lobby { host, .. } => (String::new(), String::new(), Some(host.clone())),
         };
-        Some((
-            Snapshot {
-                id: connection.id.clone(),
-                organization_id: organization_id.clone(),
-                username: username.clone(),
-                device_id: device_id.clone(),
-                info: connection.info.clone(),
-                ip_address: connection.ip_address.clone(),
-                connected_at: connection.connected_at,
+        let snapshot = Snapshot {
+            id: connection.id.clone(),
+            organization_id: connection.organization_id().to_string(),
+            username,
+            device_id: connection.device_id().to_string(),
+            info: connection.info.clone(),
+            ip_address: connection.ip_address.clone(),
+            connected_at: connection.connected_at,
+            lobby_host,
+        };
+        (snapshot, key_hash)
+    }
+
+    pub fn in_lobby(&self) -> bool {
+        self.lobby_host.is_some()
+    }
+
+    fn peer(&self) -> Peer {
+        match &self.lobby_host {
+            Some(host) => Peer::Lobby {
+                device_id: self.device_id.clone(),
+                organization_id: self.organization_id.clone(),
+                host: host.clone(),
             },
-            key_hash.clone(),
-        ))
+            None => Peer::Device {
+                organization_id: self.organization_id.clone(),
+                username: self.username.clone(),
+                device_id: self.device_id.clone(),
+                key_hash: String::new(),
+            },
+        }
     }
 
     pub fn as_live_user_connection(&self) -> halley_api::types::LiveUserConnection {
@@ -73,9 +92,25 @@ impl Snapshot {
         }
     }
 
+    pub fn as_lobby_connection(&self) -> halley_api::types::RegistrationLobbyConnection {
+        halley_api::types::RegistrationLobbyConnection {
+            device_id: self.device_id.clone(),
+            organization_id: self.organization_id.clone(),
+            friendly_name: self.info.friendly_name.clone(),
+            reported_version: self.info.client_version.clone(),
+            reported_platform: self.info.platform.clone(),
+            reported_platform_version: self.info.platform_version.clone(),
+            device_time_zone: self.info.timezone.clone(),
+            ip_address: self.ip_address.clone(),
+            host: self.lobby_host.clone().unwrap_or_default(),
+            connection_time: self.connected_at,
+            ..Default::default()
+        }
+    }
+
     /// The row a node keeps for it: (connection ID, key hash, snapshot).
     pub fn row(connection: &Connection) -> Option<(String, String, String)> {
-        let (snapshot, key_hash) = Snapshot::of(connection)?;
+        let (snapshot, key_hash) = Snapshot::of(connection);
         let json = serde_json::to_string(&snapshot).ok()?;
         Some((snapshot.id, key_hash, json))
     }
@@ -127,12 +162,7 @@ pub async fn stand_in(state: &Arc<AppState>, id: &str) -> Option<Arc<Connection>
     let snapshot: Snapshot = serde_json::from_str(&json).ok()?;
     let (connection, mut outbox) = Connection::new(
         snapshot.id.clone(),
-        Peer::Device {
-            organization_id: snapshot.organization_id,
-            username: snapshot.username,
-            device_id: snapshot.device_id,
-            key_hash: String::new(),
-        },
+        snapshot.peer(),
         snapshot.info,
         snapshot.ip_address,
         snapshot.connected_at,
@@ -209,7 +239,9 @@ async fn wait_for(state: &AppState, cluster: &Cluster, row: i64) -> Option<Outco
 }
 
 /// Hands what other nodes queued to this node's connections, and writes
-/// back the answers.
+/// back the answers. Frames and closes go out in the order they were queued
+/// (credentials before the close that makes a lobby device use them);
+/// requests wait for their answers side by side.
 pub async fn serve(state: &Arc<AppState>, cluster: &Arc<Cluster>) {
     let rows = match cluster.relay_take().await {
         Ok(rows) => rows,
@@ -219,15 +251,11 @@ pub async fn serve(state: &Arc<AppState>, cluster: &Arc<Cluster>) {
         }
     };
     for (row, connection_id, json) in rows {
-        let (state, cluster) = (state.clone(), cluster.clone());
-        tokio::spawn(async move {
-            let Ok(relayed) = serde_json::from_str::<Relayed>(&json) else {
-                let _ = cluster.relay_forget(row).await;
-                return;
-            };
-            let connection = state.devices.get(&connection_id);
-            match relayed {
-                Relayed::Request { call } => {
+        let connection = state.devices.get(&connection_id);
+        match serde_json::from_str::<Relayed>(&json) {
+            Ok(Relayed::Request { call }) => {
+                let cluster = cluster.clone();
+                tokio::spawn(async move {
                     let outcome = match connection {
                         None => Outcome::Gone,
                         Some(connection) => match connection.request(call).await {
@@ -242,24 +270,27 @@ pub async fn serve(state: &Arc<AppState>, cluster: &Arc<Cluster>) {
                             tracing::warn!("answering a relayed request: {why}");
                         }
                     }
-                }
-                Relayed::Frame { message } => {
-                    if let Some(connection) = connection {
-                        connection.send(message);
-                    }
-                    let _ = cluster.relay_forget(row).await;
-                }
-                Relayed::Close {
-                    code,
-                    reason,
-                    reconnect,
-                } => {
-                    if let Some(connection) = connection {
-                        connection.close(code, reason, reconnect);
-                    }
-                    let _ = cluster.relay_forget(row).await;
-                }
+                });
             }
-        });
+            Ok(Relayed::Frame { message }) => {
+                if let Some(connection) = connection {
+                    connection.send(message);
+                }
+                let _ = cluster.relay_forget(row).await;
+            }
+            Ok(Relayed::Close {
+                code,
+                reason,
+                reconnect,
+            }) => {
+                if let Some(connection) = connection {
+                    connection.close(code, reason, reconnect);
+                }
+                let _ = cluster.relay_forget(row).await;
+            }
+            Err(_) => {
+                let _ = cluster.relay_forget(row).await;
+            }
+        }
     }
 }

@@ -79,14 +79,14 @@ pub fn spawn(state: Arc<AppState>) {
     });
 }
 
-/// Renews this node's word on the devices connected to it.
+/// Renews this node's word on the devices connected to it (lobby too).
 async fn heartbeat(state: &AppState) {
     let Some(cluster) = &state.cluster else {
         return;
     };
     let held: Vec<(String, String, String)> = state
         .devices
-        .devices(&TenantScope::server_wide(), None)
+        .all()
         .iter()
         .filter_map(|connection| super::relay::Snapshot::row(connection))
         .collect();

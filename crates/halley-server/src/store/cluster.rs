@@ -251,10 +251,11 @@ impl Cluster {
         Ok(())
     }
 
-    /// The key hashes of the devices connected to any node now.
+    /// The key hashes of the devices connected to any node now (the
+    /// lobby's connections have none).
     pub async fn present(&self) -> StoreResult<std::collections::HashSet<String>> {
         let keys: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT key_hash FROM device_presence WHERE expires_at > {NOW_MS}"
+            "SELECT key_hash FROM device_presence WHERE expires_at > {NOW_MS} AND key_hash <> ''"
         ))
         .fetch_all(&self.pool)
         .await
@@ -315,14 +316,17 @@ impl Cluster {
     /// Takes what other nodes queued for this node's connections:
     /// (ID, connection ID, outgoing).
     pub async fn relay_take(&self) -> StoreResult<Vec<(i64, String, String)>> {
-        sqlx::query_as(
+        let mut rows: Vec<(i64, String, String)> = sqlx::query_as(
             "UPDATE device_relay SET taken = TRUE WHERE node = $1 AND NOT taken
              RETURNING id, connection_id, outgoing",
         )
         .bind(&self.node)
         .fetch_all(&self.pool)
         .await
-        .map_err(backend)
+        .map_err(backend)?;
+        // In the order they were queued.
+        rows.sort_by_key(|row| row.0);
+        Ok(rows)
     }
 
     /// Records the outcome (JSON) of a relayed request and tells its asker.
