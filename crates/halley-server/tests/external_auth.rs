@@ -437,14 +437,7 @@ async fn sources_are_created_read_replaced_and_deleted_with_secrets_obscured() {
     );
     assert!(stored["ExternalAdminUserSources"].get("branch").is_none());
     // The whole server configuration round-trips with its placeholders too.
-    let set_whole = server
-        .restarting(post(
-            &server,
-            ADMIN,
-            "/api/v1/admin/meta/server-config/set",
-            &[("Config", &whole.to_string())],
-        ))
-        .await;
+    let set_whole = server.set_config(&whole).await;
     assert_eq!(set_whole.api_status(), 200, "{}", set_whole.message());
     assert_eq!(
         server.config()["ExternalAdminUserSources"][&id]["LDAP"]["BindPassword"],
@@ -741,14 +734,7 @@ async fn ldap_administrators_sign_in_with_the_permissions_of_their_source() {
         .await
         .json();
     whole["ExternalAdminUserSources"] = json!({});
-    let set = server
-        .restarting(post(
-            &server,
-            ADMIN,
-            "/api/v1/admin/meta/server-config/set",
-            &[("Config", &whole.to_string())],
-        ))
-        .await;
+    let set = server.set_config(&whole).await;
     assert_eq!(set.api_status(), 200, "{}", set.message());
     let refused = post(&server, alice, PROPERTIES, &[]).await;
     assert_eq!(refused.api_status(), 403);
