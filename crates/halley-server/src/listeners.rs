@@ -298,9 +298,9 @@ fn tls_acceptor(
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Binds every listener (or takes the socket a previous process handed
-/// over for it), says where, and serves `app` on each until the server
-/// ends; the sockets are kept in `handover` for the next process.
+/// Binds every listener (or takes the socket the previous run handed over
+/// for it), says where, and serves `app` on each until the run ends; the
+/// sockets are kept in `handover` for the next run.
 pub async fn serve_all(
     listeners: &[Listener],
     app: Router,

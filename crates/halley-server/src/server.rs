@@ -97,7 +97,7 @@ pub struct Options {
 pub struct Ended {
     /// Whether a restart or a shutdown was asked for.
     pub lifecycle: Lifecycle,
-    /// The listening sockets, for the process that replaces this one.
+    /// The listening sockets, for the next run.
     pub handover: crate::handover::Handover,
 }
 
