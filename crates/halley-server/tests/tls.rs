@@ -393,15 +393,16 @@ fn a_key_that_is_not_the_certificates_stops_the_start_and_says_so() {
 
 /// The official PHP SDK's own test suite (`tests/ExampleTest.php`, run with
 /// Debian's `phpunit` and `php-guzzlehttp-guzzle`) against a server on HTTPS
-/// that the SDK reaches through the test CA. The SDK is not vendored here:
-/// `HALLEY_PHP_SDK` names a checkout of `CometBackup/comet-php-sdk`, and
-/// without it the test says it skipped.
+/// that the SDK reaches through the test CA. The SDK is not vendored here,
+/// so the test runs when asked for (`--ignored`), with `HALLEY_PHP_SDK`
+/// naming a checkout of `CometBackup/comet-php-sdk`.
 #[tokio::test]
+#[ignore = "needs a checkout of comet-php-sdk named by HALLEY_PHP_SDK"]
 async fn the_official_php_sdk_suite_passes_over_https() {
-    let Some(sdk) = std::env::var_os("HALLEY_PHP_SDK").map(PathBuf::from) else {
-        eprintln!("SKIPPED the PHP SDK suite: HALLEY_PHP_SDK names no checkout of comet-php-sdk");
-        return;
-    };
+    let sdk = PathBuf::from(
+        std::env::var_os("HALLEY_PHP_SDK")
+            .expect("HALLEY_PHP_SDK names a checkout of comet-php-sdk"),
+    );
     let dir = tempfile::tempdir().unwrap();
     make_ca(dir.path());
     let (cert, key) = make_certificate(dir.path(), "halley-sdk", &["127.0.0.1"]);
