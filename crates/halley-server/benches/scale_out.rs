@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use halley_api::types::UserProfileConfig;
 use halley_client::Client;
 use sqlx::Connection;
-use support::{measure, Halleyd, Measurement};
+use support::{load_accounts, measure, Halleyd, Measurement};
 
 /// The server's URL with the database `name` in place of its own.
 fn postgres_url(name: &str) -> String {
@@ -165,15 +165,23 @@ struct Costed {
     database_ms: f64,
 }
 
-async fn costed<F: std::future::Future<Output = Measurement>>(
+/// Measures `requests` calls of `call` (each worker with its own handle on
+/// `admin` and its index) with their CPU cost.
+async fn costed<F, Fut>(
     setup: &Setup,
-    requests: usize,
-    run: F,
-) -> Costed {
+    (name, requests, concurrency): (&'static str, usize, usize),
+    admin: &Client,
+    call: F,
+) -> Costed
+where
+    F: Fn((Client, usize)) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = (Client, usize)> + Send,
+{
     let nodes: Vec<u32> = setup.nodes.iter().map(Halleyd::pid).collect();
     let database = postgres_pids();
     let (nodes_before, database_before) = (cpu_seconds(&nodes), cpu_seconds(&database));
-    let measured = run.await;
+    let admin = admin.clone();
+    let measured = measure(name, requests, concurrency, |w| (admin.clone(), w), call).await;
     let per_request = |seconds: f64| seconds * 1e3 / requests as f64;
     Costed {
         measured,
@@ -190,98 +198,60 @@ async fn measure_setup(
     concurrency: usize,
 ) -> Vec<Costed> {
     let admin = Halleyd::session_at(&setup.url).await;
-    let mut loaders = Vec::new();
-    for worker in 0..8 {
-        let admin = admin.clone();
-        loaders.push(tokio::spawn(async move {
-            for n in (worker..accounts).step_by(8) {
-                let profile = UserProfileConfig {
-                    account_name: format!("Customer {n}"),
-                    ..Default::default()
-                };
-                admin
-                    .admin_add_user_from_profile(&format!("user{n:05}"), &profile)
-                    .await
-                    .unwrap();
-            }
-        }));
-    }
-    for loader in loaders {
-        loader.await.unwrap();
-    }
+    load_accounts(&admin, accounts, 8, |n| UserProfileConfig {
+        account_name: format!("Customer {n}"),
+        ..Default::default()
+    })
+    .await;
     let profile = admin.admin_get_user_profile("user00000").await.unwrap();
-    let with = |admin: &Client| {
-        let admin = admin.clone();
-        move |worker: usize| (admin.clone(), worker)
-    };
     vec![
         costed(
             setup,
-            requests,
-            measure(
-                "meta/version",
-                requests,
-                concurrency,
-                with(&admin),
-                |(admin, w)| async move {
-                    admin.admin_meta_version().await.unwrap();
-                    (admin, w)
-                },
-            ),
+            ("meta/version", requests, concurrency),
+            &admin,
+            |(admin, w)| async move {
+                admin.admin_meta_version().await.unwrap();
+                (admin, w)
+            },
         )
         .await,
         costed(
             setup,
-            requests,
-            measure(
-                "get-user-profile",
-                requests,
-                concurrency,
-                with(&admin),
-                move |(admin, w)| async move {
-                    admin
-                        .admin_get_user_profile(&format!("user{:05}", w % accounts))
-                        .await
-                        .unwrap();
-                    (admin, w)
-                },
-            ),
+            ("get-user-profile", requests, concurrency),
+            &admin,
+            move |(admin, w)| async move {
+                admin
+                    .admin_get_user_profile(&format!("user{:05}", w % accounts))
+                    .await
+                    .unwrap();
+                (admin, w)
+            },
         )
         .await,
         costed(
             setup,
-            requests / 4,
-            measure(
-                "list-users",
-                requests / 4,
-                concurrency,
-                with(&admin),
-                |(admin, w)| async move {
-                    admin.admin_list_users().await.unwrap();
-                    (admin, w)
-                },
-            ),
+            ("list-users", requests / 4, concurrency),
+            &admin,
+            |(admin, w)| async move {
+                admin.admin_list_users().await.unwrap();
+                (admin, w)
+            },
         )
         .await,
         costed(
             setup,
-            requests,
-            measure(
-                "set-user-profile",
-                requests,
-                concurrency,
-                with(&admin),
-                move |(admin, w)| {
-                    let mut profile = profile.clone();
-                    async move {
-                        let name = format!("user{:05}", w % accounts);
-                        profile.username = name.clone();
-                        profile.account_name = format!("Edited by {w}");
-                        admin.admin_set_user_profile(&name, &profile).await.unwrap();
-                        (admin, w)
-                    }
-                },
-            ),
+            ("set-user-profile", requests, concurrency),
+            &admin,
+            move |(admin, w)| {
+                let mut profile = profile.clone();
+                async move {
+                    let name = format!("user{:05}", w % accounts);
+                    profile.username = name.clone();
+                    profile.account_name = format!("Edited by {w}");
+                    admin.admin_set_user_profile(&name, &profile).await.unwrap();
+                    (admin, w)
+                }
+            },
         )
         .await,
     ]

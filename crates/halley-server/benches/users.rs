@@ -84,26 +84,12 @@ async fn main() {
     let admin = Client::new(&url, Auth::password("admin", "admin"));
 
     let loading = Instant::now();
-    let mut loaders = Vec::new();
-    for worker in 0..16 {
-        let admin = admin.clone();
-        loaders.push(tokio::spawn(async move {
-            for n in (worker..users).step_by(16) {
-                let profile = UserProfileConfig {
-                    account_name: format!("Customer {n}"),
-                    emails: vec![format!("user{n}@example.com")],
-                    ..Default::default()
-                };
-                admin
-                    .admin_add_user_from_profile(&format!("user{n:05}"), &profile)
-                    .await
-                    .unwrap();
-            }
-        }));
-    }
-    for loader in loaders {
-        loader.await.unwrap();
-    }
+    support::load_accounts(&admin, users, 16, |n| UserProfileConfig {
+        account_name: format!("Customer {n}"),
+        emails: vec![format!("user{n}@example.com")],
+        ..Default::default()
+    })
+    .await;
     println!("loaded {users} users in {:.1?} ({concurrency} concurrent clients, {requests} requests per endpoint)", loading.elapsed());
 
     let http = reqwest::Client::new();

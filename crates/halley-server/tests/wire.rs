@@ -123,33 +123,15 @@ async fn query_string_parameters_are_read_too() {
 #[tokio::test]
 async fn multipart_requests_authenticate_with_headers() {
     let server = Server::start();
-    let form = reqwest::multipart::Form::new().text("TargetUser", "nobody");
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/admin/get-user-profile", server.url))
-        .header("X-Comet-Admin-Username", "admin")
-        .header("X-Comet-Admin-AuthType", "Password")
-        .header("X-Comet-Admin-Password", "admin")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let body: serde_json::Value = response.json().await.unwrap();
+    let path = "/api/v1/admin/get-user-profile";
+    let form = || reqwest::multipart::Form::new().text("TargetUser", "nobody");
+    let body = admin_multipart(&server.url, path, "admin", form()).await;
     assert_eq!(
         body,
         serde_json::json!({"Status": 400, "Message": "User not found"})
     );
 
-    let form = reqwest::multipart::Form::new().text("TargetUser", "nobody");
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/admin/get-user-profile", server.url))
-        .header("X-Comet-Admin-Username", "admin")
-        .header("X-Comet-Admin-AuthType", "Password")
-        .header("X-Comet-Admin-Password", "wrong")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let body: serde_json::Value = response.json().await.unwrap();
+    let body = admin_multipart(&server.url, path, "wrong", form()).await;
     assert_eq!(body["Status"], 403);
 }
 

@@ -66,6 +66,31 @@ impl Drop for Halleyd {
     }
 }
 
+/// Creates accounts `user00000` … (`count` of them) with `profile(n)`, on
+/// `workers` concurrent clients.
+pub async fn load_accounts(
+    admin: &halley_client::Client,
+    count: usize,
+    workers: usize,
+    profile: fn(usize) -> halley_api::types::UserProfileConfig,
+) {
+    let mut loaders = Vec::new();
+    for worker in 0..workers {
+        let admin = admin.clone();
+        loaders.push(tokio::spawn(async move {
+            for n in (worker..count).step_by(workers) {
+                admin
+                    .admin_add_user_from_profile(&format!("user{n:05}"), &profile(n))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for loader in loaders {
+        loader.await.unwrap();
+    }
+}
+
 pub struct Measurement {
     pub name: &'static str,
     pub per_second: f64,

@@ -113,29 +113,29 @@ async fn lobby_device(
 ) -> ApiResult<std::sync::Arc<crate::devices::registry::Connection>> {
     let device_id = call.params.non_empty("DeviceID")?;
     let scope = call.admin()?.scope();
+    let missing = || {
+        ApiError::invalid_param(
+            "DeviceID",
+            format!("no device {} is waiting in the lobby", quoted(device_id)),
+        )
+    };
     let here = call
         .state
         .devices
         .lobby(&scope)
         .into_iter()
         .find(|c| c.device_id() == device_id);
-    let connection = match here {
-        Some(connection) => Some(connection),
-        None => match lobby_elsewhere(call, &scope)
-            .await
-            .into_iter()
-            .find(|snapshot| snapshot.device_id == device_id)
-        {
-            Some(snapshot) => crate::devices::relay::stand_in(&call.state, &snapshot.id).await,
-            None => None,
-        },
-    };
-    connection.ok_or_else(|| {
-        ApiError::invalid_param(
-            "DeviceID",
-            format!("no device {} is waiting in the lobby", quoted(device_id)),
-        )
-    })
+    if let Some(connection) = here {
+        return Ok(connection);
+    }
+    let snapshot = lobby_elsewhere(call, &scope)
+        .await
+        .into_iter()
+        .find(|snapshot| snapshot.device_id == device_id)
+        .ok_or_else(missing)?;
+    crate::devices::relay::stand_in(&call.state, &snapshot.id)
+        .await
+        .ok_or_else(missing)
 }
 
 /// `installation/dispatch/register-device`: registers a lobby device to an

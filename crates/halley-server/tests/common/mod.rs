@@ -360,18 +360,19 @@ pub async fn set_profile(server: &Server, name: &str, profile: &serde_json::Valu
     .assert_refused(200, "OK");
 }
 
-/// Uploads `bytes` as `meta/resource/new` does (multipart part `upload`) as
-/// the default `admin`; gives the JSON answer.
-pub async fn upload_resource(url: &str, bytes: Vec<u8>) -> serde_json::Value {
-    let form = reqwest::multipart::Form::new().part(
-        "upload",
-        reqwest::multipart::Part::bytes(bytes).file_name("upload.bin"),
-    );
+/// POSTs a multipart `form` as `admin` with `password`, the credentials in
+/// headers as the SDKs send them with a multipart body; gives the JSON answer.
+pub async fn admin_multipart(
+    url: &str,
+    path: &str,
+    password: &str,
+    form: reqwest::multipart::Form,
+) -> serde_json::Value {
     reqwest::Client::new()
-        .post(format!("{url}/api/v1/admin/meta/resource/new"))
+        .post(format!("{url}{path}"))
         .header("X-Comet-Admin-Username", "admin")
         .header("X-Comet-Admin-AuthType", "Password")
-        .header("X-Comet-Admin-Password", "admin")
+        .header("X-Comet-Admin-Password", password)
         .multipart(form)
         .send()
         .await
@@ -379,6 +380,16 @@ pub async fn upload_resource(url: &str, bytes: Vec<u8>) -> serde_json::Value {
         .json()
         .await
         .unwrap()
+}
+
+/// Uploads `bytes` as `meta/resource/new` does (multipart part `upload`) as
+/// the default `admin`; gives the JSON answer.
+pub async fn upload_resource(url: &str, bytes: Vec<u8>) -> serde_json::Value {
+    let form = reqwest::multipart::Form::new().part(
+        "upload",
+        reqwest::multipart::Part::bytes(bytes).file_name("upload.bin"),
+    );
+    admin_multipart(url, "/api/v1/admin/meta/resource/new", "admin", form).await
 }
 
 /// Turns TOTP on for the default `admin`; gives its secret.
